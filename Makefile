@@ -34,6 +34,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 
 .PHONY: all deps test test-build bench clean run
+.SECONDARY:
 all: bin/vkube
 
 deps:

@@ -1,0 +1,116 @@
+/* http: the tenant API server's HTTPS/1.1 transport (libuv + OpenSSL + llhttp).
+ *
+ * Accepts TLS 1.2+ connections (ALPN offers only http/1.1), authenticates each
+ * request (client certificate: CN = user, O = groups; or a bearer token from the
+ * tokens file; else system:anonymous), parses it with llhttp, enforces limits
+ * (header and body size, idle and slow-client timeouts) and hands complete
+ * requests to one handler callback. Responses are plain (Content-Length) or
+ * chunked streams with flow control; keep-alive and pipelining are handled here.
+ *
+ * Called by proxy/server (the REST layer) on the tenant's loop thread. Every
+ * function here must be called on that thread. */
+#ifndef VK_HTTP_H
+#define VK_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/mem.h"
+
+typedef struct vk_http_server vk_http_server_t;
+typedef struct vk_http_req vk_http_req_t;
+
+typedef struct vk_http_user {
+    const char *name;          /* "system:anonymous" when not authenticated */
+    const char *uid;           /* may be "" */
+    const char *const *groups; /* NULL-terminated; includes system:authenticated when authenticated */
+    int authenticated;         /* 1 if a client certificate or token identified the user */
+} vk_http_user_t;
+
+struct vk_http_req {
+    vk_pool_t *pool;      /* request-scoped memory, freed after the response ends */
+    const char *method;   /* "GET", "POST", ... */
+    const char *path;     /* percent-decoded path, without the query */
+    const char *query;    /* raw query string without '?', "" if none */
+    const char *body;     /* NUL-terminated for convenience; body_len bytes */
+    size_t body_len;
+    vk_http_user_t user;
+    const char *remote;   /* "ip:port" of the client */
+    uint64_t start_ns;    /* uv_hrtime() when the request was complete */
+    void *conn;           /* private to http.c */
+};
+
+/* Token authentication callback: returns 1 and fills *user (strings allocated
+ * from pool) if token is valid, else 0. Lets the REST layer also accept
+ * service-account JWTs. May be NULL (only the tokens file is used). */
+typedef int (*vk_http_token_cb)(void *ctx, const char *token, vk_pool_t *pool,
+                                vk_http_user_t *user);
+typedef void (*vk_http_handler_cb)(void *ctx, vk_http_req_t *req);
+
+typedef struct vk_http_config {
+    const char *listen;          /* "127.0.0.1:6443" (port 0: pick a free one) */
+    const char *cert_file;       /* serving certificate (PEM) */
+    const char *key_file;        /* its private key (PEM) */
+    const char *client_ca_file;  /* CA that signs client certificates */
+    const char *tokens_file;     /* optional: CSV lines "token,user,uid[,\"group1,group2\"]" */
+    size_t max_header_bytes;     /* 0: 1 MiB */
+    size_t max_body_bytes;       /* 0: 3 MiB (kube-apiserver's limit) */
+    int idle_timeout_ms;         /* keep-alive idle (0: 90000) */
+    int request_timeout_ms;      /* slow client: whole request must arrive within (0: 60000) */
+    size_t max_streams_per_client; /* concurrent streaming responses per client IP (0: 500) */
+    vk_http_handler_cb handler;
+    vk_http_token_cb token_cb;
+    void *ctx;                   /* passed to handler and token_cb */
+} vk_http_config_t;
+
+/* Loads certificates, binds and listens. 0 or a negative error; a message in err. */
+int vk_http_server_start(uv_loop_t *loop, const vk_http_config_t *cfg, vk_http_server_t **out,
+                         char *err, size_t errlen);
+/* The bound address "127.0.0.1:PORT" (borrowed). */
+const char *vk_http_server_address(const vk_http_server_t *srv);
+/* Stops accepting, lets in-flight plain responses finish, ends streams (their
+ * close callbacks run), closes connections; done_cb runs when all handles are
+ * closed and the server is freed. */
+void vk_http_server_stop(vk_http_server_t *srv, void (*done_cb)(void *arg), void *arg);
+
+/* ---- Reading a request ---- */
+/* Header value (case-insensitive name), borrowed; NULL if absent. */
+const char *vk_http_header(const vk_http_req_t *req, const char *name);
+/* Percent-decoded query parameter (first occurrence), pool-owned; NULL if absent. */
+const char *vk_http_query(const vk_http_req_t *req, const char *key);
+
+/* ---- Plain responses ---- */
+/* Adds a response header (copied); call before vk_http_respond / stream_begin. */
+void vk_http_add_header(vk_http_req_t *req, const char *name, const char *value);
+/* Sends the whole response and finishes the request (req is invalid afterwards). */
+void vk_http_respond(vk_http_req_t *req, int status, const char *content_type, const void *body,
+                     size_t len);
+
+/* ---- Streaming responses (watch, logs) ---- */
+typedef void (*vk_http_stream_cb)(void *arg, vk_http_req_t *req);
+/* Starts a chunked response. on_close runs once if the client goes away or the
+ * server stops; the producer must then stop and call vk_http_stream_end. */
+void vk_http_stream_begin(vk_http_req_t *req, int status, const char *content_type,
+                          vk_http_stream_cb on_close, void *arg);
+/* Queues one chunk and flushes it. Returns 0, or VK_EAGAIN when the client's
+ * unsent data is above the high-water mark (the data is still queued; wait for
+ * on_drain before writing more), or VK_ECLOSED if the client is gone. */
+int vk_http_stream_write(vk_http_req_t *req, const void *data, size_t len);
+/* on_drain runs once when unsent data falls below the low-water mark. */
+void vk_http_stream_on_drain(vk_http_req_t *req, vk_http_stream_cb on_drain, void *arg);
+/* Ends the chunked response and finishes the request (req invalid afterwards). */
+void vk_http_stream_end(vk_http_req_t *req);
+
+/* ---- Connection upgrade (exec/attach/port-forward relay) ---- */
+/* Takes the raw connection after the request (for a relay that answers 101
+ * itself): bytes written with vk_http_raw_write go to the client verbatim
+ * (TLS-encrypted), bytes the client sends arrive at on_data; on_close when the
+ * client goes. Returns 0 or an error. */
+typedef void (*vk_http_raw_data_cb)(void *arg, const void *data, size_t len);
+int vk_http_hijack(vk_http_req_t *req, vk_http_raw_data_cb on_data, vk_http_stream_cb on_close,
+                   void *arg);
+int vk_http_raw_write(vk_http_req_t *req, const void *data, size_t len);
+void vk_http_raw_close(vk_http_req_t *req);
+
+#endif
