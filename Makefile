@@ -1,7 +1,7 @@
 # vkube build. `make deps` installs packages; `make` builds bin/vkube;
 # `make test` builds sanitizer unit tests and runs every test; `make bench`.
 CC ?= cc
-PKGS := libuv openssl jansson sqlite3
+PKGS := libuv openssl jansson sqlite3 yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lllhttp -lpthread -lm
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter

@@ -4,7 +4,7 @@
 # admits the llhttp packages (they need nothing newer than bookworm's libc6).
 set -euo pipefail
 need=(build-essential pkg-config libuv1-dev libssl-dev libjansson-dev libsqlite3-dev
-      python3-kubernetes python3-yaml openssl curl iproute2 psmisc)
+      python3-kubernetes python3-yaml openssl curl iproute2 psmisc libyaml-dev)
 missing=()
 for p in "${need[@]}" libllhttp-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
