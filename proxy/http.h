@@ -64,7 +64,8 @@ typedef struct vk_http_config {
     void *ctx;                   /* passed to handler and token_cb */
 } vk_http_config_t;
 
-/* Loads certificates, binds and listens. 0 or a negative error; a message in err. */
+/* Loads certificates, binds and listens. 0 or a negative error; a message in err.
+ * After a failed bind the loop must run once more to release the listener. */
 int vk_http_server_start(uv_loop_t *loop, const vk_http_config_t *cfg, vk_http_server_t **out,
                          char *err, size_t errlen);
 /* The bound address "127.0.0.1:PORT" (borrowed). */
@@ -112,5 +113,16 @@ int vk_http_hijack(vk_http_req_t *req, vk_http_raw_data_cb on_data, vk_http_stre
                    void *arg);
 int vk_http_raw_write(vk_http_req_t *req, const void *data, size_t len);
 void vk_http_raw_close(vk_http_req_t *req);
+
+/* ---- Test hook (added for the fuzzer and unit tests) ---- */
+/* Runs the plaintext request path (llhttp parsing, size limits, token
+ * authentication, dispatch to cfg->handler, response framing) over data as if
+ * it had arrived on one connection, without sockets or TLS; cert/key/listen are
+ * ignored. The handler should answer synchronously (a request it leaves open is
+ * answered 500 / its stream ended). *out gets every byte that would have been
+ * sent (NUL-terminated, caller frees with free()). Returns the number of
+ * requests finished, or a negative error (bad tokens file). */
+int vk_http_feed_for_test(const vk_http_config_t *cfg, const void *data, size_t len, char **out,
+                          size_t *out_len);
 
 #endif
