@@ -133,11 +133,16 @@ typedef struct vk_event {
 /* Called for each event, in revision order; ev is borrowed (ref its kvs to keep
  * them). Return 0 to go on, or VK_EAGAIN to pause delivery (the consumer's own
  * buffer is full) until vk_store_watch_resume. A watcher paused for more than
- * watcher_lag_max events is ended with VK_ESLOW. */
+ * watcher_lag_max events is ended with VK_ESLOW.
+ * (The event passed to the call that returns VK_EAGAIN counts as delivered;
+ * the lag is counted in revisions: latest revision - the watcher's progress.) */
 typedef int (*vk_store_event_cb)(void *arg, const vk_event_t *ev);
 /* Called once when the store ends the watch: VK_ESLOW (fell too far behind),
  * VK_EEXPIRED (its position was compacted away while it was catching up),
- * VK_ECLOSED (store closing), VK_EIO. Not called after vk_store_watch_cancel. */
+ * VK_ECLOSED (store closing), VK_EIO. Not called after vk_store_watch_cancel.
+ * The store frees the watch right after end_cb returns: do not use the
+ * vk_store_watch_t afterwards (calling vk_store_watch_cancel from inside
+ * end_cb is allowed and does nothing). */
 typedef void (*vk_store_watch_end_cb)(void *arg, int reason);
 
 /* Delivers every event on keys starting with prefix with revision > after_rev,
