@@ -1,0 +1,201 @@
+/* cli/serve: `vkube serve --data-dir DIR --tenant NAME`: opens the tenant's
+ * store, creates the REST layer and serves it over HTTPS until SIGTERM/SIGINT,
+ * then stops gracefully (in-flight requests finish, streams end, the store
+ * flushes its queued writes) and exits 0. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/tenantdir.h"
+#include "proxy/apiserver.h"
+#include "proxy/http.h"
+#include "store/store.h"
+
+typedef struct serve {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    vk_store_t *store;
+    vk_apiserver_t *api;
+    vk_http_server_t *http;
+    int stopping;
+} serve_t;
+
+static void on_store_closed(void *arg)
+{
+    serve_t *s = arg;
+    s->store = NULL;
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
+static void on_http_stopped(void *arg)
+{
+    serve_t *s = arg;
+    s->http = NULL;
+    vk_apiserver_free(s->api);
+    s->api = NULL;
+    vk_store_close(s->store, on_store_closed, s);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    serve_t *s = h->data;
+    if (s->stopping) {
+        fprintf(stderr, "vkube: second signal, exiting without waiting\n");
+        exit(1);
+    }
+    s->stopping = 1;
+    vk_log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    vk_http_server_stop(s->http, on_http_stopped, s);
+}
+
+static int parse_size(const char *cmd, const char *flag, const char *v, size_t *out)
+{
+    if (!v) return 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end || end == v) {
+        fprintf(stderr, "vkube %s: %s wants a number, got \"%s\"\n", cmd, flag, v);
+        return 2;
+    }
+    *out = (size_t)n;
+    return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    const char *data_dir = NULL, *tenant = NULL, *listen = NULL;
+    const char *idle = NULL, *reqto = NULL, *maxbody = NULL, *maxhdr = NULL, *maxstreams = NULL;
+    int verbose = 0;
+    const cli_flag_t flags[] = {
+        {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
+        {"--tenant", NULL, 1, &tenant, NULL, NULL, 0, "the tenant to serve"},
+        {"--listen", NULL, 1, &listen, NULL, NULL, 0,
+         "address to listen on (default: the one chosen at tenant create)"},
+        {"--verbose", "-v", 0, NULL, &verbose, NULL, 0, "log one line per request (-v -v: debug)"},
+        {"--idle-timeout-ms", NULL, 1, &idle, NULL, NULL, 0, "keep-alive idle timeout (90000)"},
+        {"--request-timeout-ms", NULL, 1, &reqto, NULL, NULL, 0,
+         "a request must arrive within this time (60000)"},
+        {"--max-body-bytes", NULL, 1, &maxbody, NULL, NULL, 0, "largest request body (3 MiB)"},
+        {"--max-header-bytes", NULL, 1, &maxhdr, NULL, NULL, 0, "largest request header (1 MiB)"},
+        {"--max-streams-per-client", NULL, 1, &maxstreams, NULL, NULL, 0,
+         "concurrent watches per client IP (500)"},
+        {0}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse("serve", argc, argv, flags, pos, 0, &npos);
+    if (rc == 1) {
+        printf("Usage: vkube serve --data-dir DIR --tenant NAME [--listen IP:PORT] [-v]\n\n"
+               "Serves the tenant's Kubernetes API over HTTPS until SIGTERM or SIGINT, then\n"
+               "stops gracefully and exits 0. Prints \"vkube: tenant NAME serving on\n"
+               "https://ADDR\" once listening; /readyz says when it is ready.\n");
+        cli_print_flags(stdout, flags);
+        return 0;
+    }
+    if (rc) return rc;
+    if (!data_dir) data_dir = getenv("VKUBE_DATA_DIR");
+    if (!data_dir || !*data_dir) {
+        fprintf(stderr, "vkube serve: --data-dir is required (or set VKUBE_DATA_DIR)\n");
+        return 2;
+    }
+    if (!tenant) {
+        fprintf(stderr, "vkube serve: --tenant is required\n");
+        return 2;
+    }
+    vk_http_config_t hc = {0};
+    if (parse_size("serve", "--max-body-bytes", maxbody, &hc.max_body_bytes) ||
+        parse_size("serve", "--max-header-bytes", maxhdr, &hc.max_header_bytes) ||
+        parse_size("serve", "--max-streams-per-client", maxstreams, &hc.max_streams_per_client))
+        return 2;
+    size_t v;
+    if (idle) {
+        if (parse_size("serve", "--idle-timeout-ms", idle, &v)) return 2;
+        hc.idle_timeout_ms = (int)v;
+    }
+    if (reqto) {
+        if (parse_size("serve", "--request-timeout-ms", reqto, &v)) return 2;
+        hc.request_timeout_ms = (int)v;
+    }
+    vk_log_set_level(verbose >= 2 ? VK_LOG_DEBUG : verbose ? VK_LOG_INFO : VK_LOG_WARN);
+    if (!vk_tenantdir_valid_name(tenant)) {
+        fprintf(stderr, "vkube serve: invalid tenant name \"%s\"\n", tenant);
+        return 2;
+    }
+    vk_tenantdir_t t;
+    vk_tenantdir_paths(data_dir, tenant, &t);
+    if (!vk_tenantdir_exists(&t)) {
+        fprintf(stderr, "vkube serve: tenant \"%s\" not found in %s (create it with 'vkube tenant "
+                        "create %s --data-dir %s')\n",
+                tenant, data_dir, tenant, data_dir);
+        vk_tenantdir_free(&t);
+        return 1;
+    }
+    char *remembered = NULL;
+    if (!listen && vk_tenantdir_listen(&t, &remembered)) {
+        fprintf(stderr, "vkube serve: cannot read %s\n", t.listen_file);
+        vk_tenantdir_free(&t);
+        return 1;
+    }
+    if (!listen) listen = remembered;
+    signal(SIGPIPE, SIG_IGN);
+
+    serve_t *s = calloc(1, sizeof *s);
+    uv_loop_init(&s->loop);
+    int exit_code = 1;
+    rc = vk_store_open(&s->loop, t.store_db, NULL, &s->store);
+    if (rc) {
+        fprintf(stderr, "vkube serve: cannot open the store %s: %s\n", t.store_db,
+                vk_err_name(rc));
+        goto out;
+    }
+    vk_apiserver_config_t ac = {
+        .tenant = tenant,
+        .ca_cert_file = t.ca_crt,
+        .sa_key_file = t.sa_key,
+        .external_address = listen,
+    };
+    rc = vk_apiserver_new(&s->loop, s->store, &ac, &s->api);
+    if (rc) {
+        fprintf(stderr, "vkube serve: cannot start the API: %s\n", vk_err_name(rc));
+        vk_store_close(s->store, NULL, NULL);
+        goto out;
+    }
+    hc.listen = listen;
+    hc.cert_file = t.serving_crt;
+    hc.key_file = t.serving_key;
+    hc.client_ca_file = t.ca_crt;
+    hc.tokens_file = t.tokens;
+    hc.handler = vk_apiserver_handle;
+    hc.token_cb = vk_apiserver_authenticate_token;
+    hc.ctx = s->api;
+    char err[512];
+    rc = vk_http_server_start(&s->loop, &hc, &s->http, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "vkube serve: %s\n", err);
+        vk_apiserver_free(s->api);
+        vk_store_close(s->store, NULL, NULL);
+        goto out;
+    }
+    uv_signal_init(&s->loop, &s->sigterm);
+    uv_signal_init(&s->loop, &s->sigint);
+    s->sigterm.data = s->sigint.data = s;
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    printf("vkube: tenant %s serving on https://%s\n", tenant, vk_http_server_address(s->http));
+    fflush(stdout);
+    exit_code = 0;
+out:
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&s->loop)) {
+        vk_log_warn("serve: handles left open at exit");
+    }
+    free(s);
+    free(remembered);
+    vk_tenantdir_free(&t);
+    return exit_code;
+}

@@ -1,0 +1,235 @@
+/* cli/tenant: `vkube tenant create|kubeconfig|list|delete`. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cli/cli.h"
+#include "common/cert.h"
+#include "common/err.h"
+#include "common/tenantdir.h"
+#include "store/store.h"
+
+static int tenant_usage(FILE *f)
+{
+    fprintf(f, "Usage: vkube tenant <subcommand> [flags]\n\n"
+               "Subcommands:\n"
+               "  create NAME --data-dir DIR [--listen 127.0.0.1:PORT] [--san NAME]...\n"
+               "  kubeconfig NAME --data-dir DIR\n"
+               "  list --data-dir DIR\n"
+               "  delete NAME --data-dir DIR\n"
+               "\nThe data directory may also come from $VKUBE_DATA_DIR.\n");
+    return f == stderr ? 2 : 0;
+}
+
+static const char *data_dir_or_env(const char *cmd, const char *flag)
+{
+    if (flag) return flag;
+    const char *env = getenv("VKUBE_DATA_DIR");
+    if (env && *env) return env;
+    fprintf(stderr, "vkube %s: --data-dir is required (or set VKUBE_DATA_DIR)\n", cmd);
+    return NULL;
+}
+
+/* Opens and closes the store once so that store.db exists and is valid. */
+static int create_store(const char *path, char *err, size_t errlen)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    vk_store_t *s = NULL;
+    int rc = vk_store_open(&loop, path, NULL, &s);
+    if (rc)
+        snprintf(err, errlen, "cannot create the store %s: %s", path, vk_err_name(rc));
+    else
+        vk_store_close(s, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return rc;
+}
+
+static int tenant_create(int argc, char **argv)
+{
+    const char *data_dir = NULL, *listen = NULL, *file = NULL;
+    const char *sans[17] = {0};
+    const cli_flag_t flags[] = {
+        {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
+        {"--listen", NULL, 1, &listen, NULL, NULL, 0,
+         "address the API server will listen on (default: a free 127.0.0.1 port)"},
+        {"--san", NULL, 1, NULL, NULL, sans, 16, "extra DNS name or IP for the serving certificate (repeatable)"},
+        {"--filename", "-f", 1, &file, NULL, NULL, 0, "create from a Tenant manifest (not yet supported)"},
+        {0}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse("tenant create", argc, argv, flags, pos, 1, &npos);
+    if (rc == 1) {
+        printf("Usage: vkube tenant create NAME --data-dir DIR [--listen 127.0.0.1:PORT]\n\n"
+               "Creates DIR/NAME/ with the tenant's store, CA, serving certificate, admin\n"
+               "client certificate (CN=admin, O=system:masters), service-account key,\n"
+               "tokens file and kubeconfig (context NAME, server https://<listen>).\n");
+        cli_print_flags(stdout, flags);
+        return 0;
+    }
+    if (rc) return rc;
+    if (file) {
+        fprintf(stderr, "vkube tenant create: -f/--filename (Tenant manifests) is not supported "
+                        "yet; use 'vkube tenant create NAME --data-dir DIR'\n");
+        return 1;
+    }
+    if (npos != 1) {
+        fprintf(stderr, "vkube tenant create: exactly one tenant NAME is required\n");
+        return 2;
+    }
+    if (!(data_dir = data_dir_or_env("tenant create", data_dir))) return 2;
+    vk_tenantdir_t t;
+    vk_tenantdir_paths(data_dir, pos[0], &t);
+    char err[512];
+    rc = vk_tenantdir_create(&t, listen, sans, err, sizeof err);
+    if (!rc && create_store(t.store_db, err, sizeof err)) {
+        vk_tenantdir_remove(&t);
+        rc = 1;
+    }
+    if (rc) {
+        fprintf(stderr, "vkube tenant create: %s\n", err);
+        vk_tenantdir_free(&t);
+        return 1;
+    }
+    char *addr = NULL;
+    vk_tenantdir_listen(&t, &addr);
+    printf("tenant %s created in %s\nAPI server address: https://%s (start it with 'vkube serve "
+           "--data-dir %s --tenant %s')\nkubeconfig: %s\n",
+           t.name, t.dir, addr ? addr : "?", data_dir, t.name, t.kubeconfig);
+    free(addr);
+    vk_tenantdir_free(&t);
+    return 0;
+}
+
+/* Parses "NAME --data-dir DIR" for kubeconfig and delete; fills t. */
+static int name_and_dir(const char *cmd, const char *help, int argc, char **argv,
+                        vk_tenantdir_t *t)
+{
+    const char *data_dir = NULL;
+    const cli_flag_t flags[] = {
+        {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
+        {0}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse(cmd, argc, argv, flags, pos, 1, &npos);
+    if (rc == 1) {
+        printf("%s", help);
+        cli_print_flags(stdout, flags);
+        return 1;
+    }
+    if (rc) return rc;
+    if (npos != 1) {
+        fprintf(stderr, "vkube %s: exactly one tenant NAME is required\n", cmd);
+        return 2;
+    }
+    if (!(data_dir = data_dir_or_env(cmd, data_dir))) return 2;
+    if (!vk_tenantdir_valid_name(pos[0])) {
+        fprintf(stderr, "vkube %s: invalid tenant name \"%s\"\n", cmd, pos[0]);
+        return 2;
+    }
+    vk_tenantdir_paths(data_dir, pos[0], t);
+    if (!vk_tenantdir_exists(t)) {
+        fprintf(stderr, "vkube %s: tenant \"%s\" not found in %s\n", cmd, pos[0], data_dir);
+        vk_tenantdir_free(t);
+        return 3;
+    }
+    return 0;
+}
+
+static int tenant_kubeconfig(int argc, char **argv)
+{
+    vk_tenantdir_t t;
+    int rc = name_and_dir("tenant kubeconfig",
+                          "Usage: vkube tenant kubeconfig NAME --data-dir DIR\n\n"
+                          "Prints the tenant's admin kubeconfig (embedded certificates).\n",
+                          argc, argv, &t);
+    if (rc) return rc == 1 ? 0 : (rc == 3 ? 1 : rc);
+    char *kc = NULL;
+    rc = vk_cert_read_file(t.kubeconfig, &kc, NULL);
+    if (rc) {
+        fprintf(stderr, "vkube tenant kubeconfig: cannot read %s: %s\n", t.kubeconfig,
+                strerror(-rc));
+        vk_tenantdir_free(&t);
+        return 1;
+    }
+    fputs(kc, stdout);
+    free(kc);
+    vk_tenantdir_free(&t);
+    return 0;
+}
+
+static int tenant_delete(int argc, char **argv)
+{
+    vk_tenantdir_t t;
+    int rc = name_and_dir("tenant delete",
+                          "Usage: vkube tenant delete NAME --data-dir DIR\n\n"
+                          "Removes the tenant's directory (stop its 'vkube serve' first).\n",
+                          argc, argv, &t);
+    if (rc) return rc == 1 ? 0 : (rc == 3 ? 1 : rc);
+    rc = vk_tenantdir_remove(&t);
+    if (rc) {
+        fprintf(stderr, "vkube tenant delete: %s: %s\n", t.dir, strerror(-rc));
+        vk_tenantdir_free(&t);
+        return 1;
+    }
+    printf("tenant %s deleted\n", t.name);
+    vk_tenantdir_free(&t);
+    return 0;
+}
+
+static int tenant_list(int argc, char **argv)
+{
+    const char *data_dir = NULL;
+    const cli_flag_t flags[] = {
+        {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
+        {0}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse("tenant list", argc, argv, flags, pos, 0, &npos);
+    if (rc == 1) {
+        printf("Usage: vkube tenant list --data-dir DIR\n\nLists tenants and their addresses.\n");
+        cli_print_flags(stdout, flags);
+        return 0;
+    }
+    if (rc) return rc;
+    if (!(data_dir = data_dir_or_env("tenant list", data_dir))) return 2;
+    struct dirent **ents;
+    int n = scandir(data_dir, &ents, NULL, alphasort);
+    if (n < 0) {
+        fprintf(stderr, "vkube tenant list: cannot read %s: %m\n", data_dir);
+        return 1;
+    }
+    printf("%-30s %s\n", "NAME", "ADDRESS");
+    for (int i = 0; i < n; i++) {
+        vk_tenantdir_t t;
+        if (vk_tenantdir_valid_name(ents[i]->d_name)) {
+            vk_tenantdir_paths(data_dir, ents[i]->d_name, &t);
+            char *addr = NULL;
+            if (vk_tenantdir_exists(&t) && !vk_tenantdir_listen(&t, &addr))
+                printf("%-30s https://%s\n", t.name, addr);
+            free(addr);
+            vk_tenantdir_free(&t);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return 0;
+}
+
+int cli_tenant(int argc, char **argv)
+{
+    if (argc < 1) return tenant_usage(stderr);
+    const char *sub = argv[0];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help"))
+        return tenant_usage(stdout);
+    if (!strcmp(sub, "create")) return tenant_create(argc - 1, argv + 1);
+    if (!strcmp(sub, "kubeconfig")) return tenant_kubeconfig(argc - 1, argv + 1);
+    if (!strcmp(sub, "list")) return tenant_list(argc - 1, argv + 1);
+    if (!strcmp(sub, "delete")) return tenant_delete(argc - 1, argv + 1);
+    fprintf(stderr, "vkube tenant: unknown subcommand \"%s\"\n", sub);
+    tenant_usage(stderr);
+    return 2;
+}
