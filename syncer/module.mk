@@ -1,0 +1,7 @@
+# syncer and the shared client modules it uses (common/yaml, kubeconfig, httpc):
+# their unit tests link only what they need, so they build while other modules
+# are in progress.
+TEST_LINK_yaml := common
+TEST_LINK_kubeconfig := common
+TEST_LINK_httpc := common
+TEST_LINK_syncer := common syncer
