@@ -33,4 +33,14 @@ int vk_kubeconfig_load(const char *path, vk_kubeconfig_t *out, char *err, size_t
 int vk_kubeconfig_in_cluster(vk_kubeconfig_t *out, char *err, size_t errlen);
 void vk_kubeconfig_free(vk_kubeconfig_t *kc);
 
+/* Like vk_kubeconfig_load, from text in memory; relative file references
+ * resolve against dir. A server must be https://; with neither CA nor
+ * insecure, callers verify against the system trust store. */
+int vk_kubeconfig_parse(const char *text, size_t len, const char *dir, vk_kubeconfig_t *out,
+                        char *err, size_t errlen);
+/* vk_kubeconfig_in_cluster with an explicit service-account folder and
+ * host/port (for tests and unusual mounts). */
+int vk_kubeconfig_in_cluster_at(const char *sa_dir, const char *host, const char *port,
+                                vk_kubeconfig_t *out, char *err, size_t errlen);
+
 #endif
