@@ -975,8 +975,9 @@ int vk_store_watch(vk_store_t *s, const char *prefix, int64_t after_rev, vk_stor
                    vk_store_watch_end_cb end_cb, void *arg, vk_store_watch_t **out)
 {
     if (s->closing) return VK_ECLOSED;
-    if (!prefix || !cb || after_rev < 0 || after_rev > s->rev) return VK_EINVALID;
+    if (after_rev < 0 || after_rev > s->rev) return VK_EINVALID;
     if (after_rev != 0 && after_rev < s->compacted) return VK_EEXPIRED;
+    if (!prefix || !cb) return VK_EINVALID;
     vk_store_watch_t *w = vk_xcalloc(1, sizeof *w);
     w->s = s;
     w->prefix = vk_xstrdup(prefix);
