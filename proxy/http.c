@@ -140,6 +140,7 @@ struct vk_http_server {
     int handles_open;     /* listener + defer while not closed */
     int handles_closing;
     size_t finished;      /* requests finished (for the test hook) */
+    int in_defer;         /* on_defer is walking conns: do not free them */
     SSL_CTX *ctx;
     llhttp_settings_t settings;
     vk_http_config_t cfg; /* strings below are owned copies */
@@ -380,6 +381,7 @@ typedef struct wreq {
 } wreq_t;
 
 static void close_conn(conn_t *c);
+static void free_conn(conn_t *c);
 static void process_input(conn_t *c);
 static void finish_req(ireq_t *r);
 static void begin_close(conn_t *c);
@@ -391,6 +393,8 @@ static void notify_close(ireq_t *r);
 static void on_defer(uv_timer_t *t)
 {
     vk_http_server_t *srv = t->data;
+    /* Callbacks may finish requests; connections are not freed during the walk. */
+    srv->in_defer = 1;
     for (conn_t *c = srv->conns; c; c = c->next) {
         ireq_t *r = c->active;
         if (!r) continue;
@@ -410,6 +414,12 @@ static void on_defer(uv_timer_t *t)
             r->drain_pending = 0;
             r->on_drain(r->drain_arg, &r->pub);
         }
+    }
+    srv->in_defer = 0;
+    conn_t *next;
+    for (conn_t *c = srv->conns; c; c = next) {
+        next = c->next;
+        if (c->closing && !c->handles_open && !c->active) free_conn(c);
     }
 }
 
@@ -524,6 +534,7 @@ static void free_conn(conn_t *c)
 
 static void maybe_free(conn_t *c)
 {
+    if (c->srv->in_defer) return; /* on_defer frees it after its walk */
     if (c->closing && !c->handles_open && !c->active) free_conn(c);
 }
 
@@ -556,8 +567,11 @@ static void close_conn(conn_t *c)
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     }
     if (r && (r->state == R_STREAM || r->state == R_HIJACK)) {
+        /* Deferred: close_conn can run inside vk_http_stream_write, and the
+         * producer must not see on_close re-entered from its own call. */
         r->stream_closed = 1;
-        notify_close(r);
+        r->close_pending = 1;
+        schedule_defer(c->srv);
     }
 }
 
