@@ -152,6 +152,7 @@ static size_t store_writes(uv_loop_t *loop, vk_store_t *s, const char *fmt, int 
 {
     wbench_t b = {.loop = loop, .s = s, .fmt = fmt, .limit = limit};
     b.lat = malloc(limit * sizeof *b.lat);
+    memset(b.lat, 0xff, limit * sizeof *b.lat); /* no page faults while measuring */
     wslot_t *slots = calloc((size_t)inflight, sizeof *slots);
     uint64_t start = uv_hrtime();
     if (secs > 0) b.deadline = start + (uint64_t)(secs * 1e9);
@@ -237,6 +238,9 @@ static void delivery(uv_loop_t *loop, vk_store_t *s, int watchers, int inflight,
     d.cap = (size_t)watchers * writes;
     d.lat_submit = malloc(d.cap * sizeof *d.lat_submit);
     d.lat_ack = malloc(d.cap * sizeof *d.lat_ack);
+    /* touch the sample arrays now so that page faults are not measured */
+    memset(d.lat_submit, 0xff, d.cap * sizeof *d.lat_submit);
+    memset(d.lat_ack, 0xff, d.cap * sizeof *d.lat_ack);
     vk_store_watch_t **w = calloc((size_t)watchers, sizeof *w);
     for (int i = 0; i < watchers; i++)
         vk_store_watch(s, "/bench/watch/", 0, dcb, NULL, &d, &w[i]);
