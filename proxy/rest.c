@@ -1,0 +1,1961 @@
+/* rest: generic REST over the store for every row of the resource table.
+ * Objects are stored as compact JSON without metadata.resourceVersion; reads
+ * inject the key's mod_rev. Writes go through one read-modify-write path
+ * (update, patch, status, scale, finalizer-driven deletes) that retries
+ * unconditional writes on a CAS conflict. */
+#include "rest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "proxy/rbac.h"
+#include "proxy/status.h"
+#include "proxy/table.h"
+
+#define MAX_RETRIES 5
+
+/* ------------------------------------------------------------ small helpers */
+
+char *vk_rest_now(char *buf, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+static void time_after(char *buf, size_t n, long seconds)
+{
+    time_t t = time(NULL) + seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void random_bytes(unsigned char *b, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(b + got, n - got, 0);
+        if (r > 0) got += (size_t)r;
+    }
+}
+
+static void new_uid(char out[37])
+{
+    unsigned char b[16];
+    random_bytes(b, sizeof b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+/* The 5-character suffix kube-apiserver appends to generateName. */
+static void name_suffix(char out[6])
+{
+    static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+    unsigned char b[5];
+    random_bytes(b, sizeof b);
+    for (int i = 0; i < 5; i++) out[i] = alphabet[b[i] % (sizeof alphabet - 1)];
+    out[5] = 0;
+}
+
+static json_t *meta_of(json_t *obj)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    if (!json_is_object(md)) {
+        md = json_object();
+        json_object_set_new(obj, "metadata", md);
+    }
+    return md;
+}
+
+static const char *str_at(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static const char *meta_str(const json_t *obj, const char *k)
+{
+    return str_at(json_object_get(obj, "metadata"), k);
+}
+
+json_t *vk_rest_decode(const vk_kv_t *kv)
+{
+    json_t *o = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    char rv[32];
+    snprintf(rv, sizeof rv, "%lld", (long long)kv->mod_rev);
+    json_object_set_new(meta_of(o), "resourceVersion", json_string(rv));
+    return o;
+}
+
+/* The stored form: compact JSON without resourceVersion. Caller frees. */
+static char *encode(json_t *obj, size_t *len)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    json_t *rv = json_object_get(md, "resourceVersion");
+    if (rv) json_incref(rv);
+    json_object_del(md, "resourceVersion");
+    char *s = json_dumps(obj, JSON_COMPACT);
+    if (rv) json_object_set_new(md, "resourceVersion", rv);
+    *len = strlen(s);
+    return s;
+}
+
+static int64_t parse_rv(const char *s)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end || v < 0) return -2;
+    return v;
+}
+
+static const char *query(vk_rest_call_t *c, const char *k)
+{
+    return vk_http_query(c->req, k);
+}
+
+static int dry_run(vk_rest_call_t *c)
+{
+    const char *d = query(c, "dryRun");
+    return d && !strcmp(d, "All");
+}
+
+static const char *api_version(const vk_resource_t *r, char *buf, size_t n)
+{
+    return vk_resources_api_version(r, buf, n);
+}
+
+/* ------------------------------------------------------------------ replies */
+
+static void observe(vk_rest_call_t *c, int code)
+{
+    double secs = (double)(uv_hrtime() - c->req->start_ns) / 1e9;
+    vk_metrics_observe(c->ctx->metrics, c->metric_verb, c->res ? c->res->group : "",
+                       c->res ? c->res->plural : "", c->sub ? c->sub : "", code, secs);
+}
+
+void vk_rest_reply(vk_rest_call_t *c, int code, json_t *body)
+{
+    if (!c->req) {
+        json_decref(body);
+        return;
+    }
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    observe(c, code);
+    vk_http_req_t *req = c->req;
+    c->req = NULL;
+    vk_http_respond(req, code, "application/json", s, strlen(s));
+    free(s);
+}
+
+void vk_rest_reply_status(vk_rest_call_t *c, json_t *status)
+{
+    vk_rest_reply(c, vk_status_code(status), status);
+}
+
+void vk_rest_reply_err(vk_rest_call_t *c, int err, const char *msg)
+{
+    vk_rest_reply_status(c, vk_status_for_err(err, c->res, c->name, msg));
+}
+
+static void reply_msg(vk_rest_call_t *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#include <stdarg.h>
+static void reply_msg(vk_rest_call_t *c, int err, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    vk_rest_reply_err(c, err, buf);
+}
+
+/* 422 Invalid with one cause: `<Kind> "<name>" is invalid: <field>: <detail>`. */
+static void reply_invalid(vk_rest_call_t *c, const char *name, const char *field,
+                          const char *reason, const char *detail)
+{
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s \"%s\" is invalid: %s: %s", c->res->kind, name ? name : "",
+             field, detail);
+    json_t *s = vk_status_new(422, "Invalid", msg, c->res, name);
+    json_t *d = json_object_get(s, "details");
+    json_object_set_new(d, "kind", json_string(c->res->kind));
+    json_t *causes = json_array();
+    json_t *cause = json_object();
+    json_object_set_new(cause, "reason", json_string(reason));
+    json_object_set_new(cause, "message", json_string(detail));
+    json_object_set_new(cause, "field", json_string(field));
+    json_array_append_new(causes, cause);
+    json_object_set_new(d, "causes", causes);
+    vk_rest_reply_status(c, s);
+}
+
+/* ------------------------------------------------------------ content types */
+
+int vk_rest_wants_table(vk_http_req_t *req)
+{
+    const char *a = vk_http_header(req, "Accept");
+    return a && strstr(a, "as=Table") && strstr(a, "g=meta.k8s.io");
+}
+
+int vk_rest_include_object(vk_http_req_t *req)
+{
+    const char *v = vk_http_query(req, "includeObject");
+    if (!v || !strcmp(v, "Metadata")) return 1;
+    if (!strcmp(v, "Object")) return 2;
+    if (!strcmp(v, "None")) return 0;
+    return 1;
+}
+
+static int media_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    return ct && !strncasecmp(ct, want, n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Decodes the request body into an object. 0, or answers and returns -1. */
+static int parse_body(vk_rest_call_t *c, json_t **out)
+{
+    const char *ct = vk_http_header(c->req, "Content-Type");
+    if (ct && media_is(ct, "application/vnd.kubernetes.protobuf")) {
+        /* The protobuf decoder (proxy/protobuf.h) is not wired yet. */
+        vk_rest_reply_err(c, VK_EUNSUPPORTEDMEDIA,
+                          "the body of the request was in an unknown format - accepted media "
+                          "types include: application/json, application/yaml");
+        return -1;
+    }
+    if (ct && *ct && !media_is(ct, "application/json") && !media_is(ct, "*/*")) {
+        vk_rest_reply_err(c, VK_EUNSUPPORTEDMEDIA,
+                          "the body of the request was in an unknown format - accepted media "
+                          "types include: application/json, application/yaml, "
+                          "application/vnd.kubernetes.protobuf");
+        return -1;
+    }
+    json_error_t e;
+    json_t *o = json_loadb(c->req->body ? c->req->body : "", c->req->body_len, 0, &e);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        reply_msg(c, VK_EBADREQUEST, "the object provided is unrecognized (must be of type %s): %s",
+                  c->res->kind, o ? "not an object" : e.text);
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- selectors */
+
+static const char *const pod_fields[] = {
+    "spec.nodeName",    "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+    "spec.hostNetwork", "status.phase",       "status.podIP",       "status.podIPs",
+    "status.nominatedNodeName", NULL};
+static const char *const event_fields[] = {
+    "involvedObject.kind",      "involvedObject.namespace", "involvedObject.name",
+    "involvedObject.uid",       "involvedObject.apiVersion", "involvedObject.resourceVersion",
+    "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type", NULL};
+static const char *const secret_fields[] = {"type", NULL};
+static const char *const ns_fields[] = {"status.phase", NULL};
+static const char *const node_fields[] = {"spec.unschedulable", NULL};
+static const char *const rs_fields[] = {"status.replicas", NULL};
+static const char *const job_fields[] = {"status.successful", NULL};
+static const char *const none_fields[] = {NULL};
+
+static const char *const *field_labels(const vk_resource_t *r)
+{
+    if (!strcmp(r->plural, "pods") && !r->group[0]) return pod_fields;
+    if (!strcmp(r->plural, "events")) return event_fields;
+    if (!strcmp(r->plural, "secrets")) return secret_fields;
+    if (!strcmp(r->plural, "namespaces")) return ns_fields;
+    if (!strcmp(r->plural, "nodes")) return node_fields;
+    if (!strcmp(r->plural, "replicasets")) return rs_fields;
+    if (!strcmp(r->plural, "jobs")) return job_fields;
+    return none_fields;
+}
+
+/* Pods' spec.hostNetwork is matched as "false" when absent, as upstream. */
+static const char *field_value(void *ctx, const json_t *obj, const char *field, char *buf,
+                               size_t cap)
+{
+    const char *v = vk_selector_field_value(ctx, obj, field, buf, cap);
+    if (!v && !strcmp(field, "spec.hostNetwork")) return "false";
+    if (!v && !strcmp(field, "source")) {
+        v = vk_selector_field_value(ctx, obj, "source.component", buf, cap);
+        if (!v) v = vk_selector_field_value(ctx, obj, "reportingController", buf, cap);
+    }
+    return v;
+}
+
+int vk_rest_filter_parse(vk_rest_call_t *c, vk_rest_filter_t *f)
+{
+    memset(f, 0, sizeof *f);
+    const char *ls = query(c, "labelSelector"), *fs = query(c, "fieldSelector");
+    char *err = NULL;
+    int rc = vk_selector_label_parse(ls, &f->label, &err);
+    if (rc == 0) rc = vk_selector_field_parse(fs, &f->field, &err);
+    if (rc == 0) rc = vk_selector_field_check(f->field, field_labels(c->res), &err);
+    if (rc == 0) return 0;
+    char av[128];
+    reply_msg(c, VK_EBADREQUEST,
+              "Unable to find \"%s/%s, Resource=%s\" that match label selector \"%s\", field "
+              "selector \"%s\": %s",
+              c->res->group, api_version(c->res, av, sizeof av) ? c->res->version : "",
+              c->res->plural, ls ? ls : "", fs ? fs : "", err ? err : "invalid selector");
+    free(err);
+    vk_rest_filter_free(f);
+    return VK_EBADREQUEST;
+}
+
+int vk_rest_filter_match(const vk_rest_filter_t *f, const vk_resource_t *res, const json_t *obj)
+{
+    if (f->label &&
+        !vk_selector_label_match(f->label, json_object_get(json_object_get(obj, "metadata"),
+                                                           "labels")))
+        return 0;
+    if (f->field && !vk_selector_field_match(f->field, obj, field_value, NULL)) return 0;
+    return 1;
+}
+
+void vk_rest_filter_free(vk_rest_filter_t *f)
+{
+    vk_selector_label_free(f->label);
+    vk_selector_field_free(f->field);
+    f->label = NULL;
+    f->field = NULL;
+}
+
+/* ---------------------------------------------------------- managed fields */
+
+static json_t *fields_of(const json_t *v)
+{
+    json_t *f = json_object();
+    if (!json_is_object(v)) return f;
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        char key[512];
+        snprintf(key, sizeof key, "f:%s", k);
+        json_object_set_new(f, key, fields_of(x));
+    }
+    return f;
+}
+
+/* Sets or refreshes the managedFields entry of the request's field manager
+ * (basic: the fields set are the object's map keys; lists are atomic). */
+static void set_managed(vk_rest_call_t *c, json_t *obj)
+{
+    const char *mgr = query(c, "fieldManager");
+    char ua[128] = "unknown";
+    if (!mgr) {
+        const char *u = vk_http_header(c->req, "User-Agent");
+        if (u && *u) {
+            size_t n = strcspn(u, "/");
+            if (n >= sizeof ua) n = sizeof ua - 1;
+            memcpy(ua, u, n);
+            ua[n] = 0;
+        }
+        mgr = ua;
+    }
+    json_t *md = meta_of(obj);
+    json_t *mf = json_object_get(md, "managedFields");
+    if (!json_is_array(mf)) {
+        mf = json_array();
+        json_object_set_new(md, "managedFields", mf);
+    }
+    json_t *fv = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach(obj, k, x)
+    {
+        if (!strcmp(k, "apiVersion") || !strcmp(k, "kind")) continue;
+        if (!strcmp(k, "status") && !(c->sub && !strcmp(c->sub, "status")) &&
+            (c->res->flags & VK_RES_STATUS) && c->verb != VK_VERB_CREATE)
+            continue;
+        if (!strcmp(k, "metadata")) {
+            json_t *mfv = json_object();
+            static const char *const mkeys[] = {"labels", "annotations", "finalizers",
+                                                "ownerReferences"};
+            for (size_t i = 0; i < 4; i++) {
+                json_t *v = json_object_get(x, mkeys[i]);
+                if (!v) continue;
+                char key[64];
+                snprintf(key, sizeof key, "f:%s", mkeys[i]);
+                json_object_set_new(mfv, key, fields_of(v));
+            }
+            if (json_object_size(mfv))
+                json_object_set_new(fv, "f:metadata", mfv);
+            else
+                json_decref(mfv);
+            continue;
+        }
+        char key[512];
+        snprintf(key, sizeof key, "f:%s", k);
+        json_object_set_new(fv, key, fields_of(x));
+    }
+    char now[32], av[128];
+    vk_rest_now(now, sizeof now);
+    const char *sub = c->sub ? c->sub : "";
+    size_t i;
+    json_t *e;
+    json_array_foreach(mf, i, e)
+    {
+        const char *m = str_at(e, "manager"), *op = str_at(e, "operation");
+        const char *s = str_at(e, "subresource");
+        if (m && !strcmp(m, mgr) && op && !strcmp(op, "Update") && !strcmp(s ? s : "", sub)) {
+            json_object_set_new(e, "time", json_string(now));
+            json_object_set_new(e, "fieldsV1", fv);
+            return;
+        }
+    }
+    e = json_object();
+    json_object_set_new(e, "manager", json_string(mgr));
+    json_object_set_new(e, "operation", json_string("Update"));
+    json_object_set_new(e, "apiVersion", json_string(api_version(c->res, av, sizeof av)));
+    json_object_set_new(e, "time", json_string(now));
+    json_object_set_new(e, "fieldsType", json_string("FieldsV1"));
+    json_object_set_new(e, "fieldsV1", fv);
+    if (*sub) json_object_set_new(e, "subresource", json_string(sub));
+    json_array_append_new(mf, e);
+}
+
+/* --------------------------------------------------------------- namespaces */
+
+/* 0 if objects may be created in ns, else answers and returns -1. */
+static int check_namespace(vk_rest_call_t *c, const char *ns)
+{
+    char *key = vk_xasprintf("/core/namespaces/%s", ns);
+    vk_kv_t *kv;
+    int rc = vk_store_get(c->ctx->store, key, &kv);
+    free(key);
+    if (rc == VK_ENOTFOUND) {
+        json_t *s = vk_status_new(404, "NotFound", NULL, NULL, ns);
+        char msg[512];
+        snprintf(msg, sizeof msg, "namespaces \"%s\" not found", ns);
+        json_object_set_new(s, "message", json_string(msg));
+        json_object_set_new(json_object_get(s, "details"), "kind", json_string("namespaces"));
+        vk_rest_reply_status(c, s);
+        return -1;
+    }
+    if (rc) {
+        vk_rest_reply_err(c, rc, NULL);
+        return -1;
+    }
+    json_t *o = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+    vk_kv_unref(kv);
+    const char *phase = str_at(json_object_get(o, "status"), "phase");
+    int terminating = (phase && !strcmp(phase, "Terminating")) || meta_str(o, "deletionTimestamp");
+    json_decref(o);
+    if (terminating) {
+        json_t *s = NULL;
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "%s \"%s\" is forbidden: unable to create new content in namespace %s because "
+                 "it is being terminated",
+                 c->res->plural, c->name ? c->name : "", ns);
+        s = vk_status_new(403, "Forbidden", msg, c->res, c->name);
+        json_t *cause = json_object();
+        json_object_set_new(cause, "reason", json_string("NamespaceTerminating"));
+        json_object_set_new(cause, "message", json_string(msg));
+        json_object_set_new(cause, "field", json_string("metadata.namespace"));
+        json_t *causes = json_array();
+        json_array_append_new(causes, cause);
+        json_object_set_new(json_object_get(s, "details"), "causes", causes);
+        vk_rest_reply_status(c, s);
+        return -1;
+    }
+    return 0;
+}
+
+static void ensure_namespace_objects(vk_rest_ctx_t *ctx, const char *ns, int *pending,
+                                     void (*cb)(void *, int, const vk_kv_t *), void *arg);
+static void ns_timer_start(vk_rest_ctx_t *ctx);
+
+/* ------------------------------------------------------------ prepare writes */
+
+/* Fields a create clears or sets, as the generic registry and the strategies do. */
+static void prepare_create(vk_rest_call_t *c, json_t *obj)
+{
+    json_t *md = meta_of(obj);
+    static const char *const drop[] = {"resourceVersion", "uid", "selfLink", "deletionTimestamp",
+                                       "deletionGracePeriodSeconds", "generation"};
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++) json_object_del(md, drop[i]);
+    char uid[37], now[32];
+    new_uid(uid);
+    json_object_set_new(md, "uid", json_string(uid));
+    json_object_set_new(md, "creationTimestamp", json_string(vk_rest_now(now, sizeof now)));
+    const vk_resource_t *r = c->res;
+    if ((r->group[0] || (r->flags & VK_RES_CUSTOM)) && json_object_get(obj, "spec"))
+        json_object_set_new(md, "generation", json_integer(1));
+    if (r->flags & VK_RES_STATUS && !r->group[0]) {
+        json_t *st = NULL;
+        if (!strcmp(r->plural, "namespaces")) {
+            st = json_pack("{s:s}", "phase", "Active");
+            json_t *labels = json_object_get(md, "labels");
+            if (!json_is_object(labels)) {
+                labels = json_object();
+                json_object_set_new(md, "labels", labels);
+            }
+            json_object_set_new(labels, "kubernetes.io/metadata.name",
+                                json_string(meta_str(obj, "name")));
+            json_t *spec = json_object_get(obj, "spec");
+            if (!json_is_object(spec)) {
+                spec = json_object();
+                json_object_set_new(obj, "spec", spec);
+            }
+            if (!json_object_get(spec, "finalizers"))
+                json_object_set_new(spec, "finalizers", json_pack("[s]", "kubernetes"));
+        } else if (!strcmp(r->plural, "pods")) {
+            st = json_pack("{s:s}", "phase", "Pending");
+        } else if (!strcmp(r->plural, "persistentvolumeclaims") ||
+                   !strcmp(r->plural, "persistentvolumes")) {
+            st = json_pack("{s:s}", "phase", "Pending");
+        } else if (!strcmp(r->plural, "services")) {
+            st = json_pack("{s:{}}", "loadBalancer");
+        }
+        if (st) json_object_set_new(obj, "status", st);
+    } else if (r->flags & VK_RES_STATUS) {
+        if (json_object_get(obj, "status")) json_object_set_new(obj, "status", json_object());
+    }
+}
+
+/* Name checks that protect the store keys (the full validation is validate.h's). */
+static int check_name(vk_rest_call_t *c, const char *name)
+{
+    if (!name || !*name) {
+        reply_invalid(c, "", "metadata.name", "FieldValueRequired",
+                      "Required value: name or generateName is required");
+        return -1;
+    }
+    if (strchr(name, '/') || strchr(name, '%') || !strcmp(name, ".") || !strcmp(name, "..") ||
+        strlen(name) > 253) {
+        char d[512];
+        snprintf(d, sizeof d, "Invalid value: \"%.300s\": may not contain '/' or '%%' and must be "
+                 "at most 253 characters", name);
+        reply_invalid(c, name, "metadata.name", "FieldValueInvalid", d);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- create */
+
+static void after_namespace_create(vk_rest_ctx_t *ctx, const char *ns);
+
+static void create_done(void *arg, int status, const vk_kv_t *kv)
+{
+    vk_rest_call_t *c = arg;
+    if (status) {
+        vk_rest_reply_err(c, status, NULL);
+        return;
+    }
+    json_t *o = vk_rest_decode(kv);
+    if (!strcmp(c->res->plural, "namespaces") && !c->res->group[0])
+        after_namespace_create(c->ctx, c->name);
+    vk_rest_reply(c, 201, o);
+}
+
+static void do_review(vk_rest_call_t *c, json_t *obj);
+
+static void do_create(vk_rest_call_t *c)
+{
+    json_t *obj;
+    if (parse_body(c, &obj)) return;
+    if (c->res->flags & VK_RES_REVIEW) {
+        do_review(c, obj);
+        return;
+    }
+    char av[128];
+    api_version(c->res, av, sizeof av);
+    const char *kind = str_at(obj, "kind");
+    if (kind && *kind && strcmp(kind, c->res->kind)) {
+        reply_msg(c, VK_EBADREQUEST, "the kind of the provided object (%s) does not match the "
+                  "expected kind (%s)", kind, c->res->kind);
+        json_decref(obj);
+        return;
+    }
+    json_object_set_new(obj, "apiVersion", json_string(av));
+    json_object_set_new(obj, "kind", json_string(c->res->kind));
+    json_t *md = meta_of(obj);
+    json_object_del(md, "resourceVersion");
+    if (c->res->flags & VK_RES_NAMESPACED) {
+        const char *ons = str_at(md, "namespace");
+        if (ons && *ons && strcmp(ons, c->ns)) {
+            vk_rest_reply_err(c, VK_EBADREQUEST,
+                              "the namespace of the provided object does not match the "
+                              "namespace sent on the request");
+            json_decref(obj);
+            return;
+        }
+        json_object_set_new(md, "namespace", json_string(c->ns));
+    } else {
+        json_object_del(md, "namespace");
+    }
+    const char *name = str_at(md, "name");
+    const char *gen = str_at(md, "generateName");
+    if ((!name || !*name) && gen && *gen) {
+        char sfx[6];
+        name_suffix(sfx);
+        char *n = vk_xasprintf("%.58s%s", gen, sfx);
+        json_object_set_new(md, "name", json_string(n));
+        free(n);
+        name = str_at(md, "name");
+    }
+    if (check_name(c, name)) {
+        json_decref(obj);
+        return;
+    }
+    c->name = vk_pool_strdup(c->req->pool, name);
+    if ((c->res->flags & VK_RES_NAMESPACED) && check_namespace(c, c->ns)) {
+        json_decref(obj);
+        return;
+    }
+    prepare_create(c, obj);
+    set_managed(c, obj);
+    if (dry_run(c)) {
+        vk_rest_reply(c, 201, obj);
+        return;
+    }
+    size_t len;
+    char *data = encode(obj, &len);
+    json_decref(obj);
+    char *key = vk_resources_key(c->res, c->ns, c->name);
+    int rc = vk_store_create(c->ctx->store, key, data, len, create_done, c);
+    free(key);
+    free(data);
+    if (rc) vk_rest_reply_err(c, rc, NULL);
+}
+
+/* ---------------------------------------------------------------- get, list */
+
+static void reply_object(vk_rest_call_t *c, json_t *o)
+{
+    if (vk_rest_wants_table(c->req)) {
+        json_t *t = vk_table_new(c->res);
+        json_object_set_new(json_object_get(t, "metadata"), "resourceVersion",
+                            json_string(meta_str(o, "resourceVersion")));
+        vk_table_add(t, c->res, o, vk_rest_include_object(c->req));
+        json_decref(o);
+        vk_rest_reply(c, 200, t);
+        return;
+    }
+    vk_rest_reply(c, 200, o);
+}
+
+/* Reads the current object. 0 and *out (and *rev), or answers and returns -1. */
+static int load_current(vk_rest_call_t *c, json_t **out, int64_t *rev)
+{
+    char *key = vk_resources_key(c->res, c->ns, c->name);
+    vk_kv_t *kv;
+    int rc = vk_store_get(c->ctx->store, key, &kv);
+    free(key);
+    if (rc) {
+        vk_rest_reply_err(c, rc, NULL);
+        return -1;
+    }
+    *out = vk_rest_decode(kv);
+    if (rev) *rev = kv->mod_rev;
+    vk_kv_unref(kv);
+    if (!*out) {
+        vk_rest_reply_err(c, VK_EINTERNAL, "stored object is not valid JSON");
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *scale_of(vk_rest_call_t *c, const json_t *o);
+
+static void do_get(vk_rest_call_t *c)
+{
+    json_t *o;
+    if (c->sub && !strcmp(c->sub, "log")) {
+        if (load_current(c, &o, NULL)) return;
+        json_decref(o);
+        reply_msg(c, VK_EBADREQUEST,
+                  "pod %s logs are not available without a host: no host cluster runs this "
+                  "tenant's pods yet", c->name);
+        return;
+    }
+    if (load_current(c, &o, NULL)) return;
+    if (c->sub && !strcmp(c->sub, "scale")) {
+        json_t *s = scale_of(c, o);
+        json_decref(o);
+        vk_rest_reply(c, 200, s);
+        return;
+    }
+    reply_object(c, o);
+}
+
+/* Continue tokens: base64url(JSON {"v":"meta.k8s.io/v1","rv":N,"start":"<key>"}). */
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *b64_encode(const char *s)
+{
+    size_t n = strlen(s);
+    char *o = vk_xmalloc(n * 4 / 3 + 8), *p = o;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)s[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)s[i + 2];
+        *p++ = b64[(v >> 18) & 63];
+        *p++ = b64[(v >> 12) & 63];
+        if (i + 1 < n) *p++ = b64[(v >> 6) & 63];
+        if (i + 2 < n) *p++ = b64[v & 63];
+    }
+    *p = 0;
+    return o;
+}
+
+static char *b64_decode(const char *s)
+{
+    size_t n = strlen(s);
+    char *o = vk_xmalloc(n + 1), *p = o;
+    unsigned v = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *f = strchr(b64, s[i]);
+        if (s[i] == '=') break;
+        if (!f || !s[i]) {
+            if (s[i] == '+') f = b64 + 62;
+            else if (s[i] == '/') f = b64 + 63;
+            else {
+                free(o);
+                return NULL;
+            }
+        }
+        v = (v << 6) | (unsigned)(f - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *p++ = (char)((v >> bits) & 0xff);
+        }
+    }
+    *p = 0;
+    return o;
+}
+
+static char *make_continue(int64_t rev, const char *key)
+{
+    json_t *t = json_pack("{s:s,s:I,s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rev, "start",
+                          key);
+    char *s = json_dumps(t, JSON_COMPACT);
+    json_decref(t);
+    char *e = b64_encode(s);
+    free(s);
+    return e;
+}
+
+static int parse_continue(const char *tok, int64_t *rev, char **key)
+{
+    char *s = b64_decode(tok);
+    if (!s) return -1;
+    json_t *t = json_loads(s, 0, NULL);
+    free(s);
+    const char *k = str_at(t, "start");
+    json_t *r = json_object_get(t, "rv");
+    if (!k || !json_is_integer(r) || json_integer_value(r) <= 0) {
+        json_decref(t);
+        return -1;
+    }
+    *rev = json_integer_value(r);
+    *key = vk_xstrdup(k);
+    json_decref(t);
+    return 0;
+}
+
+static void do_list(vk_rest_call_t *c)
+{
+    vk_rest_filter_t f;
+    if (vk_rest_filter_parse(c, &f)) return;
+    const char *ls = query(c, "limit"), *cont = query(c, "continue");
+    const char *rvs = query(c, "resourceVersion"), *match = query(c, "resourceVersionMatch");
+    long limit = ls ? strtol(ls, NULL, 10) : 0;
+    if (limit < 0) limit = 0;
+    int64_t at_rev = 0;
+    char *after = NULL;
+    vk_store_t *st = c->ctx->store;
+    if (cont && *cont) {
+        if (parse_continue(cont, &at_rev, &after)) {
+            reply_msg(c, VK_EBADREQUEST, "continue key is not valid: incorrect encoded start "
+                      "resourceVersion (version meta.k8s.io/v1)");
+            goto out;
+        }
+    } else {
+        int64_t rv = parse_rv(rvs);
+        if (rv == -2) {
+            reply_msg(c, VK_EBADREQUEST, "invalid resource version: %s", rvs);
+            goto out;
+        }
+        if (match && !strcmp(match, "Exact")) {
+            if (rv <= 0) {
+                reply_msg(c, VK_EBADREQUEST, "resourceVersionMatch \"Exact\" requires a "
+                          "non-zero resourceVersion");
+                goto out;
+            }
+            at_rev = rv;
+        }
+        if (rv > vk_store_revision(st)) {
+            char m[256];
+            snprintf(m, sizeof m, "Too large resource version: %lld, current: %lld",
+                     (long long)rv, (long long)vk_store_revision(st));
+            json_t *s = vk_status_new(504, "Timeout", m, NULL, NULL);
+            json_t *d = json_object();
+            json_object_set_new(d, "causes", json_pack("[{s:s,s:s}]", "reason",
+                                                       "ResourceVersionTooLarge", "message", m));
+            json_object_set_new(d, "retryAfterSeconds", json_integer(1));
+            json_object_set_new(s, "details", d);
+            vk_rest_reply_status(c, s);
+            goto out;
+        }
+    }
+    char *prefix = vk_resources_key(c->res, c->ns, NULL);
+    int filtering = f.label || f.field;
+    json_t *items = json_array();
+    size_t count = 0;
+    int64_t rev = at_rev;
+    int more = 0;
+    size_t remaining = 0;
+    char *last = after ? vk_xstrdup(after) : NULL;
+    for (;;) {
+        size_t want = limit ? (size_t)limit - count : 0;
+        if (limit && filtering && want < 64) want = 64;
+        vk_store_list_t l;
+        int rc = vk_store_list(st, prefix, last, want, rev, &l);
+        if (rc) {
+            if (rc == VK_EEXPIRED && cont)
+                reply_msg(c, VK_EEXPIRED,
+                          "The provided continue parameter is too old to display a consistent "
+                          "list result. You can start a new list without the continue "
+                          "parameter, or use the continue value from the response to get a "
+                          "consistent result.");
+            else if (rc == VK_EEXPIRED)
+                reply_msg(c, VK_EEXPIRED, "The resourceVersion for the provided list is too "
+                          "old.");
+            else
+                vk_rest_reply_err(c, rc, NULL);
+            json_decref(items);
+            free(prefix);
+            free(last);
+            goto out;
+        }
+        rev = l.rev;
+        size_t i = 0;
+        for (; i < l.count && (!limit || count < (size_t)limit); i++) {
+            json_t *o = vk_rest_decode(l.items[i]);
+            free(last);
+            last = vk_xstrdup(l.items[i]->key);
+            if (!o) continue;
+            if (filtering && !vk_rest_filter_match(&f, c->res, o)) {
+                json_decref(o);
+                continue;
+            }
+            json_array_append_new(items, o);
+            count++;
+        }
+        more = l.more || i < l.count;
+        remaining = (l.more ? l.remaining : 0) + (l.count - i);
+        vk_store_list_free(&l);
+        if (!more || (limit && count >= (size_t)limit)) break;
+    }
+    free(prefix);
+    char rvbuf[32], av[128];
+    snprintf(rvbuf, sizeof rvbuf, "%lld", (long long)rev);
+    json_t *lmd = json_object();
+    json_object_set_new(lmd, "resourceVersion", json_string(rvbuf));
+    if (more && limit) {
+        char *tok = make_continue(rev, last);
+        json_object_set_new(lmd, "continue", json_string(tok));
+        free(tok);
+        if (!filtering) json_object_set_new(lmd, "remainingItemCount",
+                                            json_integer((json_int_t)remaining));
+    }
+    free(last);
+    if (vk_rest_wants_table(c->req)) {
+        json_t *t = vk_table_new(c->res);
+        json_object_set_new(t, "metadata", lmd);
+        int inc = vk_rest_include_object(c->req);
+        size_t i;
+        json_t *o;
+        json_array_foreach(items, i, o) vk_table_add(t, c->res, o, inc);
+        json_decref(items);
+        vk_rest_reply(c, 200, t);
+        goto out;
+    }
+    json_t *list = json_object();
+    char kind[256];
+    snprintf(kind, sizeof kind, "%sList", c->res->kind);
+    json_object_set_new(list, "kind", json_string(kind));
+    json_object_set_new(list, "apiVersion", json_string(api_version(c->res, av, sizeof av)));
+    json_object_set_new(list, "metadata", lmd);
+    json_object_set_new(list, "items", items);
+    vk_rest_reply(c, 200, list);
+out:
+    free(after);
+    vk_rest_filter_free(&f);
+}
+
+/* ------------------------------------------------------------------- patches */
+
+/* RFC 7386 merge patch of target by patch (both borrowed); new reference. */
+static json_t *merge_patch(const json_t *target, const json_t *patch)
+{
+    if (!json_is_object(patch)) return json_deep_copy(patch);
+    json_t *out = json_is_object(target) ? json_deep_copy(target) : json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)patch, k, v)
+    {
+        if (json_is_null(v)) {
+            json_object_del(out, k);
+            continue;
+        }
+        json_object_set_new(out, k, merge_patch(json_object_get(out, k), v));
+    }
+    return out;
+}
+
+/* The one place patches are applied: 0 and *out (new reference), or answers and
+ * returns -1. Until proxy/patch.h exists only merge patches are supported. */
+static int apply_patch(vk_rest_call_t *c, const json_t *target, json_t **out)
+{
+    const char *ct = vk_http_header(c->req, "Content-Type");
+    json_error_t e;
+    json_t *p = json_loadb(c->req->body ? c->req->body : "", c->req->body_len, 0, &e);
+    if (!p) {
+        reply_msg(c, VK_EBADREQUEST, "error decoding patch: %s", e.text);
+        return -1;
+    }
+    if (media_is(ct, "application/merge-patch+json")) {
+        *out = merge_patch(target, p);
+        json_decref(p);
+        return 0;
+    }
+    json_decref(p);
+    if (media_is(ct, "application/json-patch+json") ||
+        media_is(ct, "application/strategic-merge-patch+json") ||
+        media_is(ct, "application/apply-patch+yaml")) {
+        reply_msg(c, VK_EUNSUPPORTEDMEDIA, "the patch type %s is not supported by this server "
+                  "yet", ct);
+        return -1;
+    }
+    reply_msg(c, VK_EUNSUPPORTEDMEDIA,
+              "the body of the request was in an unknown format - accepted media types include: "
+              "application/json-patch+json, application/merge-patch+json, "
+              "application/apply-patch+yaml, application/strategic-merge-patch+json");
+    return -1;
+}
+
+/* ------------------------------------------------------- read-modify-write */
+
+typedef struct rmw {
+    /* Produces the new object from the current one (borrowed): 0 and *next (new
+     * reference), or answers and returns -1. */
+    int (*mutate)(vk_rest_call_t *c, struct rmw *op, json_t *cur, json_t **next);
+    int scale;     /* answer with the Scale of the result */
+} rmw_t;
+
+static void rmw_run(vk_rest_call_t *c);
+
+static json_t *scale_of(vk_rest_call_t *c, const json_t *o)
+{
+    json_t *md = json_object_get(o, "metadata");
+    json_t *s = json_object();
+    json_object_set_new(s, "kind", json_string("Scale"));
+    json_object_set_new(s, "apiVersion", json_string("autoscaling/v1"));
+    json_t *smd = json_object();
+    static const char *const keep[] = {"name", "namespace", "uid", "resourceVersion",
+                                       "creationTimestamp"};
+    for (size_t i = 0; i < 5; i++) {
+        json_t *v = json_object_get(md, keep[i]);
+        if (v) json_object_set(smd, keep[i], v);
+    }
+    json_object_set_new(s, "metadata", smd);
+    json_t *spec = json_object_get(o, "spec");
+    json_t *r = json_object_get(spec, "replicas");
+    json_object_set_new(s, "spec", json_pack("{s:I}", "replicas",
+                                             (json_int_t)(r ? json_integer_value(r) : 1)));
+    json_t *st = json_object();
+    json_t *sr = json_object_get(json_object_get(o, "status"), "replicas");
+    json_object_set_new(st, "replicas", json_integer(sr ? json_integer_value(sr) : 0));
+    /* status.selector: the label selector in its string form. */
+    json_t *ml = json_object_get(json_object_get(spec, "selector"), "matchLabels");
+    if (json_object_size(ml)) {
+        char buf[2048] = "";
+        size_t n = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(ml, k, v)
+        {
+            n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, "%s%s=%s",
+                                  n ? "," : "", k, json_string_value(v) ? json_string_value(v)
+                                                                         : "");
+            if (n >= sizeof buf) break;
+        }
+        json_object_set_new(st, "selector", json_string(buf));
+    }
+    json_object_set_new(s, "status", st);
+    return s;
+}
+
+/* Checks a resourceVersion precondition carried by obj against cur. */
+static int check_precondition(vk_rest_call_t *c, const json_t *obj, const json_t *cur)
+{
+    const char *rv = meta_str(obj, "resourceVersion");
+    if (!rv || !*rv) return 0;
+    c->precondition = 1;
+    if (strcmp(rv, meta_str(cur, "resourceVersion"))) {
+        vk_rest_reply_err(c, VK_ECONFLICT, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int put_next(vk_rest_call_t *c, rmw_t *op, json_t *b, json_t *cur, json_t **next)
+{
+    if (op->scale) {
+        if (check_precondition(c, b, cur)) return -1;
+        json_t *r = json_object_get(json_object_get(b, "spec"), "replicas");
+        json_t *n = json_deep_copy(cur);
+        json_t *spec = json_object_get(n, "spec");
+        if (!json_is_object(spec)) json_object_set_new(n, "spec", spec = json_object());
+        json_object_set_new(spec, "replicas", json_integer(r ? json_integer_value(r) : 0));
+        *next = n;
+        return 0;
+    }
+    const char *name = meta_str(b, "name");
+    if (name && strcmp(name, c->name)) {
+        reply_msg(c, VK_EBADREQUEST, "the name of the object (%s) does not match the name on "
+                  "the URL (%s)", name, c->name);
+        return -1;
+    }
+    const char *kind = str_at(b, "kind");
+    if (kind && *kind && strcmp(kind, c->res->kind)) {
+        reply_msg(c, VK_EBADREQUEST, "the kind of the provided object (%s) does not match the "
+                  "expected kind (%s)", kind, c->res->kind);
+        return -1;
+    }
+    if (check_precondition(c, b, cur)) return -1;
+    if (c->sub && !strcmp(c->sub, "status")) {
+        json_t *n = json_deep_copy(cur);
+        json_t *st = json_object_get(b, "status");
+        if (st) json_object_set(n, "status", st);
+        else json_object_del(n, "status");
+        *next = n;
+        return 0;
+    }
+    *next = json_incref(b);
+    return 0;
+}
+
+/* The body is parsed again on each attempt (a conflict retry runs this twice). */
+static int mutate_put(vk_rest_call_t *c, rmw_t *op, json_t *cur, json_t **next)
+{
+    json_t *b;
+    if (parse_body(c, &b)) return -1;
+    int rc = put_next(c, op, b, cur, next);
+    json_decref(b);
+    return rc;
+}
+
+static int mutate_patch(vk_rest_call_t *c, rmw_t *op, json_t *cur, json_t **next)
+{
+    if (op->scale) {
+        json_t *s = scale_of(c, cur), *ps;
+        int rc = apply_patch(c, s, &ps);
+        json_decref(s);
+        if (rc) return -1;
+        if (check_precondition(c, ps, cur)) {
+            json_decref(ps);
+            return -1;
+        }
+        json_t *r = json_object_get(json_object_get(ps, "spec"), "replicas");
+        json_t *n = json_deep_copy(cur);
+        json_t *spec = json_object_get(n, "spec");
+        if (!json_is_object(spec)) json_object_set_new(n, "spec", spec = json_object());
+        json_object_set_new(spec, "replicas", json_integer(r ? json_integer_value(r) : 0));
+        json_decref(ps);
+        *next = n;
+        return 0;
+    }
+    json_t *n;
+    if (apply_patch(c, cur, &n)) return -1;
+    if (!json_is_object(n)) {
+        json_decref(n);
+        reply_msg(c, VK_EBADREQUEST, "the patch did not result in an object");
+        return -1;
+    }
+    if (check_precondition(c, n, cur)) {
+        json_decref(n);
+        return -1;
+    }
+    const char *name = meta_str(n, "name");
+    if (name && strcmp(name, c->name)) {
+        json_decref(n);
+        reply_msg(c, VK_EBADREQUEST, "the name of the object (%s) does not match the name on "
+                  "the URL (%s)", name, c->name);
+        return -1;
+    }
+    if (c->sub && !strcmp(c->sub, "status")) {
+        json_t *m = json_deep_copy(cur);
+        json_t *st = json_object_get(n, "status");
+        if (st) json_object_set(m, "status", st);
+        json_decref(n);
+        n = m;
+    }
+    *next = n;
+    return 0;
+}
+
+/* Carries over what an update may not change, bumps generation on spec change. */
+static void prepare_update(vk_rest_call_t *c, json_t *cur, json_t *next)
+{
+    char av[128];
+    json_object_set_new(next, "apiVersion", json_string(api_version(c->res, av, sizeof av)));
+    json_object_set_new(next, "kind", json_string(c->res->kind));
+    json_t *md = meta_of(next), *cmd = json_object_get(cur, "metadata");
+    static const char *const keep[] = {"name", "namespace", "uid", "creationTimestamp",
+                                       "deletionTimestamp", "deletionGracePeriodSeconds",
+                                       "generation", "generateName"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        json_t *v = json_object_get(cmd, keep[i]);
+        if (v) json_object_set(md, keep[i], v);
+        else json_object_del(md, keep[i]);
+    }
+    if (!json_object_get(md, "managedFields") && json_object_get(cmd, "managedFields"))
+        json_object_set(md, "managedFields", json_object_get(cmd, "managedFields"));
+    int status_sub = c->sub && !strcmp(c->sub, "status");
+    if ((c->res->flags & VK_RES_STATUS) && !status_sub) {
+        json_t *st = json_object_get(cur, "status");
+        if (st) json_object_set(next, "status", st);
+        else json_object_del(next, "status");
+    }
+    json_t *g = json_object_get(cmd, "generation");
+    if (g && !json_equal(json_object_get(cur, "spec"), json_object_get(next, "spec")))
+        json_object_set_new(md, "generation", json_integer(json_integer_value(g) + 1));
+    if (!strcmp(c->res->plural, "namespaces") && !c->res->group[0] && !status_sub) {
+        json_t *labels = json_object_get(md, "labels");
+        if (!json_is_object(labels)) json_object_set_new(md, "labels", labels = json_object());
+        json_object_set_new(labels, "kubernetes.io/metadata.name", json_string(c->name));
+    }
+}
+
+static int has_finalizers(const json_t *o)
+{
+    return json_array_size(json_object_get(json_object_get(o, "metadata"), "finalizers")) > 0;
+}
+
+static void rmw_written(void *arg, int status, const vk_kv_t *kv)
+{
+    vk_rest_call_t *c = arg;
+    rmw_t *op = c->op;
+    if (status == VK_ECONFLICT && !c->precondition && c->retries++ < MAX_RETRIES) {
+        rmw_run(c);
+        return;
+    }
+    if (status) {
+        vk_rest_reply_err(c, status, NULL);
+        return;
+    }
+    json_t *o = vk_rest_decode(kv);
+    if (op->scale) {
+        json_t *s = scale_of(c, o);
+        json_decref(o);
+        o = s;
+    }
+    vk_rest_reply(c, 200, o);
+}
+
+static void rmw_deleted(void *arg, int status, const vk_kv_t *kv)
+{
+    vk_rest_call_t *c = arg;
+    if (status == VK_ECONFLICT && !c->precondition && c->retries++ < MAX_RETRIES) {
+        rmw_run(c);
+        return;
+    }
+    if (status) {
+        vk_rest_reply_err(c, status, NULL);
+        return;
+    }
+    vk_rest_reply(c, 200, vk_rest_decode(kv));
+}
+
+static void rmw_run(vk_rest_call_t *c)
+{
+    rmw_t *op = c->op;
+    json_t *cur, *next;
+    int64_t rev;
+    if (load_current(c, &cur, &rev)) return;
+    if (op->mutate(c, op, cur, &next)) {
+        json_decref(cur);
+        return;
+    }
+    prepare_update(c, cur, next);
+    /* A no-op write changes nothing, as in kube-apiserver. */
+    json_t *a = json_deep_copy(next);
+    json_object_set(meta_of(a), "resourceVersion", json_object_get(meta_of(cur),
+                                                                  "resourceVersion"));
+    json_object_set(meta_of(a), "managedFields", json_object_get(meta_of(cur), "managedFields"));
+    if (!json_object_get(meta_of(cur), "managedFields")) json_object_del(meta_of(a),
+                                                                         "managedFields");
+    int same = json_equal(a, cur);
+    json_decref(a);
+    if (same) {
+        json_decref(next);
+        if (op->scale) {
+            json_t *s = scale_of(c, cur);
+            json_decref(cur);
+            cur = s;
+        }
+        vk_rest_reply(c, 200, cur);
+        return;
+    }
+    set_managed(c, next);
+    int finish = meta_str(next, "deletionTimestamp") && !has_finalizers(next);
+    json_decref(cur);
+    if (dry_run(c)) {
+        if (op->scale) {
+            json_t *s = scale_of(c, next);
+            json_decref(next);
+            next = s;
+        }
+        vk_rest_reply(c, 200, next);
+        return;
+    }
+    char *key = vk_resources_key(c->res, c->ns, c->name);
+    int rc;
+    if (finish) {
+        /* The last finalizer of a deleting object is gone: remove it. */
+        rc = vk_store_delete(c->ctx->store, key, rev, rmw_deleted, c);
+    } else {
+        size_t len;
+        char *data = encode(next, &len);
+        rc = vk_store_update(c->ctx->store, key, data, len, rev, rmw_written, c);
+        free(data);
+    }
+    free(key);
+    json_decref(next);
+    if (rc) vk_rest_reply_err(c, rc, NULL);
+}
+
+static void do_rmw(vk_rest_call_t *c, int patch)
+{
+    rmw_t *op = vk_pool_alloc(c->req->pool, sizeof *op);
+    op->scale = c->sub && !strcmp(c->sub, "scale");
+    op->mutate = patch ? mutate_patch : mutate_put;
+    c->op = op;
+    rmw_run(c);
+}
+
+/* ------------------------------------------------------------------- delete */
+
+typedef struct delopts {
+    long grace;             /* gracePeriodSeconds, -1 if not given */
+    const char *propagation; /* "Orphan" | "Background" | "Foreground" or NULL */
+} delopts_t;
+
+typedef void (*del_cb)(void *arg, int status, const vk_kv_t *kv, int removed);
+
+typedef struct delop {
+    vk_rest_ctx_t *ctx;
+    del_cb cb;
+    void *arg;
+    int removed;
+} delop_t;
+
+static void delop_done(void *arg, int status, const vk_kv_t *kv)
+{
+    delop_t *d = arg;
+    d->cb(d->arg, status, kv, d->removed);
+    free(d);
+}
+
+/* Deletes one stored object (cur borrowed, at rev) as kube-apiserver would:
+ * namespaces start terminating; objects with finalizers, pods still bound to a
+ * node with a grace period, and Foreground deletes get a deletionTimestamp;
+ * anything else is removed. cb runs once (unless an error is returned). */
+static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const char *key,
+                         json_t *cur, int64_t rev, const delopts_t *o, int dry, del_cb cb,
+                         void *arg)
+{
+    json_t *md = meta_of(cur);
+    int is_ns = !strcmp(res->plural, "namespaces") && !res->group[0];
+    int is_pod = !strcmp(res->plural, "pods") && !res->group[0];
+    long grace = 0;
+    if (is_pod) {
+        json_t *tg = json_object_get(json_object_get(cur, "spec"),
+                                     "terminationGracePeriodSeconds");
+        grace = o->grace >= 0 ? o->grace : (tg ? (long)json_integer_value(tg) : 30);
+        const char *node = str_at(json_object_get(cur, "spec"), "nodeName");
+        const char *phase = str_at(json_object_get(cur, "status"), "phase");
+        if (!node || !*node || (phase && (!strcmp(phase, "Succeeded") ||
+                                          !strcmp(phase, "Failed"))))
+            grace = 0;
+    }
+    int foreground = o->propagation && !strcmp(o->propagation, "Foreground");
+    int mark = is_ns || has_finalizers(cur) || grace > 0 || foreground;
+    delop_t *d = vk_xcalloc(1, sizeof *d);
+    d->ctx = ctx;
+    d->cb = cb;
+    d->arg = arg;
+    if (!mark) {
+        d->removed = 1;
+        if (dry) {
+            vk_kv_t fake = {0};
+            char *s = json_dumps(cur, JSON_COMPACT);
+            fake.key = (char *)key;
+            fake.val = (unsigned char *)s;
+            fake.len = strlen(s);
+            fake.mod_rev = rev;
+            delop_done(d, 0, &fake);
+            free(s);
+            return 0;
+        }
+        int rc = vk_store_delete(ctx->store, key, rev, delop_done, d);
+        if (rc) free(d);
+        return rc;
+    }
+    if (!json_object_get(md, "deletionTimestamp")) {
+        char ts[32];
+        time_after(ts, sizeof ts, grace);
+        json_object_set_new(md, "deletionTimestamp", json_string(ts));
+        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(grace));
+    } else if (!is_pod || grace >= json_integer_value(json_object_get(md,
+                                                      "deletionGracePeriodSeconds"))) {
+        /* Already being deleted: nothing changes. */
+        vk_kv_t fake = {0};
+        char *s = json_dumps(cur, JSON_COMPACT);
+        fake.key = (char *)key;
+        fake.val = (unsigned char *)s;
+        fake.len = strlen(s);
+        fake.mod_rev = rev;
+        delop_done(d, 0, &fake);
+        free(s);
+        return 0;
+    }
+    if (foreground && !has_finalizers(cur)) {
+        json_t *f = json_object_get(md, "finalizers");
+        if (!json_is_array(f)) json_object_set_new(md, "finalizers", f = json_array());
+        json_array_append_new(f, json_string("foregroundDeletion"));
+    }
+    if (is_ns) {
+        json_t *st = json_object_get(cur, "status");
+        if (!json_is_object(st)) json_object_set_new(cur, "status", st = json_object());
+        json_object_set_new(st, "phase", json_string("Terminating"));
+    }
+    if (dry) {
+        vk_kv_t fake = {0};
+        char *s = json_dumps(cur, JSON_COMPACT);
+        fake.key = (char *)key;
+        fake.val = (unsigned char *)s;
+        fake.len = strlen(s);
+        fake.mod_rev = rev;
+        delop_done(d, 0, &fake);
+        free(s);
+        return 0;
+    }
+    size_t len;
+    char *data = encode(cur, &len);
+    int rc = vk_store_update(ctx->store, key, data, len, rev, delop_done, d);
+    free(data);
+    if (rc) free(d);
+    if (!rc && is_ns) ns_timer_start(ctx);
+    return rc;
+}
+
+/* Reads DeleteOptions from the body (if any) and the query. 0 or answers, -1. */
+static int parse_delopts(vk_rest_call_t *c, delopts_t *o, json_t **body)
+{
+    o->grace = -1;
+    o->propagation = query(c, "propagationPolicy");
+    const char *g = query(c, "gracePeriodSeconds");
+    if (g) o->grace = strtol(g, NULL, 10);
+    *body = NULL;
+    if (c->req->body_len) {
+        json_t *b = json_loadb(c->req->body, c->req->body_len, 0, NULL);
+        if (!json_is_object(b)) {
+            json_decref(b);
+            reply_msg(c, VK_EBADREQUEST, "the body of the request must be DeleteOptions");
+            return -1;
+        }
+        json_t *gp = json_object_get(b, "gracePeriodSeconds");
+        if (json_is_integer(gp)) o->grace = (long)json_integer_value(gp);
+        const char *p = str_at(b, "propagationPolicy");
+        if (p) o->propagation = vk_pool_strdup(c->req->pool, p);
+        else if (json_is_true(json_object_get(b, "orphanDependents"))) o->propagation = "Orphan";
+        json_t *dr = json_object_get(b, "dryRun");
+        if (json_array_size(dr) && json_string_value(json_array_get(dr, 0)) &&
+            !strcmp(json_string_value(json_array_get(dr, 0)), "All"))
+            c->op = (void *)1; /* dry run via body */
+        *body = b;
+    }
+    if (o->propagation && strcmp(o->propagation, "Orphan") &&
+        strcmp(o->propagation, "Background") && strcmp(o->propagation, "Foreground")) {
+        reply_invalid(c, c->name, "propagationPolicy", "FieldValueNotSupported",
+                      "Unsupported value: propagationPolicy");
+        json_decref(*body);
+        return -1;
+    }
+    return 0;
+}
+
+static void delete_done(void *arg, int status, const vk_kv_t *kv, int removed)
+{
+    vk_rest_call_t *c = arg;
+    if (status == VK_ECONFLICT && !c->precondition && c->retries++ < MAX_RETRIES) {
+        vk_rest_handle(c);
+        return;
+    }
+    if (status) {
+        vk_rest_reply_err(c, status, NULL);
+        return;
+    }
+    json_t *o = vk_rest_decode(kv);
+    if (removed && !(c->res->flags & VK_RES_NAMESPACED && !strcmp(c->res->plural, "pods"))) {
+        const char *uid = o ? meta_str(o, "uid") : NULL;
+        json_t *s = vk_status_success(c->res, c->name, uid);
+        json_decref(o);
+        vk_rest_reply(c, 200, s);
+        return;
+    }
+    vk_rest_reply(c, 200, o);
+}
+
+static void do_delete(vk_rest_call_t *c)
+{
+    delopts_t o;
+    json_t *body;
+    c->op = NULL;
+    if (parse_delopts(c, &o, &body)) return;
+    int dry = dry_run(c) || c->op == (void *)1;
+    json_t *cur;
+    int64_t rev;
+    if (load_current(c, &cur, &rev)) {
+        json_decref(body);
+        return;
+    }
+    json_t *pre = json_object_get(body, "preconditions");
+    const char *puid = str_at(pre, "uid"), *prv = str_at(pre, "resourceVersion");
+    if (puid && strcmp(puid, meta_str(cur, "uid") ? meta_str(cur, "uid") : "")) {
+        reply_msg(c, VK_ECONFLICT, "Precondition failed: UID in precondition: %s, UID in object "
+                  "meta: %s", puid, meta_str(cur, "uid"));
+        goto out;
+    }
+    if (prv && strcmp(prv, meta_str(cur, "resourceVersion"))) {
+        reply_msg(c, VK_ECONFLICT, "Precondition failed: ResourceVersion in precondition: %s, "
+                  "ResourceVersion in object meta: %s", prv, meta_str(cur, "resourceVersion"));
+        goto out;
+    }
+    if (puid || prv) c->precondition = 1;
+    char *key = vk_resources_key(c->res, c->ns, c->name);
+    int rc = delete_object(c->ctx, c->res, key, cur, rev, &o, dry, delete_done, c);
+    free(key);
+    if (rc) vk_rest_reply_err(c, rc, NULL);
+out:
+    json_decref(cur);
+    json_decref(body);
+}
+
+typedef struct delcol {
+    vk_rest_call_t *c;
+    size_t pending;
+    int failed;
+    json_t *items;
+} delcol_t;
+
+static void delcol_finish(delcol_t *d)
+{
+    vk_rest_call_t *c = d->c;
+    if (d->failed) {
+        vk_rest_reply_err(c, d->failed, NULL);
+        json_decref(d->items);
+    } else {
+        char kind[256], av[128], rv[32];
+        snprintf(kind, sizeof kind, "%sList", c->res->kind);
+        snprintf(rv, sizeof rv, "%lld", (long long)vk_store_revision(c->ctx->store));
+        json_t *l = json_object();
+        json_object_set_new(l, "kind", json_string(kind));
+        json_object_set_new(l, "apiVersion", json_string(api_version(c->res, av, sizeof av)));
+        json_object_set_new(l, "metadata", json_pack("{s:s}", "resourceVersion", rv));
+        json_object_set_new(l, "items", d->items);
+        vk_rest_reply(c, 200, l);
+    }
+    free(d);
+}
+
+static void delcol_one(void *arg, int status, const vk_kv_t *kv, int removed)
+{
+    delcol_t *d = arg;
+    if (status && status != VK_ENOTFOUND && status != VK_ECONFLICT && !d->failed)
+        d->failed = status;
+    if (!status) {
+        json_t *o = vk_rest_decode(kv);
+        if (o) json_array_append_new(d->items, o);
+    }
+    if (--d->pending == 0) delcol_finish(d);
+}
+
+static void do_deletecollection(vk_rest_call_t *c)
+{
+    vk_rest_filter_t f;
+    if (vk_rest_filter_parse(c, &f)) return;
+    delopts_t o;
+    json_t *body;
+    c->op = NULL;
+    if (parse_delopts(c, &o, &body)) {
+        vk_rest_filter_free(&f);
+        return;
+    }
+    int dry = dry_run(c) || c->op == (void *)1;
+    json_decref(body);
+    char *prefix = vk_resources_key(c->res, c->ns, NULL);
+    vk_store_list_t l;
+    int rc = vk_store_list(c->ctx->store, prefix, NULL, 0, 0, &l);
+    free(prefix);
+    if (rc) {
+        vk_rest_filter_free(&f);
+        vk_rest_reply_err(c, rc, NULL);
+        return;
+    }
+    delcol_t *d = vk_xcalloc(1, sizeof *d);
+    d->c = c;
+    d->items = json_array();
+    d->pending = 1; /* held until the loop ends */
+    for (size_t i = 0; i < l.count; i++) {
+        json_t *obj = vk_rest_decode(l.items[i]);
+        if (!obj) continue;
+        if (vk_rest_filter_match(&f, c->res, obj)) {
+            d->pending++;
+            if (delete_object(c->ctx, c->res, l.items[i]->key, obj, l.items[i]->mod_rev, &o, dry,
+                              delcol_one, d))
+                d->pending--;
+        }
+        json_decref(obj);
+    }
+    vk_store_list_free(&l);
+    vk_rest_filter_free(&f);
+    if (--d->pending == 0) delcol_finish(d);
+}
+
+/* ------------------------------------------------------------ access reviews */
+
+static int in_group(const char *const *groups, const char *g)
+{
+    for (size_t i = 0; groups && groups[i]; i++)
+        if (!strcmp(groups[i], g)) return 1;
+    return 0;
+}
+
+/* Reads a JSON string array into a pool-allocated NULL-terminated vector. */
+static const char *const *groups_of(vk_rest_call_t *c, const json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    const char **g = vk_pool_alloc(c->req->pool, (n + 1) * sizeof *g);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        g[i] = vk_pool_strdup(c->req->pool, s ? s : "");
+    }
+    return g;
+}
+
+static void access_review(vk_rest_call_t *c, json_t *obj, const char *user,
+                          const char *const *groups, const char *force_ns)
+{
+    json_t *spec = json_object_get(obj, "spec");
+    json_t *ra = json_object_get(spec, "resourceAttributes");
+    json_t *na = json_object_get(spec, "nonResourceAttributes");
+    vk_rbac_attrs_t a = {.user = user, .groups = groups};
+    if (ra) {
+        a.verb = str_at(ra, "verb");
+        a.api_group = str_at(ra, "group") ? str_at(ra, "group") : "";
+        a.resource = str_at(ra, "resource") ? str_at(ra, "resource") : "";
+        a.subresource = str_at(ra, "subresource");
+        a.namespace_ = force_ns ? force_ns : str_at(ra, "namespace");
+        a.name = str_at(ra, "name");
+    } else if (na) {
+        a.verb = str_at(na, "verb");
+        a.path = str_at(na, "path") ? str_at(na, "path") : "";
+    } else {
+        reply_invalid(c, "", "spec.resourceAttributes", "FieldValueRequired",
+                      "Required value: exactly one of nonResourceAttributes or "
+                      "resourceAttributes must be specified");
+        json_decref(obj);
+        return;
+    }
+    if (!a.verb) a.verb = "";
+    int allowed = in_group(groups, "system:masters") || vk_rbac_allowed(c->ctx->store, &a);
+    json_t *st = json_object();
+    json_object_set_new(st, "allowed", json_boolean(allowed));
+    if (allowed && in_group(groups, "system:masters"))
+        json_object_set_new(st, "reason", json_string("allowed by the system:masters group"));
+    json_object_set_new(obj, "status", st);
+    vk_rest_reply(c, 201, obj);
+}
+
+static void do_review(vk_rest_call_t *c, json_t *obj)
+{
+    char av[128], now[32];
+    (void)now;
+    json_object_set_new(obj, "apiVersion", json_string(api_version(c->res, av, sizeof av)));
+    json_object_set_new(obj, "kind", json_string(c->res->kind));
+    json_t *md = meta_of(obj);
+    json_object_set_new(md, "creationTimestamp", json_null());
+    const vk_http_user_t *u = &c->req->user;
+    const char *p = c->res->plural;
+    if (!strcmp(p, "selfsubjectreviews")) {
+        json_t *ui = json_object();
+        json_object_set_new(ui, "username", json_string(u->name));
+        if (u->uid && *u->uid) json_object_set_new(ui, "uid", json_string(u->uid));
+        json_t *g = json_array();
+        for (size_t i = 0; u->groups && u->groups[i]; i++)
+            json_array_append_new(g, json_string(u->groups[i]));
+        json_object_set_new(ui, "groups", g);
+        json_object_set_new(obj, "status", json_pack("{s:o}", "userInfo", ui));
+        vk_rest_reply(c, 201, obj);
+    } else if (!strcmp(p, "selfsubjectaccessreviews")) {
+        access_review(c, obj, u->name, u->groups, NULL);
+    } else if (!strcmp(p, "subjectaccessreviews") || !strcmp(p, "localsubjectaccessreviews")) {
+        json_t *spec = json_object_get(obj, "spec");
+        const char *user = str_at(spec, "user");
+        access_review(c, obj, user ? user : "", groups_of(c, json_object_get(spec, "groups")),
+                      c->ns);
+    } else if (!strcmp(p, "selfsubjectrulesreviews")) {
+        const char *ns = str_at(json_object_get(obj, "spec"), "namespace");
+        json_t *st = json_object();
+        if (in_group(u->groups, "system:masters")) {
+            json_object_set_new(st, "resourceRules",
+                                json_pack("[{s:[s],s:[s],s:[s]}]", "verbs", "*", "apiGroups", "*",
+                                          "resources", "*"));
+            json_object_set_new(st, "nonResourceRules",
+                                json_pack("[{s:[s],s:[s]}]", "verbs", "*", "nonResourceURLs",
+                                          "*"));
+        } else {
+            vk_rbac_rules(c->ctx->store, u->name, u->groups, ns, st);
+        }
+        json_object_set_new(st, "incomplete", json_false());
+        json_object_set_new(obj, "status", st);
+        vk_rest_reply(c, 201, obj);
+    } else {
+        /* tokenreviews: tokens are checked by the transport (tokens file); this
+         * server cannot review a token on behalf of another component yet. */
+        json_object_set_new(obj, "status",
+                            json_pack("{s:b,s:s}", "authenticated", 0, "error",
+                                      "token review is not supported by this server"));
+        vk_rest_reply(c, 201, obj);
+    }
+}
+
+/* ------------------------------------------------ namespaces and bootstrap */
+
+typedef struct boot {
+    int pending;
+    void (*done)(void *arg);
+    void *arg;
+} boot_t;
+
+static void boot_one(void *arg, int status, const vk_kv_t *kv)
+{
+    boot_t *b = arg;
+    if (status && status != VK_EEXIST)
+        vk_log_warn("apiserver: bootstrap write failed: %s", vk_err_name(status));
+    if (--b->pending == 0) {
+        if (b->done) b->done(b->arg);
+        free(b);
+    }
+}
+
+/* Creates key with obj (stolen) unless it exists; counts in *pending. */
+static void put_if_absent(vk_rest_ctx_t *ctx, const char *key, json_t *obj, int *pending,
+                          vk_store_write_cb cb, void *arg)
+{
+    vk_kv_t *kv;
+    if (vk_store_get(ctx->store, key, &kv) == 0) {
+        vk_kv_unref(kv);
+        json_decref(obj);
+        return;
+    }
+    char uid[37], now[32];
+    new_uid(uid);
+    json_t *md = meta_of(obj);
+    json_object_set_new(md, "uid", json_string(uid));
+    json_object_set_new(md, "creationTimestamp", json_string(vk_rest_now(now, sizeof now)));
+    size_t len;
+    char *data = encode(obj, &len);
+    json_decref(obj);
+    if (pending) (*pending)++;
+    if (vk_store_create(ctx->store, key, data, len, cb, arg) && pending) (*pending)--;
+    free(data);
+}
+
+static void ignore_cb(void *arg, int status, const vk_kv_t *kv)
+{
+}
+
+static void ensure_namespace_objects(vk_rest_ctx_t *ctx, const char *ns, int *pending,
+                                     vk_store_write_cb cb, void *arg)
+{
+    char *key = vk_xasprintf("/core/serviceaccounts/%s/default", ns);
+    put_if_absent(ctx, key,
+                  json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
+                            "metadata", "name", "default", "namespace", ns),
+                  pending, cb, arg);
+    free(key);
+    key = vk_xasprintf("/core/configmaps/%s/kube-root-ca.crt", ns);
+    put_if_absent(ctx, key,
+                  json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s}}", "apiVersion", "v1", "kind",
+                            "ConfigMap", "metadata", "name", "kube-root-ca.crt", "namespace", ns,
+                            "annotations", "kubernetes.io/description",
+                            "Contains a CA bundle that can be used to verify the "
+                            "kube-apiserver when using internal endpoints such as the internal "
+                            "service IP or kubernetes.default.svc. No other usage is guaranteed "
+                            "across distributions of Kubernetes clusters.",
+                            "data", "ca.crt", ctx->ca_pem),
+                  pending, cb, arg);
+    free(key);
+}
+
+static void after_namespace_create(vk_rest_ctx_t *ctx, const char *ns)
+{
+    ensure_namespace_objects(ctx, ns, NULL, ignore_cb, NULL);
+}
+
+/* Bootstrap RBAC: what kube-apiserver's bootstrap policy provides and vkube users
+ * rely on (cluster-admin for system:masters, discovery and self reviews for every
+ * authenticated user, and the view/edit/admin roles to bind in namespaces). */
+static json_t *cluster_role(const char *name, json_t *rules)
+{
+    return json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:o}", "apiVersion", "rbac.authorization.k8s.io/v1",
+                     "kind", "ClusterRole", "metadata", "name", name, "labels",
+                     "kubernetes.io/bootstrapping", "rbac-defaults", "rules", rules);
+}
+
+static json_t *cluster_binding(const char *name, const char *role, json_t *subjects)
+{
+    return json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:s,s:s},s:o}", "apiVersion",
+                     "rbac.authorization.k8s.io/v1", "kind", "ClusterRoleBinding", "metadata",
+                     "name", name, "labels", "kubernetes.io/bootstrapping", "rbac-defaults",
+                     "roleRef", "apiGroup", "rbac.authorization.k8s.io", "kind", "ClusterRole",
+                     "name", role, "subjects", subjects);
+}
+
+static json_t *group_subject(const char *g)
+{
+    return json_pack("{s:s,s:s,s:s}", "apiGroup", "rbac.authorization.k8s.io", "kind", "Group",
+                     "name", g);
+}
+
+static void bootstrap_rbac(vk_rest_ctx_t *ctx, int *pending, vk_store_write_cb cb, void *arg)
+{
+    const char *cr = "/rbac.authorization.k8s.io/clusterroles/";
+    const char *crb = "/rbac.authorization.k8s.io/clusterrolebindings/";
+    struct {
+        const char *name;
+        json_t *rules;
+    } roles[] = {
+        {"cluster-admin", json_pack("[{s:[s],s:[s],s:[s]},{s:[s],s:[s]}]", "apiGroups", "*",
+                                    "resources", "*", "verbs", "*", "nonResourceURLs", "*",
+                                    "verbs", "*")},
+        {"system:discovery",
+         json_pack("[{s:[s,s,s,s,s,s,s,s,s,s,s],s:[s]}]", "nonResourceURLs", "/api", "/api/*",
+                   "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz",
+                   "/version", "/version/", "verbs", "get")},
+        {"system:public-info-viewer",
+         json_pack("[{s:[s,s,s,s,s],s:[s]}]", "nonResourceURLs", "/healthz", "/livez", "/readyz",
+                   "/version", "/version/", "verbs", "get")},
+        {"system:basic-user",
+         json_pack("[{s:[s],s:[s,s],s:[s]},{s:[s],s:[s],s:[s]}]", "apiGroups",
+                   "authorization.k8s.io", "resources", "selfsubjectaccessreviews",
+                   "selfsubjectrulesreviews", "verbs", "create", "apiGroups",
+                   "authentication.k8s.io", "resources", "selfsubjectreviews", "verbs",
+                   "create")},
+        {"view", json_pack("[{s:[s,s,s,s,s,s,s,s,s,s],s:[s],s:[s,s,s]}]", "apiGroups", "", "apps",
+                           "batch", "networking.k8s.io", "policy", "coordination.k8s.io",
+                           "discovery.k8s.io", "events.k8s.io", "autoscaling",
+                           "storage.k8s.io", "resources", "*", "verbs", "get", "list",
+                           "watch")},
+        {"edit", json_pack("[{s:[s,s,s,s,s,s,s,s,s],s:[s],s:[s]}]", "apiGroups", "", "apps",
+                           "batch", "networking.k8s.io", "policy", "coordination.k8s.io",
+                           "discovery.k8s.io", "events.k8s.io", "autoscaling", "resources", "*",
+                           "verbs", "*")},
+        {"admin", json_pack("[{s:[s,s,s,s,s,s,s,s,s,s],s:[s],s:[s]}]", "apiGroups", "", "apps",
+                            "batch", "networking.k8s.io", "policy", "coordination.k8s.io",
+                            "discovery.k8s.io", "events.k8s.io", "autoscaling",
+                            "rbac.authorization.k8s.io", "resources", "*", "verbs", "*")},
+    };
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        char *key = vk_xasprintf("%s%s", cr, roles[i].name);
+        put_if_absent(ctx, key, cluster_role(roles[i].name, roles[i].rules), pending, cb, arg);
+        free(key);
+    }
+    struct {
+        const char *name;
+        json_t *subjects;
+    } binds[] = {
+        {"cluster-admin", json_pack("[o]", group_subject("system:masters"))},
+        {"system:discovery", json_pack("[o]", group_subject("system:authenticated"))},
+        {"system:basic-user", json_pack("[o]", group_subject("system:authenticated"))},
+        {"system:public-info-viewer", json_pack("[o,o]", group_subject("system:authenticated"),
+                                                group_subject("system:unauthenticated"))},
+    };
+    for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++) {
+        char *key = vk_xasprintf("%s%s", crb, binds[i].name);
+        put_if_absent(ctx, key, cluster_binding(binds[i].name, binds[i].name, binds[i].subjects),
+                      pending, cb, arg);
+        free(key);
+    }
+}
+
+int vk_rest_bootstrap(vk_rest_ctx_t *ctx, void (*done)(void *arg), void *arg)
+{
+    boot_t *b = vk_xcalloc(1, sizeof *b);
+    b->done = done;
+    b->arg = arg;
+    b->pending = 1;
+    static const char *const nss[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+    for (size_t i = 0; i < 4; i++) {
+        char *key = vk_xasprintf("/core/namespaces/%s", nss[i]);
+        put_if_absent(ctx, key,
+                      json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:[s]},s:{s:s}}", "apiVersion", "v1",
+                                "kind", "Namespace", "metadata", "name", nss[i], "labels",
+                                "kubernetes.io/metadata.name", nss[i], "spec", "finalizers",
+                                "kubernetes", "status", "phase", "Active"),
+                      &b->pending, boot_one, b);
+        free(key);
+    }
+    /* Every existing namespace gets its default objects. */
+    vk_store_list_t l;
+    int rc = vk_store_list(ctx->store, "/core/namespaces/", NULL, 0, 0, &l);
+    if (rc == 0) {
+        int terminating = 0;
+        for (size_t i = 0; i < l.count; i++) {
+            const char *name = l.items[i]->key + strlen("/core/namespaces/");
+            ensure_namespace_objects(ctx, name, &b->pending, boot_one, b);
+            if (strstr((const char *)l.items[i]->val, "\"Terminating\"")) terminating = 1;
+        }
+        vk_store_list_free(&l);
+        if (terminating) ns_timer_start(ctx);
+    }
+    for (size_t i = 0; i < 4; i++) ensure_namespace_objects(ctx, nss[i], &b->pending, boot_one, b);
+    bootstrap_rbac(ctx, &b->pending, boot_one, b);
+    boot_one(b, 0, NULL);
+    return rc;
+}
+
+/* Namespace finalization: every pass deletes what is left in terminating
+ * namespaces (objects with finalizers get a deletionTimestamp and are waited
+ * for) and removes namespaces that are empty. */
+static void ns_del_cb(void *arg, int status, const vk_kv_t *kv, int removed)
+{
+}
+
+static void ns_pass(uv_timer_t *t)
+{
+    vk_rest_ctx_t *ctx = t->data;
+    vk_store_list_t nl;
+    if (vk_store_list(ctx->store, "/core/namespaces/", NULL, 0, 0, &nl)) return;
+    int any = 0;
+    delopts_t o = {.grace = 0, .propagation = NULL};
+    for (size_t i = 0; i < nl.count; i++) {
+        json_t *ns = vk_rest_decode(nl.items[i]);
+        if (!ns || !meta_str(ns, "deletionTimestamp")) {
+            json_decref(ns);
+            continue;
+        }
+        any = 1;
+        const char *name = meta_str(ns, "name");
+        size_t left = 0;
+        size_t n = vk_resources_count(ctx->resources);
+        for (size_t r = 0; r < n; r++) {
+            const vk_resource_t *res = vk_resources_at(ctx->resources, r);
+            if (!(res->flags & VK_RES_NAMESPACED) || (res->flags & VK_RES_REVIEW)) continue;
+            char *prefix = vk_resources_key(res, name, NULL);
+            vk_store_list_t l;
+            if (vk_store_list(ctx->store, prefix, NULL, 0, 0, &l) == 0) {
+                for (size_t k = 0; k < l.count; k++) {
+                    left++;
+                    json_t *obj = vk_rest_decode(l.items[k]);
+                    if (obj && !meta_str(obj, "deletionTimestamp"))
+                        delete_object(ctx, res, l.items[k]->key, obj, l.items[k]->mod_rev, &o, 0,
+                                      ns_del_cb, NULL);
+                    else if (obj && !has_finalizers(obj))
+                        vk_store_delete(ctx->store, l.items[k]->key, l.items[k]->mod_rev,
+                                        ignore_cb, NULL);
+                    json_decref(obj);
+                }
+                vk_store_list_free(&l);
+            }
+            free(prefix);
+        }
+        if (left == 0 && !has_finalizers(ns))
+            vk_store_delete(ctx->store, nl.items[i]->key, nl.items[i]->mod_rev, ignore_cb, NULL);
+        json_decref(ns);
+    }
+    vk_store_list_free(&nl);
+    if (!any) {
+        uv_timer_stop(&ctx->ns_timer);
+        ctx->ns_timer_on = 0;
+    }
+}
+
+static void ns_timer_start(vk_rest_ctx_t *ctx)
+{
+    if (ctx->ns_timer_on || ctx->closing) return;
+    ctx->ns_timer_on = 1;
+    ctx->ns_timer.data = ctx;
+    uv_timer_start(&ctx->ns_timer, ns_pass, 10, 300);
+}
+
+void vk_rest_ctx_close(vk_rest_ctx_t *ctx)
+{
+    ctx->closing = 1;
+    uv_timer_stop(&ctx->ns_timer);
+    ctx->ns_timer_on = 0;
+}
+
+/* ----------------------------------------------------------------- dispatch */
+
+void vk_rest_handle(vk_rest_call_t *c)
+{
+    switch (c->verb) {
+    case VK_VERB_GET:
+        do_get(c);
+        break;
+    case VK_VERB_LIST:
+        do_list(c);
+        break;
+    case VK_VERB_CREATE:
+        do_create(c);
+        break;
+    case VK_VERB_UPDATE:
+        do_rmw(c, 0);
+        break;
+    case VK_VERB_PATCH:
+        do_rmw(c, 1);
+        break;
+    case VK_VERB_DELETE:
+        do_delete(c);
+        break;
+    case VK_VERB_DELETECOLLECTION:
+        do_deletecollection(c);
+        break;
+    default:
+        vk_rest_reply_err(c, VK_EMETHOD, "the server does not allow this method on the "
+                          "requested resource");
+    }
+}
