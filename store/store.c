@@ -110,7 +110,7 @@ struct vk_store {
     /* Loop-thread state. */
     sqlite3 *rconn;
     sqlite3_stmt *st_get, *st_get_log, *st_count, *st_list_kv[2], *st_list_log[2],
-        *st_watch_log;
+        *st_watch_log, *st_meta_rev;
     int64_t rev;             /* latest revision the loop knows is committed */
     int64_t compacted;       /* compaction point (may run ahead of the disk) */
     size_t inflight;         /* writes queued and not yet called back */
@@ -400,6 +400,7 @@ static int prepare_all(vk_store_t *s)
          " FROM log l LEFT JOIN log p ON p.rev = l.prev_rev AND l.prev_rev > 0"
          " WHERE l.rev>?1 AND l.rev<=?2 AND +l.key>=?3 AND +l.key<?4 ORDER BY l.rev",
       &s->st_watch_log);
+    P(r, "SELECT v FROM meta WHERE k='revision'", &s->st_meta_rev);
     P(w, "SELECT val, create_rev, mod_rev FROM kv WHERE key=?1", &s->st_w_get);
     P(w, "INSERT INTO kv(key, val, create_rev, mod_rev) VALUES(?1, ?2, ?3, ?3)", &s->st_w_ins_kv);
     P(w, "UPDATE kv SET val=?2, mod_rev=?3 WHERE key=?1", &s->st_w_upd_kv);
@@ -415,7 +416,7 @@ static void finalize_all(vk_store_t *s)
 {
     sqlite3_stmt *all[] = {s->st_get,     s->st_get_log,     s->st_count,      s->st_list_kv[0],
                            s->st_list_kv[1], s->st_list_log[0], s->st_list_log[1],
-                           s->st_watch_log};
+                           s->st_watch_log, s->st_meta_rev};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(all[i]);
 }
 
@@ -627,7 +628,7 @@ static batch_t *run_batch(vk_store_t *s, op_t *ops)
     b->commit_us = now_us() - t0;
     if (rc != SQLITE_OK) {
         int err = map_rc(rc);
-        vk_log_warn("store: commit failed (%s): %s", vk_err_name(err), sqlite3_errstr(rc));
+        vk_log_warn("store: write batch failed (%s): %s", vk_err_name(err), sqlite3_errstr(rc));
         rollback(s);
         atomic_store(&s->visible, s->w_rev);
         b->failed = true;
@@ -1195,7 +1196,6 @@ static int list_run(vk_store_t *s, sqlite3_stmt *st, bool from_log, size_t limit
         const char *key = (const char *)sqlite3_column_text(st, 0);
         int64_t mod = sqlite3_column_int64(st, from_log ? 1 : 3);
         if (from_log && sqlite3_column_int(st, 2) == VK_EVENT_DELETED) continue;
-        if (!from_log && mod > s->rev) continue; /* replaced by the log path */
         if (limit && out->count == limit) {
             out->more = 1;
             break;
@@ -1224,16 +1224,23 @@ int vk_store_list(vk_store_t *s, const char *prefix, const char *after_key, size
     bool excl = after_key && strcmp(after_key, prefix) >= 0;
     const char *lo = excl ? after_key : prefix;
     int err = 0;
-    bool from_log = rev < s->rev;
+    bool from_log = rev < s->rev, in_txn = false;
     if (!from_log) {
+        /* One read transaction: if its snapshot already holds commits the loop
+         * has not been told about, answer from the log at s->rev instead. */
+        in_txn = exec(s->rconn, "BEGIN") == SQLITE_OK;
+        sqlite3_stmt *st = s->st_meta_rev;
+        int rc = sqlite3_step(st);
+        int64_t disk_rev = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW) err = map_rc(rc);
+        from_log = disk_rev != s->rev;
+    }
+    if (!err && !from_log) {
         sqlite3_stmt *st = s->st_list_kv[excl];
         sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, end, -1, SQLITE_STATIC);
         err = list_run(s, st, false, limit, out);
-        if (!err && disk_ahead(s)) { /* the snapshot may be newer than s->rev */
-            vk_store_list_free(out);
-            from_log = true;
-        }
     }
     if (!err && from_log) {
         sqlite3_stmt *st = s->st_list_log[excl];
@@ -1254,6 +1261,7 @@ int vk_store_list(vk_store_t *s, const char *prefix, const char *after_key, size
         }
         sqlite3_reset(st);
     }
+    if (in_txn) exec(s->rconn, "COMMIT");
     free(eb);
     if (err) {
         vk_store_list_free(out);

@@ -5,7 +5,10 @@
 #include "tests/store/util.h"
 #include "tests/test.h"
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 typedef struct fault {
     int code;      /* SQLite code to fail with, 0: none */
@@ -168,10 +171,67 @@ TEST(intermittent_faults_under_load_acknowledge_only_what_is_stored)
     free(ones);
 }
 
+static off_t file_size(const char *dir, const char *name)
+{
+    char p[256];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0 ? st.st_size : 0;
+}
+
+/* A real write error, not the hook: the file size limit (RLIMIT_FSIZE) makes
+ * the WAL writes fail as a full disk would. */
+TEST(real_write_errors_fail_cleanly_and_store_recovers)
+{
+    env_t e;
+    vk_store_options_t opt = {.compact_interval_ms = -1};
+    CHECK_EQ_INT(env_init(&e, &opt), 0);
+    CHECK_EQ_INT(put_new(&e, "/core/cm/ns/first", "v", NULL), 0);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_IGN);
+    off_t big = file_size(e.dir, "db");
+    if (file_size(e.dir, "db-wal") > big) big = file_size(e.dir, "db-wal");
+    lim = old;
+    lim.rlim_cur = (rlim_t)big + 128 * 1024;
+    CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    static char val[8192];
+    memset(val, 'x', sizeof val - 1);
+    int acked = 0, failed = 0, other = 0;
+    for (int i = 0; i < 200 && failed < 3; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "/core/cm/ns/k%03d", i);
+        int rc = put_new(&e, key, val, NULL);
+        if (rc == 0) acked++;
+        else if (rc == VK_EFULL || rc == VK_EIO) failed++;
+        else other++;
+    }
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(acked > 0);
+    CHECK(failed > 0);
+    CHECK_EQ_INT(other, 0);
+    CHECK_EQ_INT(vk_store_revision(e.s), 1 + acked);
+    /* the limit is lifted: the store works again */
+    int64_t r = 0;
+    CHECK_EQ_INT(put_new(&e, "/core/cm/ns/after", "v", &r), 0);
+    CHECK_EQ_INT(r, 2 + acked);
+    CHECK(env_close_store(&e));
+    CHECK_EQ_INT(env_open(&e, &opt), 0);
+    CHECK_EQ_INT(vk_store_revision(e.s), 2 + acked);
+    size_t n = 0;
+    CHECK_EQ_INT(vk_store_count(e.s, "/core/cm/ns/", &n), 0);
+    CHECK_EQ_INT(n, 2 + (size_t)acked);
+    CHECK(env_close_store(&e));
+    CHECK_EQ_INT(uv_loop_close(&e.loop), 0);
+    env_rmdir(&e);
+}
+
 int main(void)
 {
     alarm(120);
     RUN(failed_commit_fails_the_batch_and_store_recovers);
     RUN(intermittent_faults_under_load_acknowledge_only_what_is_stored);
+    RUN(real_write_errors_fail_cleanly_and_store_recovers);
     TEST_EXIT();
 }
