@@ -1304,9 +1304,9 @@ static void on_timer(uv_timer_t *t)
 {
     vk_store_t *s = t->data;
     uint64_t now = uv_now(s->loop);
-    if (s->nsamples == TIME_SAMPLES) {
-        memmove(s->samples, s->samples + 1, (TIME_SAMPLES - 1) * sizeof *s->samples);
-        s->nsamples--;
+    if (s->nsamples == TIME_SAMPLES) { /* full: keep every other one (coarser, same span) */
+        for (size_t i = 0; i < TIME_SAMPLES / 2; i++) s->samples[i] = s->samples[2 * i];
+        s->nsamples = TIME_SAMPLES / 2;
     }
     s->samples[s->nsamples++] = (time_sample_t){now, s->rev};
     /* Newest revision that is older than the time window. */
