@@ -686,7 +686,10 @@ static void writer_main(void *arg)
     vk_store_t *s = arg;
     uv_mutex_lock(&s->mu);
     for (;;) {
-        bool compact = s->compact_target > s->w_compact_done && !s->stop;
+        /* When stopping, compact only until the requested point is persisted
+         * (one step); the rest resumes at the next open. */
+        bool compact = s->compact_target > s->w_compact_done &&
+                       (!s->stop || s->compact_target > s->w_compacted);
         if (!s->in_head && !compact && !s->stop) {
             uv_cond_wait(&s->cond, &s->mu);
             continue;
@@ -704,7 +707,8 @@ static void writer_main(void *arg)
             else s->out_head = b;
             s->out_tail = b;
             uv_async_send(&s->async);
-            compact = s->compact_target > s->w_compact_done && !s->stop;
+            compact = s->compact_target > s->w_compact_done &&
+                      (!s->stop || s->compact_target > s->w_compacted);
         }
         if (compact) {
             int64_t target = s->compact_target;

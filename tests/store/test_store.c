@@ -496,6 +496,64 @@ TEST(read_only_file_is_refused)
     env_rmdir(&e);
 }
 
+static int64_t disk_revision(const char *path)
+{
+    sqlite3 *db;
+    int64_t v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='revision'", -1, &st, NULL) ==
+            SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+TEST(reads_never_run_ahead_of_acknowledged_writes)
+{
+    env_t e;
+    CHECK_EQ_INT(env_init(&e, NULL), 0);
+    CHECK_EQ_INT(put_new(&e, "/core/cm/ns/a", "v1", NULL), 0);
+    CHECK_EQ_INT(put_new(&e, "/core/cm/ns/c", "c1", NULL), 0);
+    wres_t w1 = {0}, w2 = {0}, w3 = {0};
+    CHECK_EQ_INT(vk_store_update(e.s, "/core/cm/ns/a", "v2", 2, 0, wres_cb, &w1), 0);
+    CHECK_EQ_INT(vk_store_create(e.s, "/core/cm/ns/b", "b1", 2, wres_cb, &w2), 0);
+    CHECK_EQ_INT(vk_store_delete(e.s, "/core/cm/ns/c", 0, wres_cb, &w3), 0);
+    /* the loop does not run: the writer commits, but the loop is not told */
+    uint64_t deadline = uv_hrtime() + 10000000000ull;
+    while (disk_revision(e.path) != 5 && uv_hrtime() < deadline) usleep(1000);
+    CHECK_EQ_INT(disk_revision(e.path), 5);
+    CHECK_EQ_INT(vk_store_revision(e.s), 2);
+    char buf[64];
+    CHECK_EQ_STR(get_str(&e, "/core/cm/ns/a", buf, sizeof buf), "v1");
+    CHECK_EQ_STR(get_str(&e, "/core/cm/ns/b", buf, sizeof buf), "");
+    CHECK_EQ_STR(get_str(&e, "/core/cm/ns/c", buf, sizeof buf), "c1");
+    vk_store_list_t l;
+    CHECK_EQ_INT(vk_store_list(e.s, "/core/", NULL, 0, 0, &l), 0);
+    CHECK_EQ_INT(l.rev, 2);
+    CHECK_EQ_INT(l.count, 2);
+    if (l.count == 2) {
+        CHECK_EQ_STR((char *)l.items[0]->val, "v1");
+        CHECK_EQ_STR(l.items[1]->key, "/core/cm/ns/c");
+    }
+    vk_store_list_free(&l);
+    run_until(&e.loop, &w3.done);
+    CHECK_EQ_INT(w1.status + w2.status + w3.status, 0);
+    wres_clear(&w1);
+    wres_clear(&w2);
+    wres_clear(&w3);
+    CHECK_EQ_INT(vk_store_revision(e.s), 5);
+    CHECK_EQ_STR(get_str(&e, "/core/cm/ns/a", buf, sizeof buf), "v2");
+    CHECK_EQ_STR(get_str(&e, "/core/cm/ns/b", buf, sizeof buf), "b1");
+    CHECK_EQ_INT(vk_store_list(e.s, "/core/", NULL, 0, 0, &l), 0);
+    CHECK_EQ_INT(l.count, 2);
+    vk_store_list_free(&l);
+    close_env(&e);
+}
+
 int main(void)
 {
     alarm(120);
@@ -506,6 +564,7 @@ int main(void)
     RUN(list_at_past_revision_shows_that_state);
     RUN(compaction_keeps_what_allowed_past_lists_need);
     RUN(automatic_compaction_keeps_the_window);
+    RUN(reads_never_run_ahead_of_acknowledged_writes);
     RUN(restart_keeps_revision_and_data);
     RUN(close_finishes_queued_writes);
     RUN(garbage_file_is_corrupt);
