@@ -353,10 +353,14 @@ TEST(compaction_keeps_what_allowed_past_lists_need)
 TEST(automatic_compaction_keeps_the_window)
 {
     env_t e;
+    vk_store_options_t off = {.compact_interval_ms = -1};
+    CHECK_EQ_INT(env_init(&e, &off), 0);
+    fill(&e, "/core/ev/ns/e%03d", 100);
+    CHECK(env_close_store(&e));
+    /* the time window counts from when this store saw the revisions */
     vk_store_options_t opt = {.compact_interval_ms = 50, .history_revisions = 20,
                               .history_seconds = 1};
-    CHECK_EQ_INT(env_init(&e, &opt), 0);
-    fill(&e, "/core/ev/ns/e%03d", 100);
+    CHECK_EQ_INT(env_open(&e, &opt), 0);
     run_for(&e.loop, 300);
     /* events younger than 1 s are kept, whatever the revision window says */
     CHECK_EQ_INT(vk_store_compacted(e.s), 0);
