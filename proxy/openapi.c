@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/mem.h"
+#include "proxy/resources.h"
 #include "proxy/schema.h"
 
 #define META "io.k8s.apimachinery.pkg.apis.meta.v1."
@@ -723,6 +724,31 @@ vk_openapi_t *vk_openapi_new(const vk_openapi_resource_t *res, size_t n, const c
     for (size_t d = 2; d < o->ndocs; d++)
         gv_hash(o, o->docs[d].group, o->docs[d].version, o->docs[d].etag);
     gv_hash(o, NULL, NULL, o->docs[1].etag);
+    return o;
+}
+
+vk_openapi_t *vk_openapi_new_from_resources(const vk_resources_t *t, const char *kube_version)
+{
+    static const char *const verb_names[VK_VERB_COUNT] = {
+        "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
+    size_t n = vk_resources_count(t);
+    vk_openapi_resource_t *rs = vk_xcalloc(n ? n : 1, sizeof *rs);
+    const char **verbs = vk_xcalloc((n ? n : 1) * (VK_VERB_COUNT + 1), sizeof *verbs);
+    for (size_t i = 0; i < n; i++) {
+        const vk_resource_t *r = vk_resources_at(t, i);
+        const char **v = verbs + i * (VK_VERB_COUNT + 1);
+        size_t k = 0;
+        for (int b = 0; b < VK_VERB_COUNT; b++)
+            if (r->verbs & (1u << b))
+                v[k++] = verb_names[b];
+        rs[i] = (vk_openapi_resource_t){r->group, r->version, r->kind, r->plural,
+                                        (r->flags & VK_RES_NAMESPACED) != 0, v,
+                                        (r->flags & VK_RES_STATUS) != 0,
+                                        (r->flags & VK_RES_SCALE) != 0};
+    }
+    vk_openapi_t *o = vk_openapi_new(rs, n, kube_version);
+    free(verbs);
+    free(rs);
     return o;
 }
 

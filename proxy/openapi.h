@@ -41,6 +41,11 @@ typedef struct vk_openapi vk_openapi_t;
 /* Copies the resource table. kube_version is the gitVersion to put in
  * info.version ("v1.33.0"). Caller frees with vk_openapi_free. */
 vk_openapi_t *vk_openapi_new(const vk_openapi_resource_t *res, size_t n, const char *kube_version);
+/* The same from the server's resource table (proxy/resources.h): every row,
+ * built-in and custom. Rebuild (free + new) when rows are added or removed. */
+struct vk_resources;
+vk_openapi_t *vk_openapi_new_from_resources(const struct vk_resources *t,
+                                            const char *kube_version);
 void vk_openapi_free(vk_openapi_t *o);
 
 /* The serialized document for a request path without query string:

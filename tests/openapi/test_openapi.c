@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/mem.h"
+#include "proxy/resources.h"
 #include "tests/test.h"
 
 static const char *const ALL[] = {"create", "delete", "deletecollection", "get", "list",
@@ -274,8 +275,45 @@ TEST(cache_index_v2)
     vk_openapi_free(o);
 }
 
+/* Every built-in row of the server's resource table gets a v3 document in
+ * which kubectl's field validation check passes for its kind. */
+TEST(server_resource_table)
+{
+    vk_resources_t *t = vk_resources_new();
+    vk_openapi_t *o = vk_openapi_new_from_resources(t, "v1.33.0");
+    size_t n = vk_resources_count(t);
+    CHECK(n > 20);
+    int missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        const vk_resource_t *r = vk_resources_at(t, i);
+        char *path = r->group[0] ? vk_xasprintf("/openapi/v3/apis/%s/%s", r->group, r->version)
+                                 : vk_xasprintf("/openapi/v3/api/%s", r->version);
+        const char *body;
+        size_t len;
+        CHECK_EQ_INT(vk_openapi_get(o, path, &body, &len, NULL), 0);
+        json_t *doc = json_loadb(body, len, 0, NULL);
+        int smp = 0;
+        if ((r->verbs & VK_VERB_PATCH) &&
+            !kubectl_supports_field_validation(doc, r->group, r->version, r->kind, &smp)) {
+            fprintf(stderr, "  %s/%s %s: no PATCH with fieldValidation\n", r->group, r->version,
+                    r->kind);
+            missing++;
+        }
+        if (!schema_for_gvk(doc, r->group, r->version, r->kind)) {
+            fprintf(stderr, "  %s/%s %s: no schema\n", r->group, r->version, r->kind);
+            missing++;
+        }
+        json_decref(doc);
+        free(path);
+    }
+    CHECK_EQ_INT(missing, 0);
+    vk_openapi_free(o);
+    vk_resources_free(t);
+}
+
 int main(void)
 {
+    RUN(server_resource_table);
     RUN(v3_core);
     RUN(v3_groups);
     RUN(cache_index_v2);
