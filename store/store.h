@@ -67,7 +67,11 @@ int vk_store_open(uv_loop_t *loop, const char *path, const vk_store_options_t *o
 void vk_store_close(vk_store_t *s, void (*done_cb)(void *arg), void *arg);
 
 /* Latest committed revision (0 for a new store), and the compaction point:
- * revisions <= vk_store_compacted can no longer be listed or watched from. */
+ * revisions <= vk_store_compacted can no longer be listed or watched from.
+ * vk_store_revision is the revision the loop has been told about: reads never
+ * show anything newer, so every revision a read returns can be watched from.
+ * Writes whose commit fails take no revision (the next durable write gets the
+ * number); revisions of durable writes are contiguous. */
 int64_t vk_store_revision(const vk_store_t *s);
 int64_t vk_store_compacted(const vk_store_t *s);
 
