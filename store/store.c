@@ -49,6 +49,7 @@
 #define SCHEMA_VERSION 1
 #define KEY_MAX 2048          /* longest accepted key, bytes */
 #define CATCHUP_REVS 1024     /* revisions read from the log per catch-up chunk */
+#define CATCHUP_BYTES (4u << 20) /* and at most about this many bytes of values */
 #define COMPACT_REVS 1000     /* revisions compacted per writer transaction */
 #define TIME_SAMPLES 512      /* (time, revision) samples for the time window */
 
@@ -126,6 +127,7 @@ struct vk_store {
 
     vk_event_t *ring;        /* ring[rev % ring_cap] for ring_lo <= rev <= ring_hi */
     size_t ring_cap;
+    size_t ring_bytes;       /* value bytes held by the ring's events */
     int64_t ring_lo, ring_hi;
 
     vk_store_watch_t *watchers; /* every live watcher */
@@ -442,6 +444,7 @@ int vk_store_open(uv_loop_t *loop, const char *path, const vk_store_options_t *o
     if (s->opt.history_revisions <= 0) s->opt.history_revisions = 100000;
     if (s->opt.history_seconds <= 0) s->opt.history_seconds = 300;
     if (s->opt.ring_events == 0) s->opt.ring_events = 8192;
+    if (s->opt.ring_bytes_max == 0) s->opt.ring_bytes_max = 64u << 20;
     if (s->opt.watcher_lag_max == 0) s->opt.watcher_lag_max = 100000;
     if (s->opt.batch_max == 0) s->opt.batch_max = 1024;
     if (s->opt.compact_interval_ms == 0) s->opt.compact_interval_ms = 5000;
@@ -871,8 +874,9 @@ static void catch_up_chunk(vk_store_watch_t *w)
     /* Collect first: callbacks may re-enter the store (and this statement). */
     size_t n = 0, cap = 0;
     vk_event_t *evs = NULL;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = SQLITE_DONE;
+    size_t bytes = 0;
+    while (bytes < CATCHUP_BYTES && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) evs = vk_xrealloc(evs, (cap = cap ? cap * 2 : 64) * sizeof *evs);
         vk_event_t *ev = &evs[n++];
         const char *key = (const char *)sqlite3_column_text(st, 1);
@@ -882,6 +886,11 @@ static void catch_up_chunk(vk_store_watch_t *w)
         ev->prev = sqlite3_column_type(st, 5) == SQLITE_NULL
                        ? NULL
                        : kv_from_row(st, key, 6, 7, sqlite3_column_int64(st, 5));
+        bytes += ev->kv->len + (ev->prev ? ev->prev->len : 0) + 256;
+    }
+    if (bytes >= CATCHUP_BYTES) { /* stopped early: go on after the last row read */
+        rc = SQLITE_DONE;
+        hi = evs[n - 1].rev;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -961,22 +970,36 @@ static void broadcast(vk_store_t *s)
     sweep(s);
 }
 
+static size_t event_bytes(const vk_event_t *ev)
+{
+    return ev->kv->len + (ev->prev ? ev->prev->len : 0);
+}
+
+static void ring_pop(vk_store_t *s)
+{
+    vk_event_t *old = &s->ring[(size_t)s->ring_lo % s->ring_cap];
+    s->ring_bytes -= event_bytes(old);
+    vk_kv_unref(old->kv);
+    vk_kv_unref(old->prev);
+    s->ring_lo++;
+}
+
+/* Appends an event (taking the kv references). The ring keeps ring_events
+ * events and at most ring_bytes_max bytes of values (but always the newest);
+ * watchers behind it read the log. */
 static void ring_push(vk_store_t *s, int type, vk_kv_t *kv, vk_kv_t *prev)
 {
     int64_t rev = kv->mod_rev;
     assert(rev == s->ring_hi + 1);
-    if ((size_t)(s->ring_hi - s->ring_lo + 1) == s->ring_cap) {
-        vk_event_t *old = &s->ring[(size_t)s->ring_lo % s->ring_cap];
-        vk_kv_unref(old->kv);
-        vk_kv_unref(old->prev);
-        s->ring_lo++;
-    }
+    if ((size_t)(s->ring_hi - s->ring_lo + 1) == s->ring_cap) ring_pop(s);
     vk_event_t *ev = &s->ring[(size_t)rev % s->ring_cap];
     ev->type = type;
     ev->rev = rev;
     ev->kv = kv;
     ev->prev = prev;
     s->ring_hi = rev;
+    s->ring_bytes += event_bytes(ev);
+    while (s->ring_bytes > s->opt.ring_bytes_max && s->ring_lo < s->ring_hi) ring_pop(s);
 }
 
 int vk_store_watch(vk_store_t *s, const char *prefix, int64_t after_rev, vk_store_event_cb cb,

@@ -38,6 +38,8 @@ typedef struct vk_store_options {
      * the disk had said so. NULL in production. */
     int (*fault_cb)(void *arg);
     void *fault_arg;
+    size_t ring_bytes_max;     /* value bytes the ring may hold; older events are then read
+                                  from the log (0: 64 MiB) */
 } vk_store_options_t;
 
 /* A stored key-value at one revision. Reference-counted and immutable; every

@@ -307,6 +307,50 @@ TEST(thousand_watchers_share_one_ring)
     close_env(&e); /* ends all of them */
 }
 
+static int big_cb(void *arg, const vk_event_t *ev)
+{
+    coll_t *c = arg;
+    char want[64];
+    snprintf(want, sizeof want, "/core/cm/ns/big%03d", c->n);
+    if (strcmp(ev->kv->key, want) != 0 || ev->kv->len != 100000 || ev->kv->val[99999] != 'a' + c->n % 26)
+        c->order_bad++;
+    c->n++;
+    return c->pause_every && c->n % c->pause_every == 0 ? VK_EAGAIN : 0;
+}
+
+TEST(large_values_bound_the_ring_and_catch_up_chunks)
+{
+    env_t e;
+    vk_store_options_t opt = {.ring_bytes_max = 350000};
+    CHECK_EQ_INT(env_init(&e, &opt), 0);
+    coll_t live = {0}, paused = {0};
+    paused.pause_every = 1;
+    vk_store_watch_t *wl, *wp;
+    CHECK_EQ_INT(vk_store_watch(e.s, "/core/", 0, big_cb, coll_end, &live, &wl), 0);
+    CHECK_EQ_INT(vk_store_watch(e.s, "/core/", 0, big_cb, coll_end, &paused, &wp), 0);
+    char *val = malloc(100000);
+    for (int i = 0; i < 100; i++) { /* 10 MB: more than the ring and a catch-up chunk hold */
+        char key[64];
+        snprintf(key, sizeof key, "/core/cm/ns/big%03d", i);
+        memset(val, 'a' + i % 26, 100000);
+        wres_t r = {0};
+        CHECK_EQ_INT(vk_store_create(e.s, key, val, 100000, wres_cb, &r), 0);
+        run_until(&e.loop, &r.done);
+        CHECK_EQ_INT(r.status, 0);
+        wres_clear(&r);
+    }
+    free(val);
+    CHECK_EQ_INT(live.n, 100);
+    CHECK_EQ_INT(paused.n, 1);
+    paused.pause_every = 0;
+    vk_store_watch_resume(wp);
+    uint64_t deadline = uv_hrtime() + 20000000000ull;
+    while (paused.n < 100 && uv_hrtime() < deadline) uv_run(&e.loop, UV_RUN_NOWAIT);
+    CHECK_EQ_INT(paused.n, 100);
+    CHECK_EQ_INT(paused.order_bad + live.order_bad, 0);
+    close_env(&e);
+}
+
 int main(void)
 {
     alarm(120);
@@ -316,5 +360,6 @@ int main(void)
     RUN(paused_watcher_resumes_from_log_then_slow_one_is_dropped);
     RUN(cancel_from_inside_a_callback);
     RUN(thousand_watchers_share_one_ring);
+    RUN(large_values_bound_the_ring_and_catch_up_chunks);
     TEST_EXIT();
 }
