@@ -2,7 +2,9 @@
  * (health, version, metrics, discovery, resources), authenticates (anonymous
  * only for health and version), authorizes (system:masters, else RBAC over the
  * tenant's stored roles) and hands resource requests to proxy/rest.c or
- * proxy/watch.c. Owns the resource table, metrics and REST context. */
+ * proxy/watch.c. Owns the resource table, metrics and REST context.
+ * Besides the Kubernetes paths it serves POST /debug/vkube/compact[?revision=N]
+ * (system:masters or an RBAC nonResourceURL rule) to compact the store now. */
 #include "apiserver.h"
 
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include "common/mem.h"
 #include "proxy/discovery.h"
 #include "proxy/metrics.h"
+#include "proxy/openapi.h"
 #include "proxy/rbac.h"
 #include "proxy/resources.h"
 #include "proxy/rest.h"
@@ -32,6 +35,7 @@ struct vk_apiserver {
     vk_resources_t *resources;
     vk_metrics_t *metrics;
     char *external_address;
+    vk_openapi_t *openapi; /* built on first use, rebuilt when the table changes */
     int ready;
 };
 
@@ -81,9 +85,34 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
     return 0;
 }
 
+/* The OpenAPI documents of every row of the resource table. */
+static vk_openapi_t *openapi_of(vk_apiserver_t *api)
+{
+    if (api->openapi) return api->openapi;
+    size_t n = vk_resources_count(api->resources);
+    vk_openapi_resource_t *rows = vk_xcalloc(n ? n : 1, sizeof *rows);
+    const char **verbs = vk_xcalloc(n * (VK_VERB_COUNT + 1) + 1, sizeof *verbs);
+    for (size_t i = 0; i < n; i++) {
+        const vk_resource_t *r = vk_resources_at(api->resources, i);
+        const char **v = verbs + i * (VK_VERB_COUNT + 1);
+        size_t k = 0;
+        for (int b = 0; b < VK_VERB_COUNT; b++)
+            if (r->verbs & (1u << b)) v[k++] = vk_resources_verb_name(1u << b);
+        rows[i] = (vk_openapi_resource_t){r->group, r->version, r->kind, r->plural,
+                                          (r->flags & VK_RES_NAMESPACED) != 0, v,
+                                          (r->flags & VK_RES_STATUS) != 0,
+                                          (r->flags & VK_RES_SCALE) != 0};
+    }
+    api->openapi = vk_openapi_new(rows, n, "v1.33.0");
+    free(rows);
+    free(verbs);
+    return api->openapi;
+}
+
 static void on_ns_timer_closed(uv_handle_t *h)
 {
     vk_apiserver_t *api = h->data;
+    vk_openapi_free(api->openapi);
     vk_resources_free(api->resources);
     vk_metrics_free(api->metrics);
     free(api->rest.ca_pem);
@@ -286,7 +315,9 @@ static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char 
         return;
     }
     const char *w = vk_http_query(req, "watch");
-    int watch = w && (!strcmp(w, "true") || !strcmp(w, "1"));
+    /* Go's strconv.ParseBool: the Python client sends "True". */
+    int watch = w && (!strcmp(w, "true") || !strcmp(w, "1") || !strcmp(w, "True") ||
+                      !strcmp(w, "TRUE") || !strcmp(w, "t") || !strcmp(w, "T"));
     unsigned bit;
     const char *mverb = method_verb(req->method, name == NULL, watch, &bit);
     /* Which verbs a path allows: collections list/watch/create/deletecollection,
@@ -430,6 +461,21 @@ void vk_apiserver_handle(void *ctx, vk_http_req_t *req)
     for (char *p = lverb; *p; p++) *p = (char)(*p - 'A' + 'a');
     a.verb = !strcmp(lverb, "head") ? "get" : lverb;
     if (!authorize(api, req, &a, NULL)) return;
+    if (!strcmp(path, "/debug/vkube/compact") && !strcmp(req->method, "POST")) {
+        /* Compacts the store's history now (tests of 410 Expired need it). */
+        const char *r = vk_http_query(req, "revision");
+        int64_t rev = r ? strtoll(r, NULL, 10) : vk_store_revision(api->rest.store);
+        int rc = vk_store_compact(api->rest.store, rev);
+        if (rc) {
+            respond_status(api, req, vk_status_for_err(rc, NULL, NULL, NULL));
+            return;
+        }
+        respond_json(api, req, "post", 200,
+                     json_pack("{s:I,s:I}", "requested", (json_int_t)rev, "compacted",
+                               (json_int_t)vk_store_compacted(api->rest.store)),
+                     NULL);
+        return;
+    }
     if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
         method_not_allowed(api, req);
         return;
@@ -440,6 +486,32 @@ void vk_apiserver_handle(void *ctx, vk_http_req_t *req)
         char *text = vk_metrics_render(api->metrics, &st);
         respond_text(api, req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
         free(text);
+        return;
+    }
+    if (n >= 1 && !strcmp(seg[0], "openapi")) {
+        const char *body, *etag;
+        size_t len;
+        if (vk_openapi_get(openapi_of(api), path, &body, &len, &etag)) {
+            not_found(api, req);
+            return;
+        }
+        const char *acc = vk_http_header(req, "Accept");
+        if (n == 2 && !strcmp(seg[1], "v2") && acc && !strstr(acc, "application/json") &&
+            !strstr(acc, "*/*")) {
+            respond_status(api, req, vk_status_new(406, "NotAcceptable",
+                                                   "only application/json is served for "
+                                                   "/openapi/v2", NULL, NULL));
+            return;
+        }
+        char tag[160];
+        snprintf(tag, sizeof tag, "\"%s\"", etag);
+        vk_http_add_header(req, "ETag", tag);
+        const char *inm = vk_http_header(req, "If-None-Match");
+        int code = inm && strstr(inm, tag) ? 304 : 200;
+        vk_metrics_observe(api->metrics, "get", "", "", "", code,
+                           (double)(uv_hrtime() - req->start_ns) / 1e9);
+        vk_http_respond(req, code, "application/json", code == 304 ? "" : body,
+                        code == 304 ? 0 : len);
         return;
     }
     const char *agg_version = NULL;

@@ -15,9 +15,13 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "proxy/defaults.h"
+#include "proxy/patch.h"
+#include "proxy/protobuf.h"
 #include "proxy/rbac.h"
 #include "proxy/status.h"
 #include "proxy/table.h"
+#include "proxy/validate.h"
 
 #define MAX_RETRIES 5
 
@@ -208,6 +212,30 @@ static void reply_invalid(vk_rest_call_t *c, const char *name, const char *field
     vk_rest_reply_status(c, s);
 }
 
+/* Defaults then validates a built-in object (old is NULL on create). 0, or
+ * answers 422 and returns -1. */
+static int default_and_validate(vk_rest_call_t *c, json_t *obj, const json_t *old)
+{
+    const vk_resource_t *r = c->res;
+    if (r->flags & VK_RES_CUSTOM) return 0;
+    vk_defaults_apply(r->group, r->version, r->kind, obj);
+    if (!old && !strcmp(r->kind, "Pod") && !r->group[0]) vk_defaults_pod_admission(obj);
+    if (old) vk_defaults_keep_allocated(r->group, r->kind, obj, old);
+    if (c->sub) return 0; /* status and scale writes: no spec validation */
+    json_t *causes = json_array();
+    if (vk_validate_object(r->group, r->kind, obj, old, causes) != VK_EINVALID) {
+        json_decref(causes);
+        return 0;
+    }
+    const char *name = meta_str(obj, "name");
+    char *msg = vk_validate_message(r->group, r->kind, name, causes);
+    json_t *st = vk_status_new(422, "Invalid", msg, r, name);
+    json_object_set_new(json_object_get(st, "details"), "causes", causes);
+    free(msg);
+    vk_rest_reply_status(c, st);
+    return -1;
+}
+
 /* ------------------------------------------------------------ content types */
 
 int vk_rest_wants_table(vk_http_req_t *req)
@@ -236,11 +264,15 @@ static int parse_body(vk_rest_call_t *c, json_t **out)
 {
     const char *ct = vk_http_header(c->req, "Content-Type");
     if (ct && media_is(ct, "application/vnd.kubernetes.protobuf")) {
-        /* The protobuf decoder (proxy/protobuf.h) is not wired yet. */
-        vk_rest_reply_err(c, VK_EUNSUPPORTEDMEDIA,
-                          "the body of the request was in an unknown format - accepted media "
-                          "types include: application/json, application/yaml");
-        return -1;
+        char err[512] = "";
+        json_t *o = NULL;
+        int rc = vk_pb_decode(c->req->body, c->req->body_len, &o, err, sizeof err);
+        if (rc) {
+            vk_rest_reply_err(c, rc, err[0] ? err : NULL);
+            return -1;
+        }
+        *out = o;
+        return 0;
     }
     if (ct && *ct && !media_is(ct, "application/json") && !media_is(ct, "*/*")) {
         vk_rest_reply_err(c, VK_EUNSUPPORTEDMEDIA,
@@ -628,6 +660,10 @@ static void do_create(vk_rest_call_t *c)
         return;
     }
     prepare_create(c, obj);
+    if (default_and_validate(c, obj, NULL)) {
+        json_decref(obj);
+        return;
+    }
     set_managed(c, obj);
     if (dry_run(c)) {
         vk_rest_reply(c, 201, obj);
@@ -913,53 +949,55 @@ out:
 
 /* ------------------------------------------------------------------- patches */
 
-/* RFC 7386 merge patch of target by patch (both borrowed); new reference. */
-static json_t *merge_patch(const json_t *target, const json_t *patch)
-{
-    if (!json_is_object(patch)) return json_deep_copy(patch);
-    json_t *out = json_is_object(target) ? json_deep_copy(target) : json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)patch, k, v)
-    {
-        if (json_is_null(v)) {
-            json_object_del(out, k);
-            continue;
-        }
-        json_object_set_new(out, k, merge_patch(json_object_get(out, k), v));
-    }
-    return out;
-}
-
 /* The one place patches are applied: 0 and *out (new reference), or answers and
- * returns -1. Until proxy/patch.h exists only merge patches are supported. */
+ * returns -1. Server-side apply (proxy/apply.h) is not wired yet. */
 static int apply_patch(vk_rest_call_t *c, const json_t *target, json_t **out)
 {
     const char *ct = vk_http_header(c->req, "Content-Type");
+    vk_patch_type_t type = vk_patch_type_from_content_type(ct);
+    if (type == VK_PATCH_NONE) {
+        reply_msg(c, VK_EUNSUPPORTEDMEDIA, "the body of the request was in an unknown format - "
+                  "accepted media types include: %s", VK_PATCH_ACCEPTED);
+        return -1;
+    }
+    if (type == VK_PATCH_APPLY) {
+        reply_msg(c, VK_EUNSUPPORTEDMEDIA, "server-side apply (application/apply-patch+yaml) is "
+                  "not supported by this server yet");
+        return -1;
+    }
+    if (type == VK_PATCH_STRATEGIC && (c->res->flags & VK_RES_CUSTOM)) {
+        reply_msg(c, VK_EUNSUPPORTEDMEDIA, "the body of the request was in an unknown format - "
+                  "accepted media types include: application/json-patch+json, "
+                  "application/merge-patch+json, application/apply-patch+yaml");
+        return -1;
+    }
     json_error_t e;
     json_t *p = json_loadb(c->req->body ? c->req->body : "", c->req->body_len, 0, &e);
     if (!p) {
         reply_msg(c, VK_EBADREQUEST, "error decoding patch: %s", e.text);
         return -1;
     }
-    if (media_is(ct, "application/merge-patch+json")) {
-        *out = merge_patch(target, p);
-        json_decref(p);
-        return 0;
+    char *err = NULL;
+    int rc;
+    if (type == VK_PATCH_JSON) {
+        rc = vk_patch_json(target, p, out, &err);
+    } else if (type == VK_PATCH_MERGE) {
+        rc = vk_patch_merge(target, p, out, &err);
+    } else {
+        /* Scale patches are applied to the autoscaling/v1 Scale. */
+        int scale = c->sub && !strcmp(c->sub, "scale");
+        vk_patch_kind_t k = {scale ? "autoscaling" : c->res->group, c->res->version,
+                             scale ? "Scale" : c->res->kind};
+        rc = vk_patch_strategic(target, p, vk_patch_schema_builtin, &k, out, &err);
     }
     json_decref(p);
-    if (media_is(ct, "application/json-patch+json") ||
-        media_is(ct, "application/strategic-merge-patch+json") ||
-        media_is(ct, "application/apply-patch+yaml")) {
-        reply_msg(c, VK_EUNSUPPORTEDMEDIA, "the patch type %s is not supported by this server "
-                  "yet", ct);
+    if (rc) {
+        vk_rest_reply_err(c, rc, err ? err : "the patch could not be applied");
+        free(err);
         return -1;
     }
-    reply_msg(c, VK_EUNSUPPORTEDMEDIA,
-              "the body of the request was in an unknown format - accepted media types include: "
-              "application/json-patch+json, application/merge-patch+json, "
-              "application/apply-patch+yaml, application/strategic-merge-patch+json");
-    return -1;
+    free(err);
+    return 0;
 }
 
 /* ------------------------------------------------------- read-modify-write */
@@ -1207,6 +1245,11 @@ static void rmw_run(vk_rest_call_t *c)
         return;
     }
     prepare_update(c, cur, next);
+    if (default_and_validate(c, next, cur)) {
+        json_decref(cur);
+        json_decref(next);
+        return;
+    }
     /* A no-op write changes nothing, as in kube-apiserver. */
     json_t *a = json_deep_copy(next);
     json_object_set(meta_of(a), "resourceVersion", json_object_get(meta_of(cur),

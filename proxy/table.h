@@ -1,7 +1,6 @@
 /* table: meta.k8s.io/v1 Table responses for `kubectl get` (Accept
- * `application/json;as=Table;v=v1;g=meta.k8s.io`). Columns are the default
- * Name / Created At until per-kind printers exist; this is the one place that
- * chooses columns and cells.
+ * `application/json;as=Table;v=v1;g=meta.k8s.io`). Columns and cells come
+ * from proxy/printers.h; this is the one place that builds Tables.
  *
  * Called by proxy/rest.c (get, list) and proxy/watch.c (watch events). */
 #ifndef VK_TABLE_H

@@ -189,6 +189,15 @@ static void on_bookmark(uv_timer_t *t)
                               bookmark_object(w, vk_store_watch_progress(w->sw), 0)));
 }
 
+/* Go's strconv.ParseBool true values (clients send "true", "True", "1"). */
+static int parse_bool(const char *v)
+{
+    static const char *const t[] = {"1", "t", "T", "true", "TRUE", "True"};
+    for (size_t i = 0; v && i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(v, t[i])) return 1;
+    return 0;
+}
+
 static int bookmark_ms(vk_rest_ctx_t *ctx)
 {
     return ctx->bookmark_ms > 0 ? ctx->bookmark_ms : 60000;
@@ -207,8 +216,8 @@ void vk_watch_start(vk_rest_call_t *c)
     const char *sie = vk_http_query(req, "sendInitialEvents");
     const char *bm = vk_http_query(req, "allowWatchBookmarks");
     const char *ts = vk_http_query(req, "timeoutSeconds");
-    int send_initial = sie && !strcmp(sie, "true");
-    w->bookmarks = bm && !strcmp(bm, "true");
+    int send_initial = parse_bool(sie);
+    w->bookmarks = parse_bool(bm);
     if (send_initial && !w->bookmarks) {
         vk_rest_filter_free(&w->filter);
         free(w);
