@@ -42,7 +42,7 @@ static int unresolved_refs(json_t *defs, json_t *node, const char *prefix)
         const char *k;
         json_t *v;
         json_object_foreach(node, k, v) {
-            if (!strcmp(k, "$ref")) {
+            if (!strcmp(k, "$ref") && json_is_string(v)) {
                 const char *r = json_string_value(v);
                 if (!r || strncmp(r, prefix, strlen(prefix)) ||
                     !json_object_get(defs, r + strlen(prefix))) {
