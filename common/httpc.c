@@ -891,6 +891,11 @@ void vk_httpc_close(vk_httpc_t *c, void (*close_cb)(void *data), void *data)
     uv_close((uv_handle_t *)&c->close_handle, client_handle_closed);
 }
 
+uv_loop_t *vk_httpc_loop(const vk_httpc_t *c)
+{
+    return c->loop;
+}
+
 uint64_t vk_httpc_conns_opened(const vk_httpc_t *c)
 {
     return c->opened;

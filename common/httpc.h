@@ -81,6 +81,9 @@ void vk_httpc_cancel(vk_httpc_req_t *req);
  * from the loop when everything is released. Safe inside a done_cb. */
 void vk_httpc_close(vk_httpc_t *c, void (*close_cb)(void *data), void *data);
 
+/* The loop the client runs on (borrowed). */
+uv_loop_t *vk_httpc_loop(const vk_httpc_t *c);
+
 /* Statistics for tests and benchmarks: connections opened so far, open now. */
 uint64_t vk_httpc_conns_opened(const vk_httpc_t *c);
 int vk_httpc_conns_open(const vk_httpc_t *c);

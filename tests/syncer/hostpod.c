@@ -12,6 +12,8 @@
 #include "common/httpc.h"
 #include "common/kubeconfig.h"
 #include "common/yaml.h"
+#include "syncer/hostexec.h"
+#include "syncer/reconcile.h"
 #include "syncer/tenant.h"
 #include "syncer/translate.h"
 
@@ -152,6 +154,51 @@ static void sleep_ms(uv_loop_t *loop, int ms)
     while (!fired) uv_run(loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&t, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
+}
+
+typedef struct {
+    int done, failures, nactions;
+    char log[2048];
+} exec_t;
+
+static void exec_each(void *data, const json_t *action, int status, const json_t *resp)
+{
+    exec_t *e = data;
+    e->nactions++;
+    size_t n = strlen(e->log);
+    snprintf(e->log + n, sizeof e->log - n, "%s%s:%s=%d", n ? " " : "",
+             json_string_value(json_object_get(action, "op")),
+             json_string_value(json_object_get(action, "name")), status);
+}
+
+static void exec_done(void *data, int failures)
+{
+    exec_t *e = data;
+    e->done = 1;
+    e->failures = failures;
+}
+
+/* Runs the host actions of plan to completion. */
+static void exec_plan(uv_loop_t *loop, vk_httpc_t *c, const char *ns, json_t *plan, exec_t *e)
+{
+    memset(e, 0, sizeof *e);
+    if (vk_hostexec_run(c, ns, plan, 30000, exec_each, exec_done, e, NULL) != 0) {
+        e->failures = -1;
+        return;
+    }
+    while (!e->done) uv_run(loop, UV_RUN_ONCE);
+}
+
+/* The host pods of ns (new array). */
+static json_t *host_pods(uv_loop_t *loop, vk_httpc_t *c, const char *ns)
+{
+    char path[300];
+    json_t *list = NULL;
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
+    call(loop, c, "GET", path, NULL, &list, NULL);
+    json_t *items = json_incref(json_object_get(list, "items"));
+    json_decref(list);
+    return items ? items : json_array();
 }
 
 static const char *TENANT_POD =
@@ -347,6 +394,93 @@ int main(int argc, char **argv)
             if (!found) sleep_ms(&loop, 200);
         }
         result(found, "event-to-tenant", "no translated Scheduled event");
+    }
+
+    /* Reconcile against the real host: a tenant-side change becomes a guarded
+     * JSON patch the host accepts; an orphan of ours is deleted; a foreign pod
+     * in the same namespace is left alone. */
+    if (w.running) {
+        json_t *tp2 = json_deep_copy(tp);
+        json_object_set_new(json_object_get(json_object_get(tp2, "metadata"), "labels"), "tier",
+                            json_string("front"));
+        json_object_set_new(json_array_get(json_object_get(json_object_get(tp2, "spec"), "containers"), 0),
+                            "image", json_string("nginx:2"));
+        json_t *hps = host_pods(&loop, c, hns);
+        json_t *tps = json_pack("[O]", tp2);
+        json_t *plan = vk_reconcile_pods(&ctx, tps, hps);
+        json_t *patch = NULL;
+        size_t i;
+        json_t *a;
+        json_array_foreach(plan, i, a) if (!strcmp(json_string_value(json_object_get(a, "op")), "host-patch"))
+            patch = json_pack("[O]", a);
+        result(patch != NULL, "reconcile-plans-patch", "no host-patch in the plan");
+        if (patch) {
+            /* The uid guard: a patch for another incarnation is refused by the host. */
+            json_t *wrong = json_deep_copy(patch);
+            json_object_set_new(json_array_get(json_object_get(json_array_get(wrong, 0), "patch"), 0),
+                                "value", json_string("some-other-uid"));
+            exec_t e;
+            exec_plan(&loop, c, hns, wrong, &e);
+            result(e.failures == 1, "reconcile-patch-guard", "guarded patch with a wrong uid: %s", e.log);
+            json_decref(wrong);
+            exec_plan(&loop, c, hns, patch, &e);
+            json_t *got = NULL;
+            snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", hns, host_name);
+            call(&loop, c, "GET", path, NULL, &got, NULL);
+            const char *tier = json_string_value(json_object_get(json_object_get(json_object_get(got, "metadata"), "labels"), "tier"));
+            const char *img = json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(got, "spec"), "containers"), 0), "image"));
+            result(e.failures == 0 && tier && !strcmp(tier, "front") && img && !strcmp(img, "nginx:2"),
+                   "reconcile-patch-applied", "%s; tier %s image %s", e.log, tier ? tier : "-", img ? img : "-");
+            json_decref(got);
+        }
+        json_decref(patch), json_decref(plan), json_decref(tps), json_decref(hps);
+        /* An orphan (ours, no tenant pod) and a foreign pod. */
+        json_t *old = json_deep_copy(tp);
+        json_object_set_new(json_object_get(old, "metadata"), "name", json_string("old"));
+        json_object_set_new(json_object_get(old, "metadata"), "uid", json_string("0000-old-uid"));
+        json_t *hold = NULL;
+        vk_translate_pod_to_host(&ctx, old, &hold, err, sizeof err);
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", hns);
+        st = call(&loop, c, "POST", path, hold, NULL, NULL);
+        json_t *foreign = json_pack("{s:s,s:s,s:{s:s},s:{s:O,s:O,s:[{s:s,s:s}]}}", "apiVersion", "v1",
+                                    "kind", "Pod", "metadata", "name", "admin-pod", "spec",
+                                    "nodeSelector", tenant.node_selector, "tolerations",
+                                    tenant.tolerations, "containers", "name", "c", "image", "busybox");
+        int st2 = call(&loop, c, "POST", path, foreign, NULL, NULL);
+        result(st == 201 && st2 == 201, "reconcile-setup-orphan-and-foreign", "POST %d %d", st, st2);
+        json_decref(foreign), json_decref(hold), json_decref(old);
+        hps = host_pods(&loop, c, hns);
+        tps = json_pack("[O]", tp);
+        plan = vk_reconcile_pods(&ctx, tps, hps);
+        char *old_host = vk_translate_host_name("old", "default", tenant.name);
+        int deletes = 0, bad = 0;
+        json_array_foreach(plan, i, a)
+        {
+            const char *op = json_string_value(json_object_get(a, "op"));
+            const char *n = json_string_value(json_object_get(a, "name"));
+            if (!strcmp(op, "host-delete")) {
+                if (!strcmp(n, old_host)) deletes++;
+                else bad++;
+            }
+            if (!strcmp(op, "host-create") || (n && !strcmp(n, "admin-pod"))) bad++;
+        }
+        result(deletes == 1 && bad == 0, "reconcile-plans-orphan-delete-only",
+               "deletes of the orphan %d, other host actions %d", deletes, bad);
+        exec_t e;
+        exec_plan(&loop, c, hns, plan, &e);
+        int orphan_gone = 0;
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", hns, old_host);
+        for (int t = 0; t < 300 && !orphan_gone; t++) {
+            orphan_gone = call(&loop, c, "GET", path, NULL, NULL, NULL) == 404;
+            if (!orphan_gone) sleep_ms(&loop, 100);
+        }
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/admin-pod", hns);
+        int foreign_there = call(&loop, c, "GET", path, NULL, NULL, NULL) == 200;
+        result(e.failures == 0 && orphan_gone && foreign_there, "reconcile-orphan-deleted-foreign-kept",
+               "%s; orphan gone %d, foreign present %d", e.log, orphan_gone, foreign_there);
+        call(&loop, c, "DELETE", path, NULL, NULL, NULL);
+        free(old_host);
+        json_decref(plan), json_decref(tps), json_decref(hps), json_decref(tp2);
     }
 
     /* Delete, and wait until it is gone. */
