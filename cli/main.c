@@ -6,6 +6,8 @@
 
 #include "cli/cli.h"
 
+int cli_operator(int argc, char **argv); /* cli/operator.c */
+
 static int usage(FILE *f)
 {
     fprintf(f, "Usage: vkube <command> [flags]\n\n"
@@ -16,6 +18,7 @@ static int usage(FILE *f)
                "  tenant list             list tenants in a data directory\n"
                "  tenant delete NAME      delete a tenant's directory\n"
                "  serve                   serve a tenant's Kubernetes API\n"
+               "  operator                reconcile Tenant objects of a host cluster\n"
                "  version                 print the vkube version\n"
                "\nRun 'vkube <command> --help' for a command's flags.\n");
     return f == stderr ? 2 : 0;
@@ -124,6 +127,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc - 2, argv + 2);
     if (!strcmp(cmd, "tenant")) return cli_tenant(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) return cli_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "operator")) return cli_operator(argc - 2, argv + 2);
     fprintf(stderr, "vkube: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;
