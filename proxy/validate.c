@@ -242,10 +242,6 @@ static void madd(msgs_t *ms, const char *fmt, ...)
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "    \
     "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "  \
     "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-#define DNS1035_LABEL_MSG                                                                          \
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "   \
-    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "           \
-    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
 #define QUALIFIED_NAME_RE                                                                          \
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "    \
     "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "         \
@@ -293,8 +289,13 @@ static void dns1123_label(const char *s, msgs_t *ms)
 {
     if (strlen(s) > 63)
         madd(ms, "must be no more than 63 characters");
-    if (!match_label(s, strlen(s)))
-        madd(ms, "%s", DNS1123_LABEL_MSG);
+    if (!match_label(s, strlen(s))) {
+        /* kube-apiserver 1.36 says why a valid subdomain is not a label. */
+        if (*s && match_subdomain(s))
+            madd(ms, "must not contain dots");
+        else
+            madd(ms, "%s", DNS1123_LABEL_MSG);
+    }
 }
 
 static void dns1123_subdomain(const char *s, msgs_t *ms)
@@ -303,14 +304,6 @@ static void dns1123_subdomain(const char *s, msgs_t *ms)
         madd(ms, "must be no more than 253 characters");
     if (!match_subdomain(s))
         madd(ms, "%s", DNS1123_SUBDOMAIN_MSG);
-}
-
-static void dns1035_label(const char *s, msgs_t *ms)
-{
-    if (strlen(s) > 63)
-        madd(ms, "must be no more than 63 characters");
-    if (!match_label(s, strlen(s)) || !(s[0] >= 'a' && s[0] <= 'z'))
-        madd(ms, "%s", DNS1035_LABEL_MSG);
 }
 
 static void path_segment(const char *s, msgs_t *ms)
@@ -360,7 +353,7 @@ static void qualified_name(const char *s, msgs_t *ms)
     const char *name = s;
     if (slash) {
         if (strchr(slash + 1, '/')) {
-            madd(ms, "a qualified name " QUALIFIED_NAME_RE
+            madd(ms, "a valid label key " QUALIFIED_NAME_RE
                      " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')");
             return;
         }
@@ -380,8 +373,8 @@ static void qualified_name(const char *s, msgs_t *ms)
     if (n == 0)
         madd(ms, "name part must be non-empty");
     else if (n > 63)
-        madd(ms, "name part must be no more than 63 characters");
-    if (n && !match_qualified(name, n))
+        madd(ms, "name part must be no more than 63 bytes");
+    if (!match_qualified(name, n))
         madd(ms, "name part " QUALIFIED_NAME_RE);
 }
 
@@ -389,7 +382,7 @@ static void label_value(const char *s, msgs_t *ms)
 {
     size_t n = strlen(s);
     if (n > 63)
-        madd(ms, "must be no more than 63 characters");
+        madd(ms, "must be no more than 63 bytes");
     if (n && !match_qualified(s, n))
         madd(ms, "%s", LABEL_VALUE_MSG);
 }
@@ -517,7 +510,7 @@ static name_fn name_rule(const char *group, const char *kind)
     if (!*group && !strcmp(kind, "Namespace"))
         return dns1123_label;
     if (!*group && !strcmp(kind, "Service"))
-        return dns1035_label;
+        return dns1123_label;
     if (!strcmp(group, "rbac.authorization.k8s.io"))
         return path_segment;
     return dns1123_subdomain;
@@ -875,10 +868,6 @@ static void validate_containers(json_t *c, const json_t *list, const json_t *vol
             e_required(c, np.s, "");
         else
             check_fn(c, np.s, name, dns1123_label);
-        if (*name && json_object_get(names, name))
-            e_duplicate_str(c, np.s, name);
-        else if (*name)
-            json_object_set_new(names, name, json_true());
         if (!*str_or_empty(ct, "image"))
             e_required(c, pa("%s.image", base.s).s, "");
         validate_container_ports(c, member(ct, "ports"), pa("%s.ports", base.s).s);
@@ -895,6 +884,10 @@ static void validate_containers(json_t *c, const json_t *list, const json_t *vol
             e_required(c, pa("%s.terminationMessagePolicy", base.s).s, "");
         else if (!in_list(tmp, tm_policies))
             e_notsupported_str(c, pa("%s.terminationMessagePolicy", base.s).s, tmp, tm_policies);
+        if (*name && json_object_get(names, name))
+            e_duplicate_str(c, np.s, name);
+        else if (*name)
+            json_object_set_new(names, name, json_true());
     }
 }
 
@@ -1468,11 +1461,11 @@ static void validate_selector_and_template(json_t *c, const json_t *spec, const 
     json_t *tmpl = member(spec, "template");
     json_t *tlabels = member(member(tmpl, "metadata"), "labels");
     if (!sel || json_is_null(sel)) {
+        /* A nil selector selects nothing, so the template never matches. */
         if (required)
             e_required(c, "spec.selector", "");
-        else
-            e_invalid_json(c, "spec.template.metadata.labels", tlabels,
-                           "`selector` does not match template `labels`");
+        e_invalid_json(c, "spec.template.metadata.labels", tlabels,
+                       "`selector` does not match template `labels`");
         return;
     }
     validate_label_selector(c, sel, "spec.selector");
@@ -1672,7 +1665,6 @@ static void validate_statefulset(json_t *c, const json_t *obj, const json_t *old
 
 /* ---- batch -------------------------------------------------------------------- */
 
-static const char *const job_restart[] = {"OnFailure", "Never", NULL};
 static const char *const completion_modes[] = {"NonIndexed", "Indexed", NULL};
 
 /* validateJobSpec; in_template for a CronJob's jobTemplate (no selector). */
@@ -1714,7 +1706,8 @@ static void validate_job_spec(json_t *c, const json_t *spec, const char *f, int 
     validate_template(c, tmpl, pa("%s.template", f).s);
     const char *rp = str_or_empty(member(tmpl, "spec"), "restartPolicy");
     if (strcmp(rp, "OnFailure") != 0 && strcmp(rp, "Never") != 0)
-        e_notsupported_str(c, pa("%s.template.spec.restartPolicy", f).s, rp, job_restart);
+        e_required(c, pa("%s.template.spec.restartPolicy", f).s,
+                   "valid values: \"OnFailure\", \"Never\"");
 }
 
 static void validate_job(json_t *c, const json_t *obj, const json_t *old)
@@ -1833,6 +1826,56 @@ static int cron_range(const char *expr, const cron_field_t *fd, char *err, size_
     return 0;
 }
 
+/* Checks d as Go's time.ParseDuration would; on error writes
+ * "failed to parse duration <spec>: time: ..." into err. 0 or -1. */
+static int go_duration_check(const char *d, char *err, size_t cap, const char *spec)
+{
+    static const char *const units[] = {"ns", "us", "\xc2\xb5s", "\xce\xbcs", "ms", "s", "m", "h", NULL};
+    const char *p = d;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (!strcmp(p, "0"))
+        return 0;
+    if (!*p)
+        goto invalid;
+    while (*p) {
+        const char *n0 = p;
+        while (isdigit((unsigned char)*p))
+            p++;
+        int digits = p != n0;
+        if (*p == '.') {
+            p++;
+            const char *f0 = p;
+            while (isdigit((unsigned char)*p))
+                p++;
+            digits = digits || p != f0;
+        }
+        if (!digits)
+            goto invalid;
+        const char *u0 = p;
+        while (*p && *p != '.' && !isdigit((unsigned char)*p))
+            p++;
+        if (p == u0) {
+            snprintf(err, cap, "failed to parse duration %s: time: missing unit in duration \"%s\"", spec, d);
+            return -1;
+        }
+        size_t ul = (size_t)(p - u0);
+        int known = 0;
+        for (int i = 0; units[i]; i++)
+            if (strlen(units[i]) == ul && !strncmp(units[i], u0, ul))
+                known = 1;
+        if (!known) {
+            snprintf(err, cap, "failed to parse duration %s: time: unknown unit \"%.*s\" in duration \"%s\"",
+                     spec, (int)ul, u0, d);
+            return -1;
+        }
+    }
+    return 0;
+invalid:
+    snprintf(err, cap, "failed to parse duration %s: time: invalid duration \"%s\"", spec, d);
+    return -1;
+}
+
 /* 0 if schedule parses; otherwise err holds robfig/cron's message. */
 static int cron_parse(const char *schedule, char *err, size_t cap)
 {
@@ -1864,28 +1907,8 @@ static int cron_parse(const char *schedule, char *err, size_t cap)
             const char *d = s + 6;
             while (isspace((unsigned char)*d))
                 d++;
-            const char *q = d;
-            int ok = *q != 0;
-            while (*q) {
-                const char *n0 = q;
-                while (isdigit((unsigned char)*q) || *q == '.')
-                    q++;
-                if (q == n0) {
-                    ok = 0;
-                    break;
-                }
-                if (!strncmp(q, "ms", 2) || !strncmp(q, "us", 2) || !strncmp(q, "ns", 2))
-                    q += 2;
-                else if (*q == 'h' || *q == 'm' || *q == 's')
-                    q++;
-                else {
-                    ok = 0;
-                    break;
-                }
-            }
-            if (ok)
+            if (go_duration_check(d, err, cap, s) == 0)
                 return 0;
-            snprintf(err, cap, "failed to parse duration %s: time: invalid duration \"%s\"", s, d);
             return -1;
         }
         snprintf(err, cap, "unrecognized descriptor: %s", s);
@@ -1923,9 +1946,6 @@ static int cron_parse(const char *schedule, char *err, size_t cap)
 
 static void validate_cronjob(json_t *c, const json_t *obj, const json_t *old)
 {
-    const char *name = str_or_empty(member(obj, "metadata"), "name");
-    if (!old && strlen(name) > 52)
-        e_invalid_str(c, "metadata.name", name, "must be no more than 52 characters");
     json_t *spec = member(obj, "spec");
     const char *sched = str_or_empty(spec, "schedule");
     if (!*sched) {
@@ -1957,6 +1977,9 @@ static void validate_cronjob(json_t *c, const json_t *obj, const json_t *old)
     validate_labels(c, member(jm, "labels"), "spec.jobTemplate.metadata.labels");
     validate_annotations(c, member(jm, "annotations"), "spec.jobTemplate.metadata.annotations");
     validate_job_spec(c, member(jt, "spec"), "spec.jobTemplate.spec", 1);
+    const char *name = str_or_empty(member(obj, "metadata"), "name");
+    if (!old && strlen(name) > 52)
+        e_invalid_str(c, "metadata.name", name, "must be no more than 52 characters");
 }
 
 /* ---- rbac ------------------------------------------------------------------------ */

@@ -168,7 +168,7 @@ TEST(names_and_labels)
     CHECK(strncmp(m, "ConfigMap \"Foo_bar\" is invalid: [metadata.name: Invalid value", 60) == 0);
     CHECK(strstr(m, "metadata.labels: Invalid value: \"bad value\": a valid label must be an empty "
                     "string") != NULL);
-    CHECK(strstr(m, "metadata.labels: Invalid value: \"a/b/c\": a qualified name must consist") !=
+    CHECK(strstr(m, "metadata.labels: Invalid value: \"a/b/c\": a valid label key must consist") !=
           NULL);
     CHECK(m[strlen(m) - 1] == ']');
     free(m);
@@ -179,13 +179,20 @@ TEST(names_and_labels)
     json_t *ns = parse("{\"metadata\":{\"name\":\"a.b\"}}");
     causes = check("", "Namespace", ns, NULL, &rc);
     CHECK_EQ_INT(rc, VK_EINVALID);
-    CHECK(strstr(msg_for(causes, "metadata.name"), "RFC 1123 label") != NULL);
+    CHECK_EQ_STR(msg_for(causes, "metadata.name"), "Invalid value: \"a.b\": must not contain dots");
     CHECK_EQ_STR(sget(ns, "spec.finalizers.0"), "kubernetes");
     json_decref(causes);
     json_decref(ns);
-    json_t *svc = parse("{\"metadata\":{\"name\":\"1abc\",\"namespace\":\"d\"},\"spec\":{\"ports\":[{\"port\":80}]}}");
+    json_t *svc = parse("{\"metadata\":{\"name\":\"Abc\",\"namespace\":\"d\"},\"spec\":{\"ports\":[{\"port\":80}]}}");
     causes = check("", "Service", svc, NULL, &rc);
-    CHECK(strstr(msg_for(causes, "metadata.name"), "a DNS-1035 label must consist") != NULL);
+    CHECK(msg_for(causes, "metadata.name") &&
+          strstr(msg_for(causes, "metadata.name"), "a lowercase RFC 1123 label must consist") != NULL);
+    json_decref(causes);
+    json_decref(svc);
+    /* kube-apiserver 1.36 accepts Service names that start with a digit. */
+    svc = parse("{\"metadata\":{\"name\":\"1abc\",\"namespace\":\"d\"},\"spec\":{\"ports\":[{\"port\":80}]}}");
+    causes = check("", "Service", svc, NULL, &rc);
+    CHECK_EQ_INT(rc, 0);
     json_decref(causes);
     json_decref(svc);
     json_t *gen = parse("{\"metadata\":{\"generateName\":\"web-\",\"namespace\":\"d\"}}");
@@ -512,7 +519,7 @@ TEST(job_and_cronjob)
     CHECK_EQ_INT(rc, VK_EINVALID);
     CHECK_EQ_INT(json_array_size(causes), 1);
     CHECK_EQ_STR(msg_for(causes, "spec.template.spec.restartPolicy"),
-                 "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"");
+                 "Required value: valid values: \"OnFailure\", \"Never\"");
     CHECK_EQ_INT(iget(job, "spec.completions"), 1);
     CHECK_EQ_INT(iget(job, "spec.parallelism"), 1);
     CHECK_EQ_INT(iget(job, "spec.backoffLimit"), 6);
@@ -549,6 +556,13 @@ TEST(job_and_cronjob)
         {"x * * * *", "Invalid value: \"x * * * *\": failed to parse int from x: strconv.Atoi: "
                       "parsing \"x\": invalid syntax"},
         {"@often", "Invalid value: \"@often\": unrecognized descriptor: @often"},
+        {"@every 1h30m", NULL},
+        {"@every 5x", "Invalid value: \"@every 5x\": failed to parse duration @every 5x: time: "
+                      "unknown unit \"x\" in duration \"5x\""},
+        {"1-2-3 * * * *", "Invalid value: \"1-2-3 * * * *\": too many hyphens: 1-2-3"},
+        {"*/0 * * * *", "Invalid value: \"*/0 * * * *\": step of range should be a positive number: */0"},
+        {"5-1 * * * *", "Invalid value: \"5-1 * * * *\": beginning of range (5) beyond end of range (1): 5-1"},
+        {"* * * * 7", "Invalid value: \"* * * * 7\": end of range (7) above maximum (6): 7"},
         {"TZ=UTC 0 * * * *", "Invalid value: \"TZ=UTC 0 * * * *\": cannot use TZ or CRON_TZ in "
                              "schedule, use timeZone field instead"},
     };

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Compares proxy/defaults + proxy/validate with a real kube-apiserver (the e2e
+# host cluster): each tests/validate/cases/*.json is POSTed with dryRun=All and
+# run through build/test/validate/vk_validate_cli; the 422 messages must match
+# exactly, and for accepted objects the spec fields both sides set must match.
+# Usage: tests/validate/compare-host.sh [HOST_STATE_DIR]   (prints ok/not ok lines)
+set -u
+cd "$(dirname "$0")/../.."
+state=${1:-${HOST_STATE:-e2e/.state/host}}
+[ -f "$state/env" ] || { echo "no host cluster env in $state" >&2; exit 2; }
+# shellcheck disable=SC1091
+. "$state/env"
+cli=build/test/validate/vk_validate_cli
+key=${HOST_ADMIN_CERT%.crt}.key
+for f in tests/validate/cases/*.json; do
+    name=$(basename "$f" .json)
+    av=$(jq -r .apiVersion "$f"); kind=$(jq -r .kind "$f"); ns=$(jq -r '.metadata.namespace // ""' "$f")
+    plural=$(echo "$kind" | tr 'A-Z' 'a-z')s
+    case $plural in *ys) ;; *ss) plural=${plural}es ;; esac
+    [ "$kind" = Endpoints ] && plural=endpoints
+    group=${av%/*}; [ "$group" = "$av" ] && group=""
+    if [ -z "$group" ]; then base=/api/v1; else base=/apis/$av; fi
+    [ -n "$ns" ] && base=$base/namespaces/$ns
+    real=$(curl -s --cacert "$HOST_CA" --cert "$HOST_ADMIN_CERT" --key "$key" \
+        -H 'Content-Type: application/json' --data-binary @"$f" "$HOST_APISERVER$base/$plural?dryRun=All")
+    ours=$("$cli" "${group:--}" "$kind" < "$f")
+    rkind=$(echo "$real" | jq -r .kind)
+    if [ "$rkind" = Status ]; then
+        rmsg=$(echo "$real" | jq -r .message)
+        if [ "$rmsg" = "$ours" ]; then echo "ok compare:$name"; else
+            echo "not ok compare:$name - messages differ"; echo "  real: $rmsg"; echo "  ours: $ours"; fi
+    else
+        # Compare every spec leaf the real server set with ours.
+        diffs=$(jq -n --argjson r "$real" --argjson o "$ours" '
+            [ $r | paths(scalars) as $p | select(($p[0]=="spec" or $p[0]=="type" or $p[0]=="status")) |
+              select($p | map(tostring) | join(".") | test("controller-uid|clusterIP|nodePort|kube-api-access|serviceAccount|priority|tolerations|volumes\\.[0-9]+\\.(projected|name)|volumeMounts|ipFamil|status") | not) |
+              {path: ($p | map(tostring) | join(".")), real: ($r | getpath($p)), ours: ($o | getpath($p))} |
+              select(.real != .ours) ]')
+        if [ "$diffs" = "[]" ]; then echo "ok compare:$name"; else
+            echo "not ok compare:$name - defaults differ"; echo "$diffs" | jq -c '.[]' | head -20 | sed 's/^/  /'; fi
+    fi
+done
