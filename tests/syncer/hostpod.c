@@ -13,6 +13,7 @@
 #include "common/kubeconfig.h"
 #include "common/yaml.h"
 #include "syncer/hostexec.h"
+#include "syncer/informer.h"
 #include "syncer/reconcile.h"
 #include "syncer/tenant.h"
 #include "syncer/translate.h"
@@ -201,6 +202,28 @@ static json_t *host_pods(uv_loop_t *loop, vk_httpc_t *c, const char *ns)
     return items ? items : json_array();
 }
 
+typedef struct {
+    const char *host_name;
+    int synced, added, running, deleted;
+} inf_obs_t;
+
+static void inf_event(void *data, const char *type, const json_t *obj, const json_t *old)
+{
+    inf_obs_t *o = data;
+    const json_t *md = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(md, "name"));
+    if (!name || strcmp(name, o->host_name) != 0) return;
+    const char *phase = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+    if (!strcmp(type, "ADDED")) o->added++;
+    if (!strcmp(type, "DELETED")) o->deleted++;
+    else if (phase && !strcmp(phase, "Running")) o->running++;
+}
+
+static void inf_synced(void *data)
+{
+    ((inf_obs_t *)data)->synced++;
+}
+
 static const char *TENANT_POD =
     "apiVersion: v1\nkind: Pod\n"
     "metadata: {name: web, namespace: default, uid: 0000-tenant-uid, labels: {app: web}}\n"
@@ -298,6 +321,14 @@ int main(int argc, char **argv)
         sleep_ms(&loop, 200);
     }
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", hns);
+    /* An informer on the host namespace sees what happens to the pod. */
+    inf_obs_t io = {.host_name = host_name};
+    vk_informer_config_t icfg = {.path = path, .label_selector = "vkube.io/managed-by",
+                                 .event_cb = inf_event, .synced_cb = inf_synced, .data = &io};
+    vk_informer_t *inf = NULL;
+    rc = vk_informer_start(c, &icfg, &inf);
+    for (int i = 0; rc == 0 && i < 200 && !io.synced; i++) sleep_ms(&loop, 50);
+    result(io.synced == 1, "informer-synced", "informer did not list (rc %d)", rc);
     char *text = NULL;
     int st = call(&loop, c, "POST", path, hp, NULL, &text);
     result(st == 201, "create-host-pod", "POST pods: %d %s", st, text ? text : "");
@@ -496,6 +527,10 @@ int main(int argc, char **argv)
         if (!gone) sleep_ms(&loop, 200);
     }
     result(gone, "host-pod-gone", "pod still present");
+    for (int i = 0; i < 100 && !io.deleted; i++) sleep_ms(&loop, 50);
+    result(io.added >= 1 && io.running >= 1 && io.deleted == 1, "informer-saw-lifecycle",
+           "added %d running %d deleted %d", io.added, io.running, io.deleted);
+    vk_informer_stop(inf);
     free(host_name);
     json_decref(tp), json_decref(hp), json_decref(w.pod);
     int closed = 0;
