@@ -35,6 +35,8 @@ struct vk_openapi {
     char *kube_version;
     doc_t *docs;
     size_t ndocs;
+    uint8_t *v2pb; /* v2 in protobuf, built on first use */
+    size_t v2pb_len;
 };
 
 /* ---- schema building ---- */
@@ -629,6 +631,268 @@ json_t *vk_openapi_v2(const vk_openapi_resource_t *res, size_t n, const char *ku
     return build(res, n, NULL, NULL, kube_version, 0);
 }
 
+
+/* ---- v2 in the gnostic protobuf encoding (openapi_v2.Document) ----
+ * Field numbers are those of gnostic's OpenAPIv2.proto (wire format facts).
+ * Vendor extensions carry their value as YAML text; JSON is valid YAML. */
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+} pbuf_t;
+
+static void pb_raw(pbuf_t *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 64;
+        b->p = vk_xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+
+static void pb_varint(pbuf_t *b, uint64_t v)
+{
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    pb_raw(b, t, n);
+}
+
+static void pb_bytes(pbuf_t *b, unsigned field, const void *d, size_t n)
+{
+    pb_varint(b, (uint64_t)field << 3 | 2);
+    pb_varint(b, n);
+    pb_raw(b, d, n);
+}
+
+static void pb_str(pbuf_t *b, unsigned field, const char *s)
+{
+    if (s && *s)
+        pb_bytes(b, field, s, strlen(s));
+}
+
+static void pb_bool(pbuf_t *b, unsigned field, int v)
+{
+    if (v) {
+        pb_varint(b, (uint64_t)field << 3);
+        pb_varint(b, 1);
+    }
+}
+
+/* Appends child as a length-delimited field and frees it. */
+static void pb_msg(pbuf_t *b, unsigned field, pbuf_t *child)
+{
+    pb_bytes(b, field, child->p ? child->p : (uint8_t *)"", child->len);
+    free(child->p);
+    *child = (pbuf_t){0};
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* NamedAny {name, Any {yaml}} for every "x-" key of o. */
+static void pb_vendor(pbuf_t *b, unsigned field, json_t *o)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (strncmp(k, "x-", 2))
+            continue;
+        char *yaml = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        pbuf_t any = {0}, named = {0};
+        pb_str(&any, 2, yaml);
+        pb_str(&named, 1, k);
+        pb_msg(&named, 2, &any);
+        pb_msg(b, field, &named);
+        free(yaml);
+    }
+}
+
+static void pb_schema(pbuf_t *b, json_t *s, int depth);
+
+static void pb_named_schemas(pbuf_t *b, unsigned field, json_t *obj, int depth)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        pbuf_t named = {0}, sch = {0};
+        pb_str(&named, 1, k);
+        pb_schema(&sch, v, depth + 1);
+        pb_msg(&named, 2, &sch);
+        pb_msg(b, field, &named);
+    }
+}
+
+static void pb_schema(pbuf_t *b, json_t *s, int depth)
+{
+    if (depth > 64)
+        return;
+    pb_str(b, 1, jstr(s, "$ref"));
+    pb_str(b, 2, jstr(s, "format"));
+    pb_str(b, 4, jstr(s, "description"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(s, "required"), i, v) pb_str(b, 19, json_string_value(v));
+    json_t *ap = json_object_get(s, "additionalProperties");
+    if (ap) {
+        pbuf_t item = {0};
+        if (json_is_object(ap)) {
+            pbuf_t sch = {0};
+            pb_schema(&sch, ap, depth + 1);
+            pb_msg(&item, 1, &sch);
+        } else {
+            pb_bool(&item, 2, json_is_true(ap));
+        }
+        pb_msg(b, 21, &item);
+    }
+    if (jstr(s, "type")) {
+        pbuf_t t = {0};
+        pb_str(&t, 1, jstr(s, "type"));
+        pb_msg(b, 22, &t);
+    }
+    json_t *items = json_object_get(s, "items");
+    if (json_is_object(items)) {
+        pbuf_t it = {0}, sch = {0};
+        pb_schema(&sch, items, depth + 1);
+        pb_msg(&it, 1, &sch);
+        pb_msg(b, 23, &it);
+    }
+    json_array_foreach(json_object_get(s, "allOf"), i, v)
+    {
+        pbuf_t sch = {0};
+        pb_schema(&sch, v, depth + 1);
+        pb_msg(b, 24, &sch);
+    }
+    json_t *props = json_object_get(s, "properties");
+    if (json_is_object(props)) {
+        pbuf_t p = {0};
+        pb_named_schemas(&p, 1, props, depth);
+        pb_msg(b, 25, &p);
+    }
+    pb_vendor(b, 31, s);
+}
+
+static void pb_parameter(pbuf_t *b, unsigned field, json_t *p)
+{
+    pbuf_t param = {0}, item = {0};
+    const char *in = jstr(p, "in");
+    if (in && !strcmp(in, "body")) {
+        pbuf_t body = {0}, sch = {0};
+        pb_str(&body, 1, jstr(p, "description"));
+        pb_str(&body, 2, jstr(p, "name"));
+        pb_str(&body, 3, in);
+        pb_bool(&body, 4, json_is_true(json_object_get(p, "required")));
+        pb_schema(&sch, json_object_get(p, "schema"), 0);
+        pb_msg(&body, 5, &sch);
+        pb_msg(&param, 1, &body);
+    } else {
+        int path = in && !strcmp(in, "path");
+        pbuf_t sub = {0}, nb = {0};
+        pb_bool(&sub, 1, json_is_true(json_object_get(p, "required")));
+        pb_str(&sub, 2, in);
+        pb_str(&sub, 3, jstr(p, "description"));
+        pb_str(&sub, 4, jstr(p, "name"));
+        pb_str(&sub, path ? 5 : 6, jstr(p, "type"));
+        pb_bool(&sub, path ? 19 : 20, json_is_true(json_object_get(p, "uniqueItems")));
+        pb_msg(&nb, path ? 4 : 3, &sub);
+        pb_msg(&param, 2, &nb);
+    }
+    pb_msg(&item, 1, &param);
+    pb_msg(b, field, &item);
+}
+
+static void pb_parameters(pbuf_t *b, unsigned field, json_t *arr)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(arr, i, p) pb_parameter(b, field, p);
+}
+
+static void pb_strings(pbuf_t *b, unsigned field, json_t *arr)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) pb_str(b, field, json_string_value(v));
+}
+
+static void pb_operation(pbuf_t *b, json_t *op)
+{
+    pb_str(b, 3, jstr(op, "description"));
+    pb_str(b, 5, jstr(op, "operationId"));
+    pb_strings(b, 6, json_object_get(op, "produces"));
+    pb_strings(b, 7, json_object_get(op, "consumes"));
+    pb_parameters(b, 8, json_object_get(op, "parameters"));
+    json_t *resps = json_object_get(op, "responses");
+    if (resps) {
+        pbuf_t rs = {0};
+        const char *code;
+        json_t *r;
+        json_object_foreach(resps, code, r) {
+            pbuf_t named = {0}, value = {0}, resp = {0};
+            pb_str(&named, 1, code);
+            pb_str(&resp, 1, jstr(r, "description"));
+            json_t *sch = json_object_get(r, "schema");
+            if (sch) {
+                pbuf_t si = {0}, s = {0};
+                pb_schema(&s, sch, 0);
+                pb_msg(&si, 1, &s);
+                pb_msg(&resp, 2, &si);
+            }
+            pb_msg(&value, 1, &resp);
+            pb_msg(&named, 2, &value);
+            pb_msg(&rs, 1, &named);
+        }
+        pb_msg(b, 9, &rs);
+    }
+    pb_vendor(b, 13, op);
+}
+
+/* The v2 JSON document in gnostic's protobuf encoding. Caller frees *out. */
+static void v2_to_protobuf(json_t *doc, uint8_t **out, size_t *len)
+{
+    pbuf_t b = {0};
+    pb_str(&b, 1, jstr(doc, "swagger"));
+    json_t *info = json_object_get(doc, "info");
+    pbuf_t ib = {0};
+    pb_str(&ib, 1, jstr(info, "title"));
+    pb_str(&ib, 2, jstr(info, "version"));
+    pb_msg(&b, 2, &ib);
+    pbuf_t paths = {0};
+    const char *path;
+    json_t *item;
+    json_object_foreach(json_object_get(doc, "paths"), path, item) {
+        static const struct {
+            const char *name;
+            unsigned field;
+        } methods[] = {{"get", 2}, {"put", 3}, {"post", 4}, {"delete", 5}, {"patch", 8}};
+        pbuf_t named = {0}, pi = {0};
+        pb_str(&named, 1, path);
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+            json_t *op = json_object_get(item, methods[m].name);
+            if (!op)
+                continue;
+            pbuf_t ob = {0};
+            pb_operation(&ob, op);
+            pb_msg(&pi, methods[m].field, &ob);
+        }
+        pb_parameters(&pi, 9, json_object_get(item, "parameters"));
+        pb_msg(&named, 2, &pi);
+        pb_msg(&paths, 2, &named);
+    }
+    pb_msg(&b, 8, &paths);
+    pbuf_t defs = {0};
+    pb_named_schemas(&defs, 1, json_object_get(doc, "definitions"), 0);
+    pb_msg(&b, 9, &defs);
+    *out = b.p ? b.p : vk_xmalloc(1);
+    *len = b.len;
+}
+
 /* ---- cache ---- */
 
 static void sha512_hex(const char *data, size_t len, char out[129])
@@ -772,6 +1036,7 @@ void vk_openapi_free(vk_openapi_t *o)
     free(o->res);
     free(o->views);
     free(o->docs);
+    free(o->v2pb);
     free(o->kube_version);
     free(o);
 }
@@ -818,5 +1083,19 @@ int vk_openapi_get(vk_openapi_t *o, const char *path, const char **body, size_t 
     *len = d->len;
     if (etag)
         *etag = d->etag;
+    return 0;
+}
+
+int vk_openapi_get_v2_protobuf(vk_openapi_t *o, const char **body, size_t *len, const char **etag)
+{
+    if (!o->v2pb) {
+        json_t *doc = vk_openapi_v2(o->views, o->nres, o->kube_version);
+        v2_to_protobuf(doc, &o->v2pb, &o->v2pb_len);
+        json_decref(doc);
+    }
+    *body = (const char *)o->v2pb;
+    *len = o->v2pb_len;
+    if (etag)
+        *etag = o->docs[1].etag;
     return 0;
 }

@@ -59,6 +59,13 @@ void vk_openapi_free(vk_openapi_t *o);
 int vk_openapi_get(vk_openapi_t *o, const char *path, const char **body, size_t *len,
                    const char **etag);
 
+/* The /openapi/v2 document in the protobuf encoding (gnostic
+ * openapi_v2.Document) that kubectl 1.27/1.28 (explain, apply) and client-go's
+ * OpenAPISchema() ask for with Accept: VK_OPENAPI_V2_PROTOBUF. Serve it with
+ * that Content-Type. body, len and etag are borrowed from o. Returns 0. */
+#define VK_OPENAPI_V2_PROTOBUF "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+int vk_openapi_get_v2_protobuf(vk_openapi_t *o, const char **body, size_t *len, const char **etag);
+
 /* Document builders (uncached; caller frees with json_decref). group "" is core. */
 json_t *vk_openapi_v3_gv(const vk_openapi_resource_t *res, size_t n, const char *group,
                          const char *version, const char *kube_version);

@@ -6,6 +6,7 @@
  * served kind. */
 #include "proxy/openapi.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -275,6 +276,76 @@ TEST(cache_index_v2)
     vk_openapi_free(o);
 }
 
+/* Top-level fields of a protobuf message: count of field num, and the first
+ * length-delimited value of it. */
+static size_t pb_count(const uint8_t *p, size_t n, unsigned num, const uint8_t **first,
+                       size_t *first_len)
+{
+    size_t count = 0, i = 0;
+    while (i < n) {
+        uint64_t key = 0, len = 0;
+        int shift = 0;
+        while (i < n && (p[i] & 0x80))
+            { key |= (uint64_t)(p[i++] & 0x7f) << shift; shift += 7; }
+        if (i >= n)
+            return (size_t)-1;
+        key |= (uint64_t)p[i++] << shift;
+        if ((key & 7) == 0) {
+            while (i < n && (p[i] & 0x80))
+                i++;
+            i++;
+            if ((key >> 3) == num)
+                count++;
+            continue;
+        }
+        if ((key & 7) != 2)
+            return (size_t)-1;
+        shift = 0;
+        while (i < n && (p[i] & 0x80))
+            { len |= (uint64_t)(p[i++] & 0x7f) << shift; shift += 7; }
+        if (i >= n)
+            return (size_t)-1;
+        len |= (uint64_t)p[i++] << shift;
+        if (len > n - i)
+            return (size_t)-1;
+        if ((key >> 3) == num) {
+            if (!count && first) {
+                *first = p + i;
+                *first_len = (size_t)len;
+            }
+            count++;
+        }
+        i += (size_t)len;
+    }
+    return count;
+}
+
+TEST(v2_protobuf)
+{
+    vk_openapi_t *o = vk_openapi_new(RES, NRES, "v1.33.0");
+    const char *body, *jbody, *etag;
+    size_t len, jlen;
+    CHECK_EQ_INT(vk_openapi_get_v2_protobuf(o, &body, &len, &etag), 0);
+    CHECK_EQ_INT(vk_openapi_get(o, "/openapi/v2", &jbody, &jlen, NULL), 0);
+    json_t *j = json_loadb(jbody, jlen, 0, NULL);
+    const uint8_t *p = (const uint8_t *)body, *sw = NULL, *defs = NULL, *paths = NULL;
+    size_t swl = 0, defsl = 0, pathsl = 0;
+    CHECK_EQ_INT(pb_count(p, len, 1, &sw, &swl), 1);
+    CHECK(sw && swl == 3 && !memcmp(sw, "2.0", 3));
+    CHECK_EQ_INT(pb_count(p, len, 9, &defs, &defsl), 1);
+    CHECK_EQ_INT(pb_count(p, len, 8, &paths, &pathsl), 1);
+    /* Definitions.additional_properties (1) and Paths.path (2), one per JSON entry. */
+    if (defs)
+        CHECK_EQ_INT(pb_count(defs, defsl, 1, NULL, NULL),
+                     json_object_size(json_object_get(j, "definitions")));
+    if (paths)
+        CHECK_EQ_INT(pb_count(paths, pathsl, 2, NULL, NULL),
+                     json_object_size(json_object_get(j, "paths")));
+    fprintf(stderr, "  info: /openapi/v2 protobuf is %zu bytes\n", len);
+    json_decref(j);
+    vk_openapi_free(o);
+}
+
 /* Every built-in row of the server's resource table gets a v3 document in
  * which kubectl's field validation check passes for its kind. */
 TEST(server_resource_table)
@@ -314,6 +385,7 @@ TEST(server_resource_table)
 int main(void)
 {
     RUN(server_resource_table);
+    RUN(v2_protobuf);
     RUN(v3_core);
     RUN(v3_groups);
     RUN(cache_index_v2);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # OpenAPI served by `vkube serve`: the v3 index and group-version documents
-# (reached through serverRelativeURL), v2 JSON, `kubectl explain` (1.29, 1.33)
+# (reached through serverRelativeURL), v2 JSON and protobuf, `kubectl explain` (1.27, 1.29, 1.33;
+# 1.27 reads /openapi/v2 in protobuf)
 # and `kubectl apply -f` with the default strict validation, then a changed
 # re-apply (client-side strategic merge patch computed from OpenAPI v3).
 # One line per check: "ok openapi:<name>" or "not ok openapi:<name> - <why>".
@@ -86,7 +87,7 @@ kind: ConfigMap
 metadata: {name: cfg}
 data: {a: "1"}
 YAML
-for V in 29 33; do
+for V in 27 29 33; do
     K=/usr/lib/google-cloud-sdk/bin/kubectl.1.$V
     P=1.$V
     NS=ns$V
