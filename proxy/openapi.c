@@ -120,6 +120,8 @@ static json_t *field_schema(bld_t *b, const vk_schema_field_t *f)
         json_object_set_new(s, "x-kubernetes-patch-merge-key", json_string(f->patch_merge_key));
     if (f->list_type)
         json_object_set_new(s, "x-kubernetes-list-type", json_string(f->list_type));
+    if (f->map_type)
+        json_object_set_new(s, "x-kubernetes-map-type", json_string(f->map_type));
     if (f->list_map_keys) {
         json_t *keys = json_array();
         const char *p = f->list_map_keys;
@@ -246,6 +248,8 @@ static json_t *msg_schema(bld_t *b, uint32_t idx)
     }
     if (m->doc)
         json_object_set_new(s, "description", json_string(m->doc));
+    if (m->struct_type)
+        json_object_set_new(s, "x-kubernetes-map-type", json_string(m->struct_type));
     return s;
 }
 

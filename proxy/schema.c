@@ -143,6 +143,8 @@ int vk_schema_path_info(const char *group, const char *version, const char *kind
     out->patch_merge_key = f->patch_merge_key;
     out->list_type = f->list_type;
     out->list_map_keys = f->list_map_keys;
+    out->map_type = f->map_type;
+    out->struct_type = out->msg ? out->msg->struct_type : NULL;
     out->is_list = (f->flags & VK_SF_REPEATED) != 0;
     out->is_map = (f->flags & VK_SF_MAP) != 0;
     return 0;

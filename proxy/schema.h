@@ -4,7 +4,8 @@
  * tools/k8s-schema/gen.py from the upstream generated.proto files and Go
  * struct tags (never committed). Per message: fields with protobuf number,
  * JSON name, type, Go JSON encoding flags, documentation and the markers
- * (+patchStrategy, +patchMergeKey, +listType, +listMapKey, +optional).
+ * (+patchStrategy, +patchMergeKey, +listType, +listMapKey, +mapType,
+ * +structType, +optional).
  *
  * Used by proxy/protobuf.c (decoding request bodies), strategic merge patch
  * and server-side apply (merge keys, list types, via vk_schema_path_info) and
@@ -68,6 +69,7 @@ typedef struct vk_schema_field {
     uint8_t type;                /* VK_SF_STRING... */
     uint8_t key_type;            /* map key type, 0 when not a map */
     uint16_t flags;              /* VK_SF_REPEATED... */
+    const char *map_type;        /* +mapType: "atomic", "granular" or NULL */
 } vk_schema_field_t;
 
 typedef struct vk_schema_msg {
@@ -76,6 +78,7 @@ typedef struct vk_schema_msg {
     uint32_t first_field; /* index into the field table */
     uint16_t nfields;
     uint8_t special;      /* VK_SM_... */
+    const char *struct_type; /* +structType: "atomic", "granular" or NULL */
 } vk_schema_msg_t;
 
 typedef struct vk_schema_kind {
@@ -121,6 +124,8 @@ typedef struct vk_schema_field_info {
     const char *patch_merge_key;    /* or NULL */
     const char *list_type;          /* or NULL */
     const char *list_map_keys;      /* comma-separated, or NULL */
+    const char *map_type;           /* +mapType of a map field ("atomic") or NULL */
+    const char *struct_type;        /* +structType of msg ("atomic") or NULL */
     int is_list;                    /* 1 for repeated fields */
     int is_map;                     /* 1 for map fields */
 } vk_schema_field_info_t;

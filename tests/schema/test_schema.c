@@ -83,6 +83,18 @@ TEST(path_info)
     CHECK_EQ_INT(vk_schema_path_info("", "v1", "Pod", p5, 5, &fi), 0);
     CHECK(fi.is_map);
 
+    /* +mapType=atomic on PodSpec.nodeSelector, +structType=atomic on LabelSelector. */
+    const char *p8[] = {"spec", "nodeSelector"};
+    CHECK_EQ_INT(vk_schema_path_info("", "v1", "Pod", p8, 2, &fi), 0);
+    CHECK_EQ_STR(fi.map_type, "atomic");
+    const char *p9[] = {"spec", "selector"};
+    CHECK_EQ_INT(vk_schema_path_info("apps", "v1", "Deployment", p9, 2, &fi), 0);
+    CHECK_EQ_STR(fi.struct_type, "atomic");
+    CHECK(fi.map_type == NULL);
+    const char *p10[] = {"spec", "template"};
+    CHECK_EQ_INT(vk_schema_path_info("apps", "v1", "Deployment", p10, 2, &fi), 0);
+    CHECK(fi.struct_type == NULL);
+
     const char *p6[] = {"spec", "nosuchfield"};
     CHECK_EQ_INT(vk_schema_path_info("", "v1", "Pod", p6, 2, &fi), VK_ENOTFOUND);
     CHECK_EQ_INT(vk_schema_path_info("", "v1", "Nope", p6, 1, &fi), VK_ENOTFOUND);

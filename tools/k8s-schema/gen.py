@@ -284,9 +284,10 @@ def main():
             keyt = SCALARS.get(f["map"], "0") if f["map"] else "0"
             ref = index[f["ref"]] if f["ref"] else 0
             json_name = g["json"] if g["json"] else f["name"]
-            o.append("    {%s, %s, %s, %s, %s, %s, %d, %d, %s, %s, %s}," % (
+            mt = (mk.get("mapType") or [None])[0]
+            o.append("    {%s, %s, %s, %s, %s, %s, %d, %d, %s, %s, %s, %s}," % (
                 c_str(json_name), c_str(f["doc"] or None), c_str(ps), c_str(pk), c_str(lt),
-                c_str(lk), f["num"], ref, typ, keyt, "|".join(flags) or "0"))
+                c_str(lk), f["num"], ref, typ, keyt, "|".join(flags) or "0", c_str(mt)))
             nf += 1
     o.append("};")
     o.append("")
@@ -294,8 +295,9 @@ def main():
     for n in names:
         m = msgs[n]
         special = SPECIALS.get(n, "VK_SM_WRAPLIST" if m["wrapper"] else "VK_SM_NONE")
-        o.append("    {%s, %s, %d, %d, %s}," % (c_str(n), c_str(m["doc"] or None), first[n],
-                                              len(m["fields"]), special))
+        st = (m["markers"].get("structType") or [None])[0]
+        o.append("    {%s, %s, %d, %d, %s, %s}," % (c_str(n), c_str(m["doc"] or None), first[n],
+                                                  len(m["fields"]), special, c_str(st)))
     o.append("};")
     o.append("const size_t vk_schema_gen_nmsgs = %d;" % len(names))
     o.append("")
