@@ -195,7 +195,12 @@ def openapi_prefix(gopkg):
 
 
 def main():
+    if len(sys.argv) != 5:
+        raise SystemExit(__doc__)
     out, api_dir, am_dir, ext_dir = sys.argv[1:5]
+    for d in (api_dir, am_dir, ext_dir):
+        if not d or not os.path.isdir(d):
+            raise SystemExit("k8s-schema: module directory %r missing (go mod download failed?)" % d)
     sources = []  # (proto path, go dir)
     for grp in sorted(os.listdir(api_dir)):
         gdir = os.path.join(api_dir, grp)
