@@ -6,7 +6,10 @@
 # ConfigMap, a Secret and the token Secret, create the translated pod (asking
 # for nodeName plain-1 and another tenant's toleration), watch it to Running,
 # check it runs on the tenant's pool, translate status/node/events back,
-# delete it and see it gone. Then kubectl checks the host side.
+# reconcile (guarded patch, orphan delete, foreign pod kept), delete it and
+# see it gone. Then build/test/syncer/syncloop runs the whole syncer loop
+# (syncer/syncer.h) with an in-memory tenant side against the same host.
+# Then kubectl checks the host side.
 set -u
 source "$(dirname "$0")/../lib.sh"
 bin=$VKUBE_ROOT/build/test/syncer/hostpod
@@ -17,13 +20,17 @@ fi
 kc=$(host_up_shared) || { not_ok syncer-host-up "host cluster did not start (see $E2E_HOST_SHARED_STATE.up.log)"; exit 1; }
 k() { "$HOST_KUBECTL" --kubeconfig="$kc" "$@"; }
 tmp=$(mktemp -d)
-tenants=(s40a s40g s40s)
+tenants=(s40a s40g s40s s40l)
 cleanup() {
 	local t
 	for t in "${tenants[@]}"; do k delete namespace "vkube-$t" --wait=false >/dev/null 2>&1; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# A namespace of an earlier run may still be terminating.
+for t in "${tenants[@]}"; do
+	k wait --for=delete "namespace/vkube-$t" --timeout=120s >/dev/null 2>&1
+done
 
 tenant_yaml() { # NAME POOL TAINTED RUNTIMECLASS
 	{
@@ -41,7 +48,7 @@ tenant_yaml s40a acme yes kata-clh
 tenant_yaml s40g globex yes ""
 tenant_yaml s40s shared no ""
 
-for t in "${tenants[@]}"; do
+for t in s40a s40g s40s; do
 	"$bin" --kubeconfig "$kc" --tenant "$tmp/$t.yaml" --prefix "syncer-host-$t-" \
 		--api-host 127.0.0.1 --api-port 6443 2> "$tmp/$t.err"
 	rc=$?
@@ -50,9 +57,14 @@ for t in "${tenants[@]}"; do
 	fi
 done
 
+tenant_yaml s40l acme yes kata-clh
+"$VKUBE_ROOT/build/test/syncer/syncloop" --kubeconfig "$kc" --tenant "$tmp/s40l.yaml" \
+	--prefix "syncer-host-" 2> "$tmp/s40l.err" || sed 's/^/    /' "$tmp/s40l.err" >&2
+grep '^syncloop stats' "$tmp/s40l.err" >&2
+
 # Host side, seen with kubectl: the synced objects carry the marks, no pod is
 # left behind, and nothing landed outside the tenant's namespace.
-for t in "${tenants[@]}"; do
+for t in s40a s40g s40s; do
 	ns=vkube-$t
 	cm=$(k -n "$ns" get configmap "app-config-x-default-x-$t" \
 		-o jsonpath='{.metadata.labels.vkube\.io/managed-by}/{.metadata.annotations.vkube\.io/object-name}' 2>&1)
@@ -62,5 +74,5 @@ for t in "${tenants[@]}"; do
 	[[ -z $left ]] && ok "syncer-host-$t-no-pod-left" || not_ok "syncer-host-$t-no-pod-left" "$left"
 done
 stray=$(k get pods -A -l vkube.io/managed-by -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>&1 |
-	grep -E -- '-x-s40[ags]$' | grep -v -E '^vkube-s40[ags]/' || true)
+	grep -E -- '-x-s40[agsl]$' | grep -v -E '^vkube-s40[agsl]/' || true)
 [[ -z $stray ]] && ok syncer-host-no-stray-objects || not_ok syncer-host-no-stray-objects "$stray"

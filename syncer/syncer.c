@@ -1,0 +1,351 @@
+/* syncer: the level-triggered reconcile loop of one tenant (see syncer.h). */
+#include "syncer.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "syncer/hostexec.h"
+#include "syncer/informer.h"
+#include "syncer/reconcile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_COUNT };
+
+typedef struct {
+    struct vk_syncer *s;
+    int which;
+} slot_t;
+
+struct vk_syncer {
+    vk_httpc_t *c;
+    slot_t slots[I_COUNT]; /* informer callback contexts */
+    vk_syncer_config_t cfg;
+    vk_informer_t *inf[I_COUNT];
+    int synced[I_COUNT];
+    uv_timer_t debounce;
+    int running, dirty, stopped;
+    vk_hostexec_t *exec;
+    json_t *nodes_put; /* node name -> host resourceVersion last put into the tenant */
+    vk_syncer_stats_t stats;
+};
+
+static const char *sget(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static void run_pass(vk_syncer_t *s);
+
+static void on_debounce(uv_timer_t *t)
+{
+    run_pass(t->data);
+}
+
+void vk_syncer_notify(vk_syncer_t *s)
+{
+    if (!s || s->stopped) return;
+    if (s->running) {
+        s->dirty = 1;
+        return;
+    }
+    if (!uv_is_active((uv_handle_t *)&s->debounce))
+        uv_timer_start(&s->debounce, on_debounce, s->cfg.debounce_ms, 0);
+}
+
+/* ---- nodes and events ---- */
+
+static void sync_nodes(vk_syncer_t *s)
+{
+    if (!s->synced[I_PODS] || !s->synced[I_NODES] || !s->cfg.ops->put_node) return;
+    json_t *used = json_object();
+    json_t *pods = vk_informer_list(s->inf[I_PODS]);
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p)
+    {
+        const char *n = sget(json_object_get(p, "spec"), "nodeName");
+        if (n && *n && vk_translate_is_ours(&s->cfg.translate, p)) json_object_set_new(used, n, json_true());
+    }
+    json_decref(pods);
+    const char *name;
+    json_t *v;
+    json_object_foreach(used, name, v)
+    {
+        const json_t *node = vk_informer_get(s->inf[I_NODES], name);
+        if (!node) continue;
+        const char *rv = sget(json_object_get(node, "metadata"), "resourceVersion");
+        const char *put = sget(s->nodes_put, name);
+        if (put && rv && !strcmp(put, rv)) continue;
+        json_t *tn = vk_translate_node_to_tenant(&s->cfg.translate, node);
+        if (s->cfg.ops->put_node(s->cfg.tenant_ctx, tn) == 0) {
+            json_object_set_new(s->nodes_put, name, json_string(rv ? rv : ""));
+            s->stats.tenant_actions++;
+        }
+        json_decref(tn);
+    }
+    void *tmp;
+    json_object_foreach_safe(s->nodes_put, tmp, name, v)
+    {
+        if (json_object_get(used, name)) continue;
+        if (!s->cfg.ops->delete_node || s->cfg.ops->delete_node(s->cfg.tenant_ctx, name) == 0) {
+            json_object_del(s->nodes_put, name);
+            s->stats.tenant_actions++;
+        }
+    }
+    json_decref(used);
+}
+
+static void on_event_obj(vk_syncer_t *s, const char *type, const json_t *ev)
+{
+    if (!strcmp(type, "DELETED") || !s->cfg.ops->record_event) return;
+    const json_t *io = json_object_get(ev, "involvedObject");
+    const char *kind = sget(io, "kind"), *name = sget(io, "name");
+    if (!kind || strcmp(kind, "Pod") || !name) return;
+    char key[400];
+    snprintf(key, sizeof key, "%s/%s", s->cfg.translate.tenant->host_namespace, name);
+    const json_t *hp = vk_informer_get(s->inf[I_PODS], key);
+    const char *tns, *tname, *tuid;
+    if (!hp || vk_translate_tenant_ref(&s->cfg.translate, hp, &tns, &tname, &tuid, NULL) != 0) return;
+    json_t *te = vk_translate_event_to_tenant(&s->cfg.translate, ev, tns, tname, tuid);
+    if (s->cfg.ops->record_event(s->cfg.tenant_ctx, te) == 0) s->stats.events++;
+    json_decref(te);
+}
+
+/* ---- informers ---- */
+
+static void inf_event(void *data, const char *type, const json_t *obj, const json_t *old)
+{
+    slot_t *sl = data;
+    vk_syncer_t *s = sl->s;
+    if (s->stopped) return;
+    switch (sl->which) {
+    case I_EVENTS: on_event_obj(s, type, obj); break;
+    case I_NODES: sync_nodes(s); break;
+    default: vk_syncer_notify(s);
+    }
+}
+
+static void inf_synced(void *data)
+{
+    slot_t *sl = data;
+    sl->s->synced[sl->which] = 1;
+    if (sl->which == I_NODES) sync_nodes(sl->s);
+    vk_syncer_notify(sl->s);
+}
+
+/* ---- a pass ---- */
+
+static int referenced(const json_t *refs_by_ns, const char *ns, const char *list, const char *name)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(json_object_get(refs_by_ns, ns), list), i, n)
+        if (!strcmp(json_string_value(n), name)) return 1;
+    return 0;
+}
+
+static json_t *wanted_of(vk_syncer_t *s, const char *kind, const char *list, const json_t *refs)
+{
+    json_t *all = s->cfg.ops->list(s->cfg.tenant_ctx, kind);
+    json_t *out = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(all, i, o)
+    {
+        const json_t *md = json_object_get(o, "metadata");
+        const char *ns = sget(md, "namespace"), *name = sget(md, "name");
+        if (ns && name && referenced(refs, ns, list, name)) json_array_append(out, o);
+    }
+    json_decref(all);
+    return out;
+}
+
+static void each_cb(void *data, const json_t *a, int status, const json_t *resp)
+{
+    vk_syncer_t *s = data;
+    const char *op = sget(a, "op");
+    const vk_syncer_tenant_ops_t *ops = s->cfg.ops;
+    if (!strncmp(op, "host-", 5)) {
+        s->stats.host_actions++;
+        int ok = (status >= 200 && status < 300) || (!strcmp(op, "host-delete") && status == 404) ||
+                 (!strcmp(op, "host-create") && status == 409);
+        if (!ok) {
+            s->stats.host_failures++;
+            vk_log_warn("syncer %s: %s %s: %d %s", s->cfg.translate.tenant->name, op,
+                        sget(a, "name"), status, resp ? sget(resp, "message") ? sget(resp, "message") : "" : "");
+        }
+        return;
+    }
+    if (s->stopped) return;
+    const char *ns = sget(a, "namespace"), *name = sget(a, "name"), *uid = sget(a, "uid");
+    if (!strcmp(op, "tenant-status")) {
+        ops->write_status(s->cfg.tenant_ctx, ns, name, uid, json_object_get(a, "status"),
+                          sget(a, "nodeName"));
+        s->stats.tenant_actions++;
+    } else if (!strcmp(op, "tenant-delete")) {
+        ops->delete_pod(s->cfg.tenant_ctx, ns, name, uid);
+        s->stats.tenant_actions++;
+    } else if (!strcmp(op, "conflict")) {
+        s->stats.conflicts++;
+        vk_log_warn("syncer %s: %s %s: %s", s->cfg.translate.tenant->name, sget(a, "kind"), name,
+                    sget(a, "reason"));
+    } else if (!strcmp(op, "tenant-reject")) {
+        vk_log_warn("syncer %s: pod %s/%s not synced: %s", s->cfg.translate.tenant->name, ns, name,
+                    sget(a, "reason"));
+    }
+}
+
+static void pass_done(void *data, int failures)
+{
+    vk_syncer_t *s = data;
+    s->exec = NULL;
+    s->running = 0;
+    if (s->stopped) return;
+    sync_nodes(s);
+    if (s->dirty || failures) {
+        s->dirty = 0;
+        /* Failed actions are retried by the next pass, a little later. */
+        uv_timer_start(&s->debounce, on_debounce, failures ? 1000 : s->cfg.debounce_ms, 0);
+    }
+}
+
+static void run_pass(vk_syncer_t *s)
+{
+    if (s->stopped || s->running) return;
+    if (!s->synced[I_PODS] || !s->synced[I_CMS] || !s->synced[I_SECRETS]) return;
+    s->running = 1;
+    s->dirty = 0;
+    s->stats.passes++;
+    const vk_translate_ctx_t *tc = &s->cfg.translate;
+    const char *hns = tc->tenant->host_namespace;
+    json_t *tpods = s->cfg.ops->list(s->cfg.tenant_ctx, "Pod");
+    /* What live pods reference, by namespace. */
+    json_t *refs = json_object();
+    size_t i;
+    json_t *p;
+    json_array_foreach(tpods, i, p)
+    {
+        const json_t *md = json_object_get(p, "metadata");
+        const char *ns = sget(md, "namespace");
+        const char *phase = sget(json_object_get(p, "status"), "phase");
+        if (!ns || json_object_get(md, "deletionTimestamp") ||
+            (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))))
+            continue;
+        json_t *r = vk_reconcile_pod_refs(p);
+        json_t *acc = json_object_get(refs, ns);
+        if (!acc) {
+            acc = json_pack("{s:[],s:[],s:{}}", "configmaps", "secrets", "sas");
+            json_object_set_new(refs, ns, acc);
+        }
+        json_array_extend(json_object_get(acc, "configmaps"), json_object_get(r, "configmaps"));
+        json_array_extend(json_object_get(acc, "secrets"), json_object_get(r, "secrets"));
+        json_object_set_new(json_object_get(acc, "sas"), sget(r, "serviceAccount"), json_true());
+        json_decref(r);
+    }
+    json_t *plan = json_array(), *late = json_array();
+    static const char *const kinds[] = {"ConfigMap", "Secret"};
+    static const char *const lists[] = {"configmaps", "secrets"};
+    static const int infs[] = {I_CMS, I_SECRETS};
+    for (int k = 0; k < 2; k++) {
+        json_t *wanted = wanted_of(s, kinds[k], lists[k], refs);
+        json_t *host = vk_informer_list(s->inf[infs[k]]);
+        json_t *cp = vk_reconcile_configs(tc, kinds[k], wanted, host);
+        json_array_foreach(cp, i, p) json_array_append(strcmp(sget(p, "op"), "host-delete") ? plan : late, p);
+        json_decref(cp), json_decref(host), json_decref(wanted);
+    }
+    /* Token secrets for every service account in use. */
+    const char *ns;
+    json_t *acc;
+    json_object_foreach(refs, ns, acc)
+    {
+        const char *sa;
+        json_t *t;
+        json_object_foreach(json_object_get(acc, "sas"), sa, t)
+        {
+            char *hname = vk_translate_token_secret_name(ns, sa, tc->tenant->name);
+            char key[400];
+            snprintf(key, sizeof key, "%s/%s", hns, hname);
+            char *token = NULL;
+            if (!vk_informer_get(s->inf[I_SECRETS], key) && s->cfg.ops->token &&
+                s->cfg.ops->token(s->cfg.tenant_ctx, ns, sa, &token) == 0) {
+                json_t *sec = vk_translate_token_secret(tc, ns, sa, token, s->cfg.tenant_ca_pem);
+                json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:o}", "op", "host-create", "kind",
+                                                      "Secret", "name", hname, "object", sec));
+            }
+            free(token);
+            free(hname);
+        }
+    }
+    json_t *hpods = vk_informer_list(s->inf[I_PODS]);
+    json_t *pp = vk_reconcile_pods(tc, tpods, hpods);
+    json_array_extend(plan, pp);
+    json_array_extend(plan, late);
+    json_decref(pp), json_decref(hpods), json_decref(late), json_decref(refs), json_decref(tpods);
+    int rc = vk_hostexec_run(s->c, hns, plan, 30000, each_cb, pass_done, s, &s->exec);
+    json_decref(plan);
+    if (rc) {
+        s->running = 0;
+        vk_log_warn("syncer %s: cannot run a pass: %s", tc->tenant->name, vk_err_name(rc));
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static void freed(uv_handle_t *h)
+{
+    vk_syncer_t *s = h->data;
+    json_decref(s->nodes_put);
+    free(s);
+}
+
+int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t **out)
+{
+    *out = NULL;
+    if (!host || !cfg || !cfg->ops || !cfg->ops->list || !cfg->ops->write_status ||
+        !cfg->ops->delete_pod || !cfg->translate.tenant)
+        return VK_EINVALID;
+    vk_syncer_t *s = vk_xcalloc(1, sizeof *s);
+    s->c = host;
+    s->cfg = *cfg;
+    if (!s->cfg.debounce_ms) s->cfg.debounce_ms = 20;
+    s->nodes_put = json_object();
+    uv_timer_init(vk_httpc_loop(host), &s->debounce);
+    s->debounce.data = s;
+    const char *hns = cfg->translate.tenant->host_namespace;
+    char paths[I_COUNT][300];
+    snprintf(paths[I_PODS], 300, "/api/v1/namespaces/%s/pods", hns);
+    snprintf(paths[I_CMS], 300, "/api/v1/namespaces/%s/configmaps", hns);
+    snprintf(paths[I_SECRETS], 300, "/api/v1/namespaces/%s/secrets", hns);
+    snprintf(paths[I_EVENTS], 300, "/api/v1/namespaces/%s/events", hns);
+    snprintf(paths[I_NODES], 300, "/api/v1/nodes");
+    for (int i = 0; i < I_COUNT; i++) {
+        s->slots[i] = (slot_t){s, i};
+        vk_informer_config_t ic = {.path = paths[i], .event_cb = inf_event, .synced_cb = inf_synced,
+                                   .data = &s->slots[i]};
+        if (i == I_EVENTS) ic.field_selector = "involvedObject.kind=Pod";
+        int rc = vk_informer_start(host, &ic, &s->inf[i]);
+        if (rc) {
+            vk_syncer_stop(s);
+            return rc;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+void vk_syncer_stop(vk_syncer_t *s)
+{
+    if (!s || s->stopped) return;
+    s->stopped = 1;
+    for (int i = 0; i < I_COUNT; i++) vk_informer_stop(s->inf[i]);
+    if (s->exec) vk_hostexec_cancel(s->exec);
+    uv_close((uv_handle_t *)&s->debounce, freed);
+}
+
+void vk_syncer_get_stats(const vk_syncer_t *s, vk_syncer_stats_t *out)
+{
+    *out = s->stats;
+}

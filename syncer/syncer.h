@@ -1,0 +1,69 @@
+/* syncer: keeps one tenant's pods running in the host cluster. Level-
+ * triggered: every change on either side (vk_syncer_notify from the tenant
+ * side, informer events from the host) schedules one reconcile pass over the
+ * whole tenant (debounced); a pass lists the tenant's pods, ConfigMaps and
+ * Secrets through the tenant ops, reads the host pods/ConfigMaps/Secrets from
+ * informers, plans with syncer/reconcile, creates missing token Secrets, runs
+ * the host actions with syncer/hostexec and applies tenant actions (status,
+ * deletes) through the ops. Nodes that run the tenant's pods are mirrored
+ * into the tenant (and removed when unused); host events about the tenant's
+ * pods are recorded in the tenant. Only objects with this tenant's marks are
+ * ever changed on the host.
+ *
+ * The tenant side is an interface so that the syncer runs over the API
+ * server's internal write path in `vkube serve`, and over an in-memory fake in
+ * tests. Everything runs on the loop of the given httpc client. */
+#ifndef VK_SYNCER_H
+#define VK_SYNCER_H
+
+#include <jansson.h>
+
+#include "common/httpc.h"
+#include "syncer/translate.h"
+
+typedef struct vk_syncer vk_syncer_t;
+
+/* The tenant side. Every function is called on the loop thread; ctx is
+ * vk_syncer_config_t.tenant_ctx. Return 0 or a negative error. */
+typedef struct vk_syncer_tenant_ops {
+    /* All tenant objects of kind "Pod", "ConfigMap" or "Secret": a new array. */
+    json_t *(*list)(void *ctx, const char *kind);
+    /* Writes a pod's status (and spec.nodeName through the binding when
+     * node_name is not NULL), if the pod still has uid. */
+    int (*write_status)(void *ctx, const char *ns, const char *name, const char *uid,
+                        const json_t *status, const char *node_name);
+    /* Deletes a pod immediately (grace period 0), if it still has uid. */
+    int (*delete_pod)(void *ctx, const char *ns, const char *name, const char *uid);
+    /* Creates or replaces a Node (already translated), or deletes one. */
+    int (*put_node)(void *ctx, const json_t *node);
+    int (*delete_node)(void *ctx, const char *name);
+    /* Records an Event (already translated; created or updated by name). */
+    int (*record_event)(void *ctx, const json_t *event);
+    /* A service-account token for pods of ns/sa (caller frees *token). */
+    int (*token)(void *ctx, const char *ns, const char *sa, char **token);
+} vk_syncer_tenant_ops_t;
+
+typedef struct vk_syncer_config {
+    vk_translate_ctx_t translate;  /* tenant config (borrowed) and API address */
+    const char *tenant_ca_pem;     /* the tenant CA, put in token Secrets as ca.crt */
+    const vk_syncer_tenant_ops_t *ops;
+    void *tenant_ctx;
+    uint64_t debounce_ms;          /* (0: 20) */
+} vk_syncer_config_t;
+
+/* Starts informers on the host (pods, ConfigMaps, Secrets and events of the
+ * host namespace; nodes) and reconciles once they have listed. The config
+ * strings are borrowed and must outlive the syncer. 0 or a negative error. */
+int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t **out);
+/* Something changed on the tenant side: schedule a pass. */
+void vk_syncer_notify(vk_syncer_t *s);
+/* Stops (after the host request in flight); frees from the loop. */
+void vk_syncer_stop(vk_syncer_t *s);
+
+/* Counters: passes run, host actions executed and failed, tenant actions. */
+typedef struct vk_syncer_stats {
+    uint64_t passes, host_actions, host_failures, tenant_actions, conflicts, events;
+} vk_syncer_stats_t;
+void vk_syncer_get_stats(const vk_syncer_t *s, vk_syncer_stats_t *out);
+
+#endif
