@@ -81,6 +81,55 @@ int vk_patch_schema_builtin(void *ctx, const char *const *path, size_t depth,
             out->list_type = VK_PATCH_LIST_ATOMIC;
     }
     out->list_map_keys = info.list_map_keys;
+    out->is_map = info.is_map;
+    /* +mapType=atomic maps of the built-in kinds: PodSpec.nodeSelector,
+     * ServiceSpec.selector, ReplicationControllerSpec.selector, RuntimeClass
+     * scheduling.nodeSelector. */
+    if (info.is_map && depth > 0 &&
+        (strcmp(path[depth - 1], "nodeSelector") == 0 || strcmp(path[depth - 1], "selector") == 0))
+        out->atomic = 1;
+    if (info.msg && !info.is_list && !info.is_map) {
+        /* +structType=atomic messages (k8s.io/api and meta/v1 markers) */
+        static const char *const atomic_structs[] = {
+            "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
+            "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference",
+            "io.k8s.api.core.v1.ConfigMapKeySelector",
+            "io.k8s.api.core.v1.EndpointAddress",
+            "io.k8s.api.core.v1.EndpointPort",
+            "io.k8s.api.core.v1.FileKeySelector",
+            "io.k8s.api.core.v1.LocalObjectReference",
+            "io.k8s.api.core.v1.NodeSelector",
+            "io.k8s.api.core.v1.NodeSelectorTerm",
+            "io.k8s.api.core.v1.ObjectFieldSelector",
+            "io.k8s.api.core.v1.ObjectReference",
+            "io.k8s.api.core.v1.ResourceFieldSelector",
+            "io.k8s.api.core.v1.ScopeSelector",
+            "io.k8s.api.core.v1.SecretKeySelector",
+            "io.k8s.api.core.v1.SecretReference",
+            "io.k8s.api.core.v1.TopologySelectorTerm",
+            "io.k8s.api.core.v1.TypedLocalObjectReference",
+            "io.k8s.api.autoscaling.v1.CrossVersionObjectReference",
+            "io.k8s.api.discovery.v1.EndpointPort",
+            "io.k8s.api.networking.v1.ServiceBackendPort",
+            "io.k8s.api.rbac.v1.RoleRef",
+            "io.k8s.api.rbac.v1.Subject",
+            "io.k8s.api.admissionregistration.v1.MatchResources",
+            "io.k8s.api.admissionregistration.v1.NamedRuleWithOperations",
+            "io.k8s.api.admissionregistration.v1.ParamKind",
+            "io.k8s.api.admissionregistration.v1.ParamRef",
+            "io.k8s.api.admissionregistration.v1.Variable",
+            NULL,
+        };
+        for (size_t i = 0; atomic_structs[i]; i++)
+            if (info.msg->name && strcmp(info.msg->name, atomic_structs[i]) == 0)
+                out->atomic = 1;
+    }
+    if (info.field) {
+        unsigned fl = info.field->flags;
+        out->zero_present =
+            !(fl & VK_SF_OMITEMPTY) ||
+            (info.field->type == VK_SF_MESSAGE && !(fl & (VK_SF_POINTER | VK_SF_REPEATED | VK_SF_MAP)));
+    }
     out->is_list = info.is_list;
     out->primitive_list = info.is_list && info.msg == NULL;
     return 0;

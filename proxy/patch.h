@@ -55,6 +55,10 @@ typedef struct vk_patch_field {
     const char *merge_key;     /* +patchMergeKey, or NULL (borrowed, static or ctx-owned) */
     int list_type;             /* VK_PATCH_LIST_* (+listType), for server-side apply */
     const char *list_map_keys; /* +listMapKey, comma-separated ("containerPort,protocol"), or NULL */
+    int is_map;                /* the field is a map<string,T> (labels, data), not a struct */
+    int atomic;                /* +structType=atomic / +mapType=atomic: applied as one value */
+    int zero_present;          /* present in the JSON of a zero Go object (non-omitempty, or a
+                                * non-pointer struct); such fields are never "added" */
     int is_list;               /* the field is a list */
     int primitive_list;        /* the field is a list of scalars */
 } vk_patch_field_t;

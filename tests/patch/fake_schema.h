@@ -18,6 +18,8 @@ typedef struct {
     int list_type;
     const char *map_keys;
     int primitive;
+    int is_map;
+    int zero_present;
 } fake_field_t;
 
 #define M VK_PATCH_STRATEGY_MERGE
@@ -27,24 +29,29 @@ typedef struct {
 #define LATOM VK_PATCH_LIST_ATOMIC
 /* Pod spec fields, also found under spec.template.spec (Deployment). */
 #define POD_SPEC_FIELDS(p)                                                                         \
-    {p "containers", M, "name", LMAP, "name", 0},                                                 \
-    {p "initContainers", M, "name", LMAP, "name", 0},                                             \
-    {p "containers.ports", M, "containerPort", LMAP, "containerPort,protocol", 0},               \
-    {p "containers.env", M, "name", LMAP, "name", 0},                                             \
-    {p "containers.volumeMounts", M, "mountPath", LMAP, "mountPath", 0},                          \
-    {p "containers.args", 0, NULL, LATOM, NULL, 1},                                               \
-    {p "containers.command", 0, NULL, LATOM, NULL, 1},                                            \
-    {p "volumes", M | RK, "name", LMAP, "name", 0},                                               \
-    {p "imagePullSecrets", M, "name", LMAP, "name", 0},                                           \
-    {p "tolerations", 0, NULL, LATOM, NULL, 0},
+    {p "containers", M, "name", LMAP, "name", 0, 0, 1},                                           \
+    {p "initContainers", M, "name", LMAP, "name", 0, 0, 0},                                             \
+    {p "containers.ports", M, "containerPort", LMAP, "containerPort,protocol", 0, 0, 0},            \
+    {p "containers.env", M, "name", LMAP, "name", 0, 0, 0},                                             \
+    {p "containers.volumeMounts", M, "mountPath", LMAP, "mountPath", 0, 0, 0},                          \
+    {p "containers.args", 0, NULL, LATOM, NULL, 1, 0, 0},                                               \
+    {p "containers.command", 0, NULL, LATOM, NULL, 1, 0, 0},                                            \
+    {p "volumes", M | RK, "name", LMAP, "name", 0, 0, 0},                                               \
+    {p "imagePullSecrets", M, "name", LMAP, "name", 0, 0, 0},                                           \
+    {p "tolerations", 0, NULL, LATOM, NULL, 0, 0, 0},
 
 static const fake_field_t fake_fields[] = {
-    {"metadata.finalizers", M, NULL, LSET, NULL, 1},
-    {"metadata.ownerReferences", M, "uid", LMAP, "uid", 0},
-    {"metadata.managedFields", 0, NULL, LATOM, NULL, 0},
-    {"status.conditions", M, "type", LMAP, "type", 0},
-    {"spec.ports", M, "port", LMAP, "port,protocol", 0}, /* Service */
-    {"spec.strategy", RK, NULL, 0, NULL, 0},             /* Deployment */
+    {"metadata.finalizers", M, NULL, LSET, NULL, 1, 0, 0},
+    {"metadata.ownerReferences", M, "uid", LMAP, "uid", 0, 0, 0},
+    {"metadata.managedFields", 0, NULL, LATOM, NULL, 0, 0, 0},
+    {"status.conditions", M, "type", LMAP, "type", 0, 0, 0},
+    {"spec.ports", M, "port", LMAP, "port,protocol", 0, 0, 0}, /* Service */
+    {"spec.strategy", RK, NULL, 0, NULL, 0, 0, 0},             /* Deployment */
+    {"metadata.labels", 0, NULL, 0, NULL, 0, 1, 0},
+    {"metadata.annotations", 0, NULL, 0, NULL, 0, 1, 0},
+    {"data", 0, NULL, 0, NULL, 0, 1, 0}, /* ConfigMap */
+    {"spec.template.metadata.labels", 0, NULL, 0, NULL, 0, 1, 0},
+    {"spec.nodeSelector", 0, NULL, 0, NULL, 0, 1, 0},
     POD_SPEC_FIELDS("spec.")
     POD_SPEC_FIELDS("spec.template.spec.")
 };
@@ -78,6 +85,8 @@ static int fake_schema(void *ctx, const char *const *path, size_t depth, vk_patc
             out->list_map_keys = fake_fields[i].map_keys;
             out->is_list = fake_fields[i].list_type != 0;
             out->primitive_list = fake_fields[i].primitive;
+            out->is_map = fake_fields[i].is_map;
+            out->zero_present = fake_fields[i].zero_present;
             return 0;
         }
     }
