@@ -708,11 +708,19 @@ static void row_node(json_t *row, json_t *cells, const json_t *obj, int64_t now)
         }
         json_array_append_new(cells, json_string(ip));
     }
-    const char *keys[] = {"osImage", "kernelVersion", "containerRuntimeVersion"};
-    for (int t = 0; t < 3; t++) {
-        const char *s = str_or(info, keys[t], "");
-        json_array_append_new(cells, json_string(*s ? s : "<unknown>"));
+    const char *os = str_or(info, "osImage", "");
+    json_array_append_new(cells, json_string(*os ? os : "<unknown>"));
+    /* The kernel column carries the architecture, as kube-apiserver 1.36 prints it. */
+    const char *kv = str_or(info, "kernelVersion", ""), *arch = str_or(info, "architecture", "");
+    if (*kv && *arch) {
+        char *s = vk_xasprintf("%s (%s)", kv, arch);
+        json_array_append_new(cells, json_string(s));
+        free(s);
+    } else {
+        json_array_append_new(cells, json_string(*kv ? kv : "<unknown>"));
     }
+    const char *crv = str_or(info, "containerRuntimeVersion", "");
+    json_array_append_new(cells, json_string(*crv ? crv : "<unknown>"));
 }
 
 static void row_service(json_t *row, json_t *cells, const json_t *obj, int64_t now)
@@ -821,10 +829,10 @@ static void row_secret(json_t *row, json_t *cells, const json_t *obj, int64_t no
     json_array_append_new(cells, obj_age(obj, now));
 }
 
-static void row_serviceaccount(json_t *row, json_t *cells, const json_t *obj, int64_t now)
+/* Name and Age: kube-apiserver 1.36 dropped the Secrets column. */
+static void row_name_age(json_t *row, json_t *cells, const json_t *obj, int64_t now)
 {
     json_array_append_new(cells, json_string(name_of(obj)));
-    json_array_append_new(cells, json_integer((json_int_t)json_array_size(member(obj, "secrets"))));
     json_array_append_new(cells, obj_age(obj, now));
 }
 
@@ -862,7 +870,7 @@ static void row_event(json_t *row, json_t *cells, const json_t *obj, int64_t now
     json_t *src = member(obj, v1new ? "deprecatedSource" : "source");
     const char *comp = str_or(src, "component", "");
     if (!*comp)
-        comp = str_or(obj, "reportingController", "");
+        comp = str_or(obj, v1new ? "reportingController" : "reportingComponent", "");
     const char *host = str_or(src, "host", "");
     if (!*host)
         host = str_or(obj, "reportingInstance", "");
@@ -951,8 +959,9 @@ static int cmp_key(const void *a, const void *b)
 
 static void row_resourcequota(json_t *row, json_t *cells, const json_t *obj, int64_t now)
 {
-    json_t *hard = member(member(obj, "spec"), "hard");
+    /* Upstream lists what the quota controller reported (status.hard). */
     json_t *st = member(obj, "status");
+    json_t *hard = member(st, "hard");
     size_t n = json_object_size(hard), i = 0;
     const char **keys = vk_xcalloc(n + 1, sizeof *keys);
     const char *k;
@@ -973,9 +982,9 @@ static void row_resourcequota(json_t *row, json_t *cells, const json_t *obj, int
     }
     free(keys);
     json_array_append_new(cells, json_string(name_of(obj)));
-    json_array_append_new(cells, obj_age(obj, now));
     json_array_append_new(cells, sb_take(&req));
     json_array_append_new(cells, sb_take(&lim));
+    json_array_append_new(cells, obj_age(obj, now));
 }
 
 static void row_created(json_t *row, json_t *cells, const json_t *obj, int64_t now)
@@ -1347,8 +1356,7 @@ static const col_t secret_cols[] = {
     {"Data", "string", "", "Data contains the secret data.", 0},
     C_AGE,
     C_END};
-static const col_t serviceaccount_cols[] = {
-    C_NAME, {"Secrets", "string", "", "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.", 0}, C_AGE, C_END};
+static const col_t serviceaccount_cols[] = {C_NAME, C_AGE, C_END};
 static const col_t event_cols[] = {
     {"Last Seen", "string", "", "The time at which the most recent occurrence of this event was recorded.", 0},
     {"Type", "string", "", "Type of this event (Normal, Warning), new types could be added in the future", 0},
@@ -1386,16 +1394,16 @@ static const col_t pvc_cols[] = {
     {"VolumeMode", "string", "", "volumeMode defines what type of volume is required by the claim.", 1},
     C_END};
 static const col_t resourcequota_cols[] = {
-    C_NAME, C_AGE,
+    C_NAME,
     {"Request", "string", "", "Request represents a minimum amount of cpu/memory that a container may consume.", 0},
     {"Limit", "string", "", "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.", 0},
-    C_END};
+    C_AGE, C_END};
 static const col_t created_cols[] = {C_NAME, C_CREATED, C_END};
 static const col_t deployment_cols[] = {
     C_NAME,
     {"Ready", "string", "", "Number of the pod with ready state", 0},
-    {"Up-to-date", "integer", "", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.", 0},
-    {"Available", "integer", "", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.", 0},
+    {"Up-to-date", "string", "", "Total number of non-terminating pods targeted by this deployment that have the desired template spec.", 0},
+    {"Available", "string", "", "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.", 0},
     C_AGE, C_CONTAINERS, C_IMAGES, C_SELECTOR(1), C_END};
 static const col_t replicaset_cols[] = {
     C_NAME,
@@ -1492,7 +1500,7 @@ static const printer_t printers[] = {
     {"", "endpoints", endpoints_cols, row_endpoints},
     {"", "configmaps", configmap_cols, row_count_data},
     {"", "secrets", secret_cols, row_secret},
-    {"", "serviceaccounts", serviceaccount_cols, row_serviceaccount},
+    {"", "serviceaccounts", serviceaccount_cols, row_name_age},
     {"", "events", event_cols, row_event},
     {"events.k8s.io", "events", event_cols, row_event},
     {"", "persistentvolumes", pv_cols, row_pv},

@@ -298,8 +298,9 @@ TEST(core_cells)
     json_decref(c);
     c = cells_of("", "resourcequotas", "{\"metadata\":{\"name\":\"q\"},\"spec\":{\"hard\":{\"pods\":\"10\",\"limits.cpu\":\"4\",\"requests.cpu\":\"2\"}},"
                                        "\"status\":{\"hard\":{\"pods\":\"10\",\"limits.cpu\":\"4\",\"requests.cpu\":\"2\"},\"used\":{\"pods\":\"3\"}}}");
-    CHECK_EQ_STR(cell(c, 2), "pods: 3/10, requests.cpu: 0/2");
-    CHECK_EQ_STR(cell(c, 3), "limits.cpu: 0/4");
+    CHECK_EQ_STR(cell(c, 1), "pods: 3/10, requests.cpu: 0/2");
+    CHECK_EQ_STR(cell(c, 2), "limits.cpu: 0/4");
+    CHECK_EQ_STR(cell(c, 3), "<unknown>");
     json_decref(c);
 }
 
