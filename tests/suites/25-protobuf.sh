@@ -34,6 +34,25 @@ else
     nok fixtures-current "go not installed"
 fi
 
+# ---- 1b. upstream round-trip test data (every field of every GA kind filled):
+# k8s.io/api testdata/HEAD/<group>.<version>.<Kind>.pb decodes to the .json next to it.
+PBCHECK=$ROOT/build/test/protobuf/pbcheck
+if [ ! -x "$PBCHECK" ]; then nok upstream-testdata "$PBCHECK not built (make test-build)"
+else
+    api=$(tools/k8s-schema/fetch.sh k8s.io/api@v0.33.4 2>"$D/fetch.err")
+    ext=$(tools/k8s-schema/fetch.sh k8s.io/apiextensions-apiserver@v0.33.4 2>>"$D/fetch.err")
+    if [ -z "$api" ] || [ -z "$ext" ]; then nok upstream-testdata "$(cat "$D/fetch.err")"
+    else
+        # GA versions only (the schema tables hold those); WatchEvent is no request body.
+        files=$(ls "$api"/testdata/HEAD/*.pb "$ext"/pkg/apis/testdata/HEAD/*.pb |
+                grep -E '\.v[0-9]+\.[A-Z][A-Za-z]*\.pb$' | grep -v 'WatchEvent')
+        n=$(wc -l <<<"$files")
+        [ "$n" -ge 80 ] && ok upstream-testdata-found || nok upstream-testdata-found "only $n files"
+        # shellcheck disable=SC2086
+        "$PBCHECK" $files
+    fi
+fi
+
 # ---- 2. kubectl 1.33 typed creates against vkube serve
 "$VK" tenant create t --data-dir "$D" >/dev/null 2>"$D/create.err" || {
     nok setup "tenant create failed: $(cat "$D/create.err")"; exit 1; }
