@@ -744,6 +744,17 @@ static int on_headers_complete(llhttp_t *p)
         c->parse_status = 413;
         return -1;
     }
+    /* curl sends "Expect: 100-continue" before large bodies and would wait a
+     * second for this interim answer. */
+    ireq_t *r = c->building;
+    for (size_t i = 0; r && i < r->nhdrs; i++) {
+        if (!strcasecmp(r->hdrs[i].name, "Expect") &&
+            !strcasecmp(r->hdrs[i].value, "100-continue")) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            send_plain(c, cont, sizeof cont - 1);
+            break;
+        }
+    }
     return 0;
 }
 

@@ -600,6 +600,17 @@ TEST(keep_alive_and_pipelining)
     CHECK_EQ_INT(read_response(&c, b, &r), 0);
     CHECK(strstr(r.body, "body=7") != NULL);
     free(r.body);
+    /* Expect: 100-continue gets the interim answer before the body is sent. */
+    client_sends(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                     "Expect: 100-continue\r\n\r\n");
+    CHECK_EQ_INT(read_response(&c, b, &r), 0);
+    CHECK_EQ_INT(r.status, 100);
+    free(r.body);
+    client_sends(&c, "abc");
+    CHECK_EQ_INT(read_response(&c, b, &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(strstr(r.body, "body=3") != NULL);
+    free(r.body);
     free(b);
     client_close(&c);
 }
