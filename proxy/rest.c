@@ -1431,7 +1431,18 @@ static int parse_delopts(vk_rest_call_t *c, delopts_t *o, json_t **body)
     if (g) o->grace = strtol(g, NULL, 10);
     *body = NULL;
     if (c->req->body_len) {
-        json_t *b = json_loadb(c->req->body, c->req->body_len, 0, NULL);
+        json_t *b = NULL;
+        const char *ct = vk_http_header(c->req, "Content-Type");
+        if (ct && media_is(ct, "application/vnd.kubernetes.protobuf")) {
+            char err[256] = "";
+            if (vk_pb_decode(c->req->body, c->req->body_len, &b, err, sizeof err)) {
+                reply_msg(c, VK_EBADREQUEST, "the body of the request must be DeleteOptions: %s",
+                          err);
+                return -1;
+            }
+        } else {
+            b = json_loadb(c->req->body, c->req->body_len, 0, NULL);
+        }
         if (!json_is_object(b)) {
             json_decref(b);
             reply_msg(c, VK_EBADREQUEST, "the body of the request must be DeleteOptions");
