@@ -384,6 +384,16 @@ fallback:
     return vk_xasprintf("i:%zu", index);
 }
 
+/* "f:<name>" without printf (this is on every request's path). */
+static char *field_pe(const char *name) {
+    size_t n = strlen(name);
+    char *pe = vk_xmalloc(n + 3);
+    pe[0] = 'f';
+    pe[1] = ':';
+    memcpy(pe + 2, name, n + 1);
+    return pe;
+}
+
 static bool push_pe(walk_t *w, char *pe) {
     if (w->np >= MAX_DEPTH) {
         free(pe);
@@ -410,7 +420,7 @@ static void to_set(walk_t *w, fset_t *out, const json_t *v, const vk_patch_field
         json_object_foreach((json_t *)v, k, c) {
             vk_patch_field_t cf;
             field_of(w, k, is_map, &cf);
-            if (!push_pe(w, vk_xasprintf("f:%s", k)))
+            if (!push_pe(w, field_pe(k)))
                 return;
             bool pushed = !is_map && w->nd < MAX_DEPTH;
             if (pushed)
@@ -496,7 +506,7 @@ static void compare(walk_t *w, cmp_t *c, const json_t *l, const json_t *r,
                 const json_t *rv = r ? json_object_get(r, k) : NULL;
                 vk_patch_field_t cf;
                 bool known = field_of(w, k, is_map, &cf);
-                if (!push_pe(w, vk_xasprintf("f:%s", k)))
+                if (!push_pe(w, field_pe(k)))
                     return;
                 bool pushed = !is_map && w->nd < MAX_DEPTH;
                 if (pushed)
@@ -577,7 +587,7 @@ static json_t *merge(walk_t *w, const json_t *l, const json_t *r, const vk_patch
             bool pushed = !is_map && w->nd < MAX_DEPTH;
             if (pushed)
                 w->names[w->nd++] = k;
-            if (!push_pe(w, vk_xasprintf("f:%s", k))) {
+            if (!push_pe(w, field_pe(k))) {
                 json_decref(res);
                 return NULL;
             }
