@@ -114,6 +114,16 @@ static json_t *field_schema(bld_t *b, const vk_schema_field_t *f)
     }
     if (f->doc)
         json_object_set_new(s, "description", json_string(f->doc));
+    if (f->enum_values) {
+        json_t *vals = json_array();
+        for (const char *p = f->enum_values; *p;) {
+            size_t n = strcspn(p, "\n");
+            json_array_append_new(vals, json_stringn(p, n));
+            p += n + (p[n] ? 1 : 0);
+        }
+        json_t *target = (f->flags & VK_SF_REPEATED) ? json_object_get(s, "items") : s;
+        json_object_set_new(target ? target : s, "enum", vals);
+    }
     if (f->patch_strategy)
         json_object_set_new(s, "x-kubernetes-patch-strategy", json_string(f->patch_strategy));
     if (f->patch_merge_key)

@@ -70,6 +70,7 @@ typedef struct vk_schema_field {
     uint8_t key_type;            /* map key type, 0 when not a map */
     uint16_t flags;              /* VK_SF_REPEATED... */
     const char *map_type;        /* +mapType: "atomic", "granular" or NULL */
+    const char *enum_values;     /* Go +enum string type: values, '\n'-separated; or NULL */
 } vk_schema_field_t;
 
 typedef struct vk_schema_msg {

@@ -169,6 +169,8 @@ TEST(v3_core)
     json_t *req = json_object_get(container, "required");
     CHECK(req && json_array_size(req) == 1 &&
           !strcmp(json_string_value(json_array_get(req, 0)), "name"));
+    json_t *ipp = json_object_get(json_object_get(container, "properties"), "imagePullPolicy");
+    CHECK(json_array_size(json_object_get(ipp, "enum")) == 3);
     json_t *cports = json_object_get(json_object_get(container, "properties"), "ports");
     json_t *mk = json_object_get(cports, "x-kubernetes-list-map-keys");
     CHECK(json_array_size(mk) == 2);

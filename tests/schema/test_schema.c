@@ -47,6 +47,13 @@ TEST(fields)
         "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps");
     CHECK(m && vk_schema_field_by_json(m, "$ref") != NULL);
     CHECK(m && vk_schema_field_by_json(m, "x-kubernetes-preserve-unknown-fields") != NULL);
+    /* Go +enum string types carry their values and the upstream doc suffix. */
+    m = vk_schema_msg_by_name("io.k8s.api.core.v1.Container");
+    f = m ? vk_schema_field_by_json(m, "imagePullPolicy") : NULL;
+    CHECK(f && f->enum_values && !strcmp(f->enum_values, "Always\nIfNotPresent\nNever"));
+    CHECK(f && f->doc && strstr(f->doc, "Possible enum values:\n - `\"Always\"` means that kubelet"));
+    f = m ? vk_schema_field_by_json(m, "name") : NULL;
+    CHECK(f && f->enum_values == NULL);
     /* Docs are present. */
     m = vk_schema_kind("", "v1", "Pod");
     CHECK(m && m->doc && strstr(m->doc, "collection of containers"));

@@ -46,6 +46,30 @@ SPECIALS = {
 }
 
 
+ENUM_TYPES = set()   # Go string types marked +enum
+ENUM_CONSTS = {}     # Go type -> [(value, const name, comment lines)]
+
+
+def enum_of(gotype):
+    """(values, doc suffix) for a field of Go type gotype, or (None, None)."""
+    base = gotype.lstrip("*").replace("[]", "").split(".")[-1]
+    if base not in ENUM_TYPES or base not in ENUM_CONSTS:
+        return None, None
+    seen, items = set(), []
+    for value, name, comment in ENUM_CONSTS[base]:
+        if value in seen:
+            continue
+        seen.add(value)
+        text = " ".join(l for l in comment if l and not l.startswith("+"))
+        if text.startswith(name + " "):
+            text = text[len(name) + 1:]
+        items.append((value, text))
+    items.sort()
+    doc = "Possible enum values:\n" + "\n".join(
+        (' - `"%s"` %s' % (v, t)).rstrip() for v, t in items)
+    return [v for v, _ in items], doc
+
+
 def c_str(s):
     if s is None:
         return "NULL"
@@ -156,6 +180,22 @@ def parse_go(dirpath):
             group = g.group(1)
         for m in re.finditer(r"^type (\w+) \[\]([\w.]+)\s*$", text, re.M):
             wrappers[m.group(1)] = m.group(2)
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            m = re.match(r"type (\w+) string\s*$", line)
+            if m:
+                j = i - 1
+                while j >= 0 and lines[j].startswith("//"):
+                    if lines[j].strip() == "// +enum":
+                        ENUM_TYPES.add(m.group(1))
+                    j -= 1
+            m = re.match(r"\s+(\w+)\s+(\w+)\s*=\s*\"([^\"]*)\"\s*$", line)
+            if m:
+                j, comment = i - 1, []
+                while j >= 0 and lines[j].strip().startswith("//"):
+                    comment.insert(0, lines[j].strip()[2:].strip())
+                    j -= 1
+                ENUM_CONSTS.setdefault(m.group(2), []).append((m.group(3), m.group(1), comment))
         for m in re.finditer(r"^type (\w+) struct \{\n(.*?)^\}", text, re.M | re.S):
             name, body = m.group(1), m.group(2)
             fields = {}
@@ -290,9 +330,14 @@ def main():
             ref = index[f["ref"]] if f["ref"] else 0
             json_name = g["json"] if g["json"] else f["name"]
             mt = (mk.get("mapType") or [None])[0]
-            o.append("    {%s, %s, %s, %s, %s, %s, %d, %d, %s, %s, %s, %s}," % (
-                c_str(json_name), c_str(f["doc"] or None), c_str(ps), c_str(pk), c_str(lt),
-                c_str(lk), f["num"], ref, typ, keyt, "|".join(flags) or "0", c_str(mt)))
+            values, edoc = enum_of(g["gotype"]) if f["type"] == "string" else (None, None)
+            doc = f["doc"] or None
+            if edoc:
+                doc = (doc + "\n\n" + edoc) if doc else edoc
+            o.append("    {%s, %s, %s, %s, %s, %s, %d, %d, %s, %s, %s, %s, %s}," % (
+                c_str(json_name), c_str(doc), c_str(ps), c_str(pk), c_str(lt),
+                c_str(lk), f["num"], ref, typ, keyt, "|".join(flags) or "0", c_str(mt),
+                c_str("\n".join(values)) if values else "NULL"))
             nf += 1
     o.append("};")
     o.append("")
