@@ -117,6 +117,7 @@ static void containers_phrase(sb_t *b, const json_t *names)
 /* ---- results ----------------------------------------------------------------- */
 
 typedef struct result {
+    int level; /* 0 baseline check, 1 restricted check: upstream prints baseline ones first */
     const char *id;
     char *reason;
     char *detail;
@@ -125,6 +126,7 @@ typedef struct result {
 typedef struct results {
     result_t r[32];
     int n;
+    int level; /* level of the checks now running */
 } results_t;
 
 static void fail(results_t *rs, const char *id, const char *reason, char *detail_owned)
@@ -133,6 +135,7 @@ static void fail(results_t *rs, const char *id, const char *reason, char *detail
         free(detail_owned);
         return;
     }
+    rs->r[rs->n].level = rs->level;
     rs->r[rs->n].id = id;
     rs->r[rs->n].reason = vk_xstrdup(reason);
     rs->r[rs->n].detail = detail_owned;
@@ -329,7 +332,7 @@ static void check_host_ports(results_t *rs, const json_t *spec)
 }
 
 typedef struct apparmor_ctx {
-    json_t *bad;
+    json_t *bad_containers, *values;
 } apparmor_ctx_t;
 
 static int apparmor_type_ok(const char *t)
@@ -342,16 +345,22 @@ static void collect_apparmor(const json_t *c, void *vctx)
     apparmor_ctx_t *ctx = vctx;
     const char *t = str_or(member(sc_of(c), "appArmorProfile"), "type", "");
     if (!apparmor_type_ok(t)) {
-        char *s = vk_xasprintf("container \"%s\" must not set securityContext.appArmorProfile.type=\"%s\"",
-                               str_or(c, "name", ""), t);
-        list_add(ctx->bad, s);
-        free(s);
+        list_add(ctx->bad_containers, str_or(c, "name", ""));
+        list_add_unique(ctx->values, t);
     }
 }
 
+/* Upstream: `containers "a", "b" and annotation must not set AppArmor profile
+ * type to "Unconfined", "<annotation>="unconfined""`. */
 static void check_apparmor(results_t *rs, const json_t *meta, const json_t *spec)
 {
-    apparmor_ctx_t ctx = {list_new()};
+    apparmor_ctx_t ctx = {list_new(), list_new()};
+    const char *pt = str_or(member(member(spec, "securityContext"), "appArmorProfile"), "type", "");
+    int pod_bad = !apparmor_type_ok(pt);
+    if (pod_bad)
+        list_add_unique(ctx.values, pt);
+    visit_containers(spec, collect_apparmor, &ctx);
+    int annotations = 0;
     const char *k;
     json_t *v;
     json_object_foreach(member(meta, "annotations"), k, v)
@@ -359,58 +368,63 @@ static void check_apparmor(results_t *rs, const json_t *meta, const json_t *spec
         if (strncmp(k, "container.apparmor.security.beta.kubernetes.io/", 47) != 0)
             continue;
         const char *val = json_is_string(v) ? json_string_value(v) : "";
-        if (!strcmp(val, "runtime/default") || !strncmp(val, "localhost/", 10))
+        if (!*val || !strcmp(val, "runtime/default") || !strncmp(val, "localhost/", 10))
             continue;
         char *s = vk_xasprintf("%s=\"%s\"", k, val);
-        list_add(ctx.bad, s);
+        list_add_unique(ctx.values, s);
         free(s);
+        annotations++;
     }
-    const char *pt = str_or(member(member(spec, "securityContext"), "appArmorProfile"), "type", "");
-    if (!apparmor_type_ok(pt)) {
-        char *s = vk_xasprintf("pod must not set securityContext.appArmorProfile.type=\"%s\"", pt);
-        list_add(ctx.bad, s);
-        free(s);
-    }
-    visit_containers(spec, collect_apparmor, &ctx);
-    if (json_array_size(ctx.bad)) {
-        list_sort(ctx.bad);
+    if (json_array_size(ctx.values)) {
+        list_sort(ctx.values);
         sb_t b = {0};
-        size_t i;
-        json_array_foreach(ctx.bad, i, v) sb_add(&b, "%s%s", i ? ", " : "", json_string_value(v));
+        if (pod_bad)
+            sb_add(&b, "pod");
+        if (json_array_size(ctx.bad_containers)) {
+            if (b.n)
+                sb_add(&b, " and ");
+            containers_phrase(&b, ctx.bad_containers);
+        }
+        if (annotations) {
+            if (b.n)
+                sb_add(&b, " and ");
+            sb_add(&b, "%s", plural("annotation", "annotations", (size_t)annotations));
+        }
+        sb_add(&b, " must not set AppArmor profile type to ");
+        join_quote(&b, ctx.values);
         fail(rs, "appArmorProfile",
-             plural("forbidden AppArmor profile", "forbidden AppArmor profiles", json_array_size(ctx.bad)),
+             plural("forbidden AppArmor profile", "forbidden AppArmor profiles",
+                    json_array_size(ctx.values)),
              b.s);
     }
-    json_decref(ctx.bad);
+    json_decref(ctx.bad_containers);
+    json_decref(ctx.values);
 }
 
 static const char *const selinux_types[] = {"", "container_t", "container_init_t",
                                             "container_kvm_t", "container_engine_t", NULL};
 
 typedef struct selinux_ctx {
-    json_t *bad_containers, *data;
+    json_t *bad_containers, *types;
+    int user, role;
 } selinux_ctx_t;
 
-/* Records forbidden seLinuxOptions fields; 1 when something was forbidden. */
-static int selinux_bad(const json_t *opts, json_t *data)
+/* Records forbidden seLinuxOptions; 1 when something was forbidden. */
+static int selinux_bad(const json_t *opts, selinux_ctx_t *ctx)
 {
     int bad = 0;
     const char *t = str_or(opts, "type", "");
     if (!in_list(t, selinux_types)) {
-        char *s = vk_xasprintf("type \"%s\"", t);
-        list_add_unique(data, s);
-        free(s);
+        list_add_unique(ctx->types, t);
         bad = 1;
     }
-    const char *fields[] = {"user", "role"};
-    for (int i = 0; i < 2; i++) {
-        const char *v = str_or(opts, fields[i], "");
-        if (*v) {
-            char *s = vk_xasprintf("%s \"%s\"", fields[i], v);
-            list_add_unique(data, s);
-            free(s);
-            bad = 1;
-        }
+    if (*str_or(opts, "user", "")) {
+        ctx->user = 1;
+        bad = 1;
+    }
+    if (*str_or(opts, "role", "")) {
+        ctx->role = 1;
+        bad = 1;
     }
     return bad;
 }
@@ -418,17 +432,16 @@ static int selinux_bad(const json_t *opts, json_t *data)
 static void collect_selinux(const json_t *c, void *vctx)
 {
     selinux_ctx_t *ctx = vctx;
-    if (selinux_bad(member(sc_of(c), "seLinuxOptions"), ctx->data))
+    if (selinux_bad(member(sc_of(c), "seLinuxOptions"), ctx))
         list_add(ctx->bad_containers, str_or(c, "name", ""));
 }
 
 static void check_selinux(results_t *rs, const json_t *spec)
 {
-    selinux_ctx_t ctx = {list_new(), list_new()};
-    int pod_bad = selinux_bad(member(member(spec, "securityContext"), "seLinuxOptions"), ctx.data);
+    selinux_ctx_t ctx = {list_new(), list_new(), 0, 0};
+    int pod_bad = selinux_bad(member(member(spec, "securityContext"), "seLinuxOptions"), &ctx);
     visit_containers(spec, collect_selinux, &ctx);
     if (pod_bad || json_array_size(ctx.bad_containers)) {
-        list_sort(ctx.data);
         sb_t b = {0};
         if (pod_bad)
             sb_add(&b, "pod");
@@ -438,13 +451,21 @@ static void check_selinux(results_t *rs, const json_t *spec)
             containers_phrase(&b, ctx.bad_containers);
         }
         sb_add(&b, " set forbidden securityContext.seLinuxOptions: ");
-        size_t i;
-        json_t *v;
-        json_array_foreach(ctx.data, i, v) sb_add(&b, "%s%s", i ? "; " : "", json_string_value(v));
+        int parts = 0;
+        if (json_array_size(ctx.types)) {
+            list_sort(ctx.types);
+            sb_add(&b, "%s ", plural("type", "types", json_array_size(ctx.types)));
+            join_quote(&b, ctx.types);
+            parts++;
+        }
+        if (ctx.user)
+            sb_add(&b, "%suser may not be set", parts++ ? "; " : "");
+        if (ctx.role)
+            sb_add(&b, "%srole may not be set", parts++ ? "; " : "");
         fail(rs, "seLinuxOptions", "seLinuxOptions", b.s);
     }
     json_decref(ctx.bad_containers);
-    json_decref(ctx.data);
+    json_decref(ctx.types);
 }
 
 typedef struct procmount_ctx {
@@ -463,10 +484,6 @@ static void collect_procmount(const json_t *c, void *vctx)
 
 static void check_procmount(results_t *rs, const json_t *spec)
 {
-    /* Unmasked is allowed for pods in their own user namespace. */
-    json_t *hu = member(spec, "hostUsers");
-    if (json_is_false(hu))
-        return;
     procmount_ctx_t ctx = {list_new(), list_new()};
     visit_containers(spec, collect_procmount, &ctx);
     if (json_array_size(ctx.bad)) {
@@ -585,7 +602,7 @@ static void check_host_process(results_t *rs, const json_t *spec)
                 sb_add(&b, " and ");
             containers_phrase(&b, bad);
         }
-        sb_add(&b, " set securityContext.windowsOptions.hostProcess=true");
+        sb_add(&b, " must not set securityContext.windowsOptions.hostProcess=true");
         fail(rs, "windowsHostProcess", "hostProcess", b.s);
     }
     json_decref(bad);
@@ -669,20 +686,18 @@ static void collect_nonroot(const json_t *c, void *vctx)
     nonroot_ctx_t *ctx = vctx;
     const json_t *sc = sc_of(c);
     json_t *rnr = member(sc, "runAsNonRoot");
-    json_t *uid = member(sc, "runAsUser");
     if (json_is_false(rnr))
         list_add(ctx->explicit_bad, str_or(c, "name", ""));
-    else if (!json_is_true(rnr) && !(json_is_integer(uid) && json_integer_value(uid) != 0) &&
-             !ctx->pod_ok)
+    else if (!json_is_true(rnr) && !ctx->pod_ok)
         list_add(ctx->implicit_bad, str_or(c, "name", ""));
 }
 
 static void check_run_as_non_root(results_t *rs, const json_t *spec)
 {
     const json_t *psc = member(spec, "securityContext");
-    json_t *prnr = member(psc, "runAsNonRoot"), *puid = member(psc, "runAsUser");
-    nonroot_ctx_t ctx = {list_new(), list_new(),
-                         json_is_true(prnr) || (json_is_integer(puid) && json_integer_value(puid) != 0)};
+    /* Only runAsNonRoot=true counts (a non-zero runAsUser does not, as upstream). */
+    json_t *prnr = member(psc, "runAsNonRoot");
+    nonroot_ctx_t ctx = {list_new(), list_new(), json_is_true(prnr)};
     int pod_bad = json_is_false(prnr);
     visit_containers(spec, collect_nonroot, &ctx);
     sb_t b = {0};
@@ -738,7 +753,10 @@ static void check_run_as_user(results_t *rs, const json_t *spec)
 
 static int cmp_result(const void *a, const void *b)
 {
-    return strcmp(((const result_t *)a)->id, ((const result_t *)b)->id);
+    const result_t *x = a, *y = b;
+    if (x->level != y->level)
+        return x->level - y->level;
+    return strcmp(x->id, y->id);
 }
 
 char *vk_podsecurity_check(vk_podsecurity_level_t level, const json_t *pod_meta,
@@ -748,22 +766,36 @@ char *vk_podsecurity_check(vk_podsecurity_level_t level, const json_t *pod_meta,
         return NULL;
     results_t rs = {0};
     int restricted = level == VK_PODSECURITY_RESTRICTED;
+    /* Baseline checks; at restricted, the restricted variants of capabilities,
+     * seccomp, hostPath (restricted volume types) and procMount replace them. */
+    int user_ns = json_is_false(member(pod_spec, "hostUsers"));
     check_apparmor(&rs, pod_meta, pod_spec);
-    check_capabilities(&rs, pod_spec, restricted);
+    if (!restricted)
+        check_capabilities(&rs, pod_spec, 0);
     check_host_namespaces(&rs, pod_spec);
-    check_host_path(&rs, pod_spec);
+    if (!restricted)
+        check_host_path(&rs, pod_spec);
     check_host_ports(&rs, pod_spec);
     check_privileged(&rs, pod_spec);
-    check_procmount(&rs, pod_spec);
+    if (!restricted && !user_ns)
+        check_procmount(&rs, pod_spec);
     check_selinux(&rs, pod_spec);
-    check_seccomp(&rs, pod_spec, restricted);
+    if (!restricted)
+        check_seccomp(&rs, pod_spec, 0);
     check_sysctls(&rs, pod_spec);
     check_host_process(&rs, pod_spec);
     if (restricted) {
-        check_volume_types(&rs, pod_spec);
+        rs.level = 1;
         check_priv_esc(&rs, pod_spec);
-        check_run_as_non_root(&rs, pod_spec);
-        check_run_as_user(&rs, pod_spec);
+        check_capabilities(&rs, pod_spec, 1);
+        check_procmount(&rs, pod_spec);
+        check_volume_types(&rs, pod_spec);
+        /* Pods in their own user namespace may run as uid 0 inside it. */
+        if (!user_ns) {
+            check_run_as_non_root(&rs, pod_spec);
+            check_run_as_user(&rs, pod_spec);
+        }
+        check_seccomp(&rs, pod_spec, 1);
     }
     if (rs.n == 0)
         return NULL;

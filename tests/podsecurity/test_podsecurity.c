@@ -67,7 +67,9 @@ TEST(restricted_compliant)
                       "\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"securityContext\":{\"allowPrivilegeEscalation\":false,"
                       "\"runAsUser\":1000,\"capabilities\":{\"drop\":[\"ALL\"]}}}]}}";
     char *v = check_pod(VK_PODSECURITY_RESTRICTED, uid);
-    CHECK_EQ_STR(v, "runAsUser=0 (pod must not set runAsUser=0)");
+    /* A non-zero runAsUser does not stand in for runAsNonRoot (as upstream). */
+    CHECK_EQ_STR(v, "runAsNonRoot != true (pod or container \"a\" must set "
+                    "securityContext.runAsNonRoot=true), runAsUser=0 (pod must not set runAsUser=0)");
     free(v);
 }
 
@@ -112,9 +114,11 @@ TEST(baseline_capabilities_and_more)
         "{\"metadata\":{\"name\":\"x\",\"annotations\":{\"container.apparmor.security.beta.kubernetes.io/a\":\"unconfined\"}},"
         "\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"securityContext\":{"
         "\"seLinuxOptions\":{\"type\":\"spc_t\"},\"windowsOptions\":{\"hostProcess\":true}}}]}}");
-    CHECK(v && strstr(v, "forbidden AppArmor profile (container.apparmor.security.beta.kubernetes.io/a=\"unconfined\")"));
-    CHECK(v && strstr(v, "seLinuxOptions (container \"a\" set forbidden securityContext.seLinuxOptions: type \"spc_t\")"));
-    CHECK(v && strstr(v, "hostProcess (container \"a\" set securityContext.windowsOptions.hostProcess=true)"));
+    CHECK_EQ_STR(v, "forbidden AppArmor profile (annotation must not set AppArmor profile type to "
+                    "\"container.apparmor.security.beta.kubernetes.io/a=\"unconfined\"\"), "
+                    "seLinuxOptions (container \"a\" set forbidden securityContext.seLinuxOptions: "
+                    "type \"spc_t\"), hostProcess (container \"a\" must not set "
+                    "securityContext.windowsOptions.hostProcess=true)");
     free(v);
     /* Allowed baseline values pass. */
     CHECK(check_pod(VK_PODSECURITY_BASELINE,
