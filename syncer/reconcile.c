@@ -445,3 +445,101 @@ json_t *vk_reconcile_configs(const vk_translate_ctx_t *ctx, const char *kind,
     json_decref(by_name), json_decref(seen);
     return plan;
 }
+
+/* Ports as the host stores them: protocol TCP and targetPort = port by default. */
+static json_t *norm_ports(const json_t *ports)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        json_t *n = json_object();
+        static const char *const keep[] = {"name", "port", "targetPort", "protocol", "appProtocol", NULL};
+        for (const char *const *k = keep; *k; k++) {
+            json_t *v = json_object_get(p, *k);
+            if (v) json_object_set(n, *k, v);
+        }
+        if (!json_object_get(n, "protocol")) json_object_set_new(n, "protocol", json_string("TCP"));
+        if (!json_object_get(n, "targetPort") && json_object_get(n, "port"))
+            json_object_set(n, "targetPort", json_object_get(n, "port"));
+        json_array_append_new(out, n);
+    }
+    return out;
+}
+
+json_t *vk_reconcile_services(const vk_translate_ctx_t *ctx, const json_t *tenant_svcs,
+                              const json_t *host_svcs)
+{
+    json_t *plan = json_array();
+    json_t *by_name = json_object(), *seen = json_object();
+    size_t i;
+    json_t *o;
+    json_array_foreach(host_svcs, i, o)
+    {
+        const char *n = sget(meta(o), "name");
+        if (n) json_object_set(by_name, n, o);
+    }
+    json_array_foreach(tenant_svcs, i, o)
+    {
+        const json_t *md = meta(o);
+        const char *name = sget(md, "name"), *ns = sget(md, "namespace"), *uid = sget(md, "uid");
+        if (!name || !ns || json_object_get(md, "deletionTimestamp")) continue;
+        json_t *desired = NULL;
+        char err[256];
+        if (vk_translate_service_to_host(ctx, o, &desired, err, sizeof err) != 0) continue;
+        const char *hname = sget(meta(desired), "name");
+        json_object_set_new(seen, hname, json_true());
+        json_t *h = json_object_get(by_name, hname);
+        if (h && !vk_translate_is_ours(ctx, h)) {
+            json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:s}", "op", "conflict", "kind",
+                                                  "Service", "name", hname, "reason",
+                                                  "a host Service with this name exists and is "
+                                                  "not managed by this tenant"));
+        } else if (!h) {
+            json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:O}", "op", "host-create", "kind",
+                                                  "Service", "name", hname, "object", desired));
+        } else {
+            json_t *ops = json_array();
+            const json_t *ds = json_object_get(desired, "spec"), *hs = json_object_get(h, "spec");
+            json_t *dsel = json_object_get(ds, "selector"), *hsel = json_object_get(hs, "selector");
+            if ((dsel || hsel) && !(dsel && hsel && json_equal(dsel, hsel))) {
+                if (!dsel) op(ops, "remove", "/spec/selector", NULL);
+                else op(ops, hsel ? "replace" : "add", "/spec/selector", json_deep_copy(dsel));
+            }
+            json_t *dp = norm_ports(json_object_get(ds, "ports")),
+                   *hp = norm_ports(json_object_get(hs, "ports"));
+            if (!json_equal(dp, hp))
+                op(ops, json_object_get(hs, "ports") ? "replace" : "add", "/spec/ports", json_incref(dp));
+            json_decref(dp), json_decref(hp);
+            map_ops(ops, "/metadata/labels", json_object_get(meta(desired), "labels"),
+                    json_object_get(meta(h), "labels"), 1);
+            if (json_array_size(ops))
+                json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:o}", "op", "host-patch", "kind",
+                                                      "Service", "name", hname, "patch",
+                                                      guarded(ops, uid)));
+            else
+                json_decref(ops);
+            const char *hip = sget(hs, "clusterIP");
+            const char *tip = sget(json_object_get(o, "spec"), "clusterIP");
+            if (hip && *hip && (!tip || strcmp(tip, hip) != 0)) {
+                json_t *a = json_pack("{s:s,s:s,s:s,s:s?,s:s}", "op", "tenant-service-ip",
+                                      "namespace", ns, "name", name, "uid", uid, "clusterIP", hip);
+                json_t *ips = json_object_get(hs, "clusterIPs");
+                json_object_set_new(a, "clusterIPs", ips ? json_deep_copy(ips) : json_pack("[s]", hip));
+                json_array_append_new(plan, a);
+            }
+        }
+        json_decref(desired);
+    }
+    json_array_foreach(host_svcs, i, o)
+    {
+        const char *n = sget(meta(o), "name");
+        if (!n || json_object_get(seen, n) || !vk_translate_is_ours(ctx, o)) continue;
+        json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:s?,s:s}", "op", "host-delete", "kind",
+                                              "Service", "name", n, "uid", sget(meta(o), "uid"),
+                                              "reason", "no tenant Service for this host Service"));
+    }
+    json_decref(by_name), json_decref(seen);
+    return plan;
+}

@@ -43,4 +43,12 @@ json_t *vk_reconcile_pod_refs(const json_t *tenant_pod);
 json_t *vk_reconcile_configs(const vk_translate_ctx_t *ctx, const char *kind,
                              const json_t *wanted, const json_t *host_objs);
 
+/* Services: every tenant Service gets a host Service (selector translated,
+ * ClusterIP chosen by the host); ports and selector changes are patched; our
+ * host Services without a tenant Service are deleted. When the host has
+ * assigned a ClusterIP the tenant does not show yet:
+ *   {"op":"tenant-service-ip","namespace","name","uid","clusterIP","clusterIPs"} */
+json_t *vk_reconcile_services(const vk_translate_ctx_t *ctx, const json_t *tenant_svcs,
+                              const json_t *host_svcs);
+
 #endif

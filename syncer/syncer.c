@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_COUNT };
+enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_SERVICES, I_COUNT };
 
 typedef struct {
     struct vk_syncer *s;
@@ -188,6 +188,11 @@ static void each_cb(void *data, const json_t *a, int status, const json_t *resp)
     } else if (!strcmp(op, "tenant-delete")) {
         ops->delete_pod(s->cfg.tenant_ctx, ns, name, uid);
         s->stats.tenant_actions++;
+    } else if (!strcmp(op, "tenant-service-ip")) {
+        if (ops->write_service_ip)
+            ops->write_service_ip(s->cfg.tenant_ctx, ns, name, uid, sget(a, "clusterIP"),
+                                  json_object_get(a, "clusterIPs"));
+        s->stats.tenant_actions++;
     } else if (!strcmp(op, "conflict")) {
         s->stats.conflicts++;
         vk_log_warn("syncer %s: %s %s: %s", s->cfg.translate.tenant->name, sget(a, "kind"), name,
@@ -279,6 +284,15 @@ static void run_pass(vk_syncer_t *s)
             free(hname);
         }
     }
+    if (s->cfg.ops->write_service_ip && s->synced[I_SERVICES]) {
+        json_t *tsvcs = s->cfg.ops->list(s->cfg.tenant_ctx, "Service");
+        if (tsvcs) { /* no tenant view: never delete on a guess */
+            json_t *hsvcs = vk_informer_list(s->inf[I_SERVICES]);
+            json_t *sp = vk_reconcile_services(tc, tsvcs, hsvcs);
+            json_array_extend(plan, sp);
+            json_decref(sp), json_decref(hsvcs), json_decref(tsvcs);
+        }
+    }
     json_t *hpods = vk_informer_list(s->inf[I_PODS]);
     json_t *pp = vk_reconcile_pods(tc, tpods, hpods);
     json_array_extend(plan, pp);
@@ -321,7 +335,9 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
     snprintf(paths[I_SECRETS], 300, "/api/v1/namespaces/%s/secrets", hns);
     snprintf(paths[I_EVENTS], 300, "/api/v1/namespaces/%s/events", hns);
     snprintf(paths[I_NODES], 300, "/api/v1/nodes");
+    snprintf(paths[I_SERVICES], 300, "/api/v1/namespaces/%s/services", hns);
     for (int i = 0; i < I_COUNT; i++) {
+        if (i == I_SERVICES && !cfg->ops->write_service_ip) continue;
         s->slots[i] = (slot_t){s, i};
         vk_informer_config_t ic = {.path = paths[i], .event_cb = inf_event, .synced_cb = inf_synced,
                                    .data = &s->slots[i]};

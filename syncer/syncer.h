@@ -2,7 +2,7 @@
  * triggered: every change on either side (vk_syncer_notify from the tenant
  * side, informer events from the host) schedules one reconcile pass over the
  * whole tenant (debounced); a pass lists the tenant's pods, ConfigMaps and
- * Secrets through the tenant ops, reads the host pods/ConfigMaps/Secrets from
+ * Secrets (and Services) through the tenant ops, reads the host objects from
  * informers, plans with syncer/reconcile, creates missing token Secrets, runs
  * the host actions with syncer/hostexec and applies tenant actions (status,
  * deletes) through the ops. Nodes that run the tenant's pods are mirrored
@@ -41,6 +41,10 @@ typedef struct vk_syncer_tenant_ops {
     int (*record_event)(void *ctx, const json_t *event);
     /* A service-account token for pods of ns/sa (caller frees *token). */
     int (*token)(void *ctx, const char *ns, const char *sa, char **token);
+    /* Optional (Services are synced only when set, and list("Service") works):
+     * shows the host-assigned ClusterIP(s) on the tenant Service with uid. */
+    int (*write_service_ip)(void *ctx, const char *ns, const char *name, const char *uid,
+                            const char *cluster_ip, const json_t *cluster_ips);
 } vk_syncer_tenant_ops_t;
 
 typedef struct vk_syncer_config {

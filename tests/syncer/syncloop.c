@@ -42,7 +42,7 @@ static void result(int ok, const char *name, const char *fmt, ...)
 /* ---- the in-memory tenant ---- */
 
 typedef struct {
-    json_t *pods, *cms, *secrets; /* arrays */
+    json_t *pods, *cms, *secrets, *svcs; /* arrays */
     json_t *nodes;                /* name -> node */
     json_t *events;               /* array */
     json_t *deleted;              /* names of pods the syncer deleted */
@@ -52,7 +52,10 @@ typedef struct {
 static json_t *t_list(void *ctx, const char *kind)
 {
     tenant_t *t = ctx;
-    json_t *a = !strcmp(kind, "Pod") ? t->pods : !strcmp(kind, "ConfigMap") ? t->cms : t->secrets;
+    json_t *a = !strcmp(kind, "Pod")         ? t->pods
+                : !strcmp(kind, "ConfigMap") ? t->cms
+                : !strcmp(kind, "Service")   ? t->svcs
+                                             : t->secrets;
     return json_deep_copy(a);
 }
 
@@ -127,8 +130,28 @@ static int t_token(void *ctx, const char *ns, const char *sa, char **token)
     return 0;
 }
 
-static const vk_syncer_tenant_ops_t OPS = {t_list, t_write_status, t_delete_pod, t_put_node,
-                                           t_delete_node, t_record_event, t_token};
+static int t_write_service_ip(void *ctx, const char *ns, const char *name, const char *uid,
+                              const char *ip, const json_t *ips)
+{
+    tenant_t *t = ctx;
+    size_t i;
+    json_t *sv;
+    json_array_foreach(t->svcs, i, sv)
+    {
+        json_t *md = json_object_get(sv, "metadata");
+        if (strcmp(json_string_value(json_object_get(md, "name")), name) ||
+            strcmp(json_string_value(json_object_get(md, "uid")), uid))
+            continue;
+        json_object_set_new(json_object_get(sv, "spec"), "clusterIP", json_string(ip));
+        json_object_set(json_object_get(sv, "spec"), "clusterIPs", (json_t *)ips);
+        return 0;
+    }
+    return -ENOENT;
+}
+
+static const vk_syncer_tenant_ops_t OPS = {t_list,         t_write_status, t_delete_pod,
+                                           t_put_node,     t_delete_node,  t_record_event,
+                                           t_token,        t_write_service_ip};
 
 /* ---- host helpers ---- */
 
@@ -236,6 +259,22 @@ static int nodes_empty(void *arg)
     return json_object_size(T.nodes) == 0 && T.node_deletes > 0;
 }
 
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+static int svc_ip_shown(void *arg)
+{
+    const char *ip = json_string_value(json_object_get(json_object_get(json_array_get(T.svcs, 0), "spec"), "clusterIP"));
+    return ip && *ip;
+}
+
+static int web_svc_gone(void *arg)
+{
+    return host_status("services", "web") == 404;
+}
+
 static const char *PODS_Y =
     "- apiVersion: v1\n  kind: Pod\n"
     "  metadata: {name: web, namespace: default, uid: uid-web, labels: {app: web}}\n"
@@ -319,6 +358,9 @@ int main(int argc, char **argv)
         "- {apiVersion: v1, kind: Secret, metadata: {name: app-secret, namespace: default, uid: s1}, data: {p: aHVudGVyMg==}}\n";
     vk_yaml_parse(cms_y, strlen(cms_y), &T.cms, err, sizeof err);
     vk_yaml_parse(secs_y, strlen(secs_y), &T.secrets, err, sizeof err);
+    const char *svcs_y = "- {apiVersion: v1, kind: Service, metadata: {name: web, namespace: default, uid: sv1}, "
+                         "spec: {selector: {app: web}, ports: [{port: 80}]}}\n";
+    vk_yaml_parse(svcs_y, strlen(svcs_y), &T.svcs, err, sizeof err);
     T.nodes = json_object();
     T.events = json_array();
     T.deleted = json_array();
@@ -362,6 +404,26 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/admin-pod", HNS);
     result(host_status("pods", "ghost") == 404 && call(L, C, "GET", path, NULL, NULL) == 200,
            "syncloop-restart-orphan-deleted-foreign-kept", "orphan %d", host_status("pods", "ghost"));
+
+    /* The Service: a host Service selecting this tenant's pods; its ClusterIP shown in the tenant. */
+    int ip_ok = run_until(L, svc_ip_shown, NULL, 30000);
+    json_t *hsvc = NULL;
+    char *hsn = vk_translate_host_name("web", "default", TENANT);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/services/%s", HNS, hsn);
+    free(hsn);
+    call(L, C, "GET", path, NULL, &hsvc);
+    json_t *hspec = json_object_get(hsvc, "spec");
+    const char *hip = json_string_value(json_object_get(hspec, "clusterIP"));
+    const char *tip = json_string_value(json_object_get(json_object_get(json_array_get(T.svcs, 0), "spec"), "clusterIP"));
+    json_t *hsel = json_object_get(hspec, "selector");
+    result(ip_ok && hip && tip && !strcmp(hip, tip) &&
+               !strcmp(nz(json_string_value(json_object_get(hsel, "app"))), "web") &&
+               !strcmp(nz(json_string_value(json_object_get(hsel, "vkube.io/managed-by"))), TENANT),
+           "syncloop-service-synced", "host IP %s tenant IP %s", hip ? hip : "-", tip ? tip : "-");
+    json_decref(hsvc);
+    json_array_clear(T.svcs);
+    vk_syncer_notify(s);
+    result(run_until(L, web_svc_gone, NULL, 30000), "syncloop-service-delete-propagates", "host Service still there");
 
     /* A label change propagates. */
     json_t *web = find_pod(&T, "default", "web", NULL, NULL);
@@ -407,6 +469,7 @@ int main(int argc, char **argv)
     uv_run(L, UV_RUN_DEFAULT);
     result(uv_loop_close(L) == 0, "syncloop-loop-closed", "handles left");
     json_decref(T.pods), json_decref(T.cms), json_decref(T.secrets), json_decref(T.nodes);
+    json_decref(T.svcs);
     json_decref(T.events), json_decref(T.deleted);
     vk_tenant_config_free(&tenant);
     return failures ? 1 : 0;

@@ -302,6 +302,52 @@ TEST(configs_created_patched_and_deleted)
     json_decref(cfg), json_decref(sec);
 }
 
+TEST(services_created_patched_ip_back_and_orphans_deleted)
+{
+    json_t *svc = Y("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, uid: sv1}\n"
+                    "spec: {selector: {app: web}, ports: [{port: 80}]}\n");
+    json_t *tsvcs = json_pack("[O]", svc), *host = json_array();
+    json_t *plan = vk_reconcile_services(&g_ctx, tsvcs, host);
+    CHECK_PLAN(plan, "host-create:web-x-default-x-acme");
+    /* The host as it stores it: defaults and an allocated ClusterIP. */
+    json_t *h = json_deep_copy(json_object_get(json_array_get(plan, 0), "object"));
+    json_t *hs = json_object_get(h, "spec");
+    json_object_set_new(hs, "clusterIP", json_string("10.0.0.42"));
+    json_object_set_new(hs, "clusterIPs", json_pack("[s]", "10.0.0.42"));
+    json_object_set_new(hs, "ports", json_pack("[{s:i,s:i,s:s}]", "port", 80, "targetPort", 80,
+                                               "protocol", "TCP"));
+    json_object_set_new(json_object_get(h, "metadata"), "uid", json_string("hsv1"));
+    json_array_append(host, h);
+    json_decref(plan);
+    plan = vk_reconcile_services(&g_ctx, tsvcs, host);
+    CHECK_PLAN(plan, "tenant-service-ip:web");
+    CHECK_EQ_STR(S(json_array_get(plan, 0), "clusterIP"), "10.0.0.42");
+    json_decref(plan);
+    json_object_set_new(json_object_get(svc, "spec"), "clusterIP", json_string("10.0.0.42"));
+    plan = vk_reconcile_services(&g_ctx, tsvcs, host);
+    CHECK_PLAN(plan, "");
+    json_decref(plan);
+    /* A new port and another selector: one guarded patch. */
+    json_object_set_new(json_object_get(svc, "spec"), "ports",
+                        json_pack("[{s:i},{s:s,s:i,s:i}]", "port", 80, "name", "m", "port", 9090,
+                                  "targetPort", 9091));
+    json_object_set_new(json_object_get(svc, "spec"), "selector", json_pack("{s:s}", "app", "web2"));
+    plan = vk_reconcile_services(&g_ctx, tsvcs, host);
+    CHECK_PLAN(plan, "host-patch:web-x-default-x-acme");
+    char *s = json_dumps(json_object_get(json_array_get(plan, 0), "patch"), JSON_COMPACT);
+    CHECK(strstr(s, "\"path\":\"/spec/selector\"") && strstr(s, "\"app\":\"web2\"") &&
+          strstr(s, "\"vkube.io/managed-by\":\"acme\""));
+    CHECK(strstr(s, "\"path\":\"/spec/ports\"") && strstr(s, "9091"));
+    free(s);
+    json_decref(plan);
+    /* The tenant Service is gone: our host Service goes too. */
+    json_t *none = json_array();
+    plan = vk_reconcile_services(&g_ctx, none, host);
+    CHECK_PLAN(plan, "host-delete:web-x-default-x-acme");
+    json_decref(plan), json_decref(none), json_decref(h), json_decref(host), json_decref(tsvcs);
+    json_decref(svc);
+}
+
 int main(void)
 {
     const char *acme = "apiVersion: vkube.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\n"
@@ -321,6 +367,7 @@ int main(void)
     RUN(deletion_and_recreation);
     RUN(pod_references);
     RUN(configs_created_patched_and_deleted);
+    RUN(services_created_patched_ip_back_and_orphans_deleted);
     vk_tenant_config_free(&g_acme);
     TEST_EXIT();
 }
