@@ -127,6 +127,14 @@ int main(void) {
         json_decref(nobj);
     }
     RATE("managedFields tracking of an update", n, now() - t0);
+    t0 = now();
+    for (int r = 0; r < n; r++) {
+        json_t *nobj = json_deep_copy(dep);
+        o.manager = "kubectl-create";
+        vk_apply_track(NULL, nobj, &o, &err);
+        json_decref(nobj);
+    }
+    RATE("managedFields tracking of a create", n, now() - t0);
     json_decref(live);
     json_decref(dep);
     json_decref(pods);

@@ -329,58 +329,172 @@ static char *path_human(walk_t *w) {
     return p;
 }
 
+/* A growable string for path elements (they are built for every list item
+ * on every request, so without printf or jansson's dumper). */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sbuf_t;
+
+static void sb_putn(sbuf_t *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = vk_xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_puts(sbuf_t *b, const char *s) { sb_putn(b, s, strlen(s)); }
+
+/* JSON string as Go's encoder writes it (HTML characters escaped too). */
+static void sb_json_string(sbuf_t *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    sb_putn(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15];
+            u[6] = 0;
+            esc = u;
+        }
+        if (esc) {
+            sb_putn(b, s + i - run, run);
+            run = 0;
+            sb_puts(b, esc);
+        } else {
+            run++;
+        }
+    }
+    sb_putn(b, s + n - run, run);
+    sb_putn(b, "\"", 1);
+}
+
+static int cmp_cstr(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Compact JSON with sorted keys. */
+static void sb_json(sbuf_t *b, const json_t *v) {
+    char num[64];
+    switch (json_typeof(v)) {
+    case JSON_STRING: sb_json_string(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        sb_puts(b, num);
+        break;
+    case JSON_REAL:
+        snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        sb_puts(b, num);
+        break;
+    case JSON_TRUE: sb_puts(b, "true"); break;
+    case JSON_FALSE: sb_puts(b, "false"); break;
+    case JSON_NULL: sb_puts(b, "null"); break;
+    case JSON_ARRAY:
+        sb_puts(b, "[");
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                sb_puts(b, ",");
+            sb_json(b, json_array_get(v, i));
+        }
+        sb_puts(b, "]");
+        break;
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        const char **keys = vk_xcalloc(n ? n : 1, sizeof *keys);
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) keys[i++] = k;
+        qsort(keys, n, sizeof *keys, cmp_cstr);
+        sb_puts(b, "{");
+        for (i = 0; i < n; i++) {
+            if (i)
+                sb_puts(b, ",");
+            sb_json_string(b, keys[i], strlen(keys[i]));
+            sb_puts(b, ":");
+            sb_json(b, json_object_get(v, keys[i]));
+        }
+        sb_puts(b, "}");
+        free(keys);
+        break;
+    }
+    }
+}
+
 /* The path element of a list item, or NULL (error recorded unless lenient). */
 static char *item_pe(walk_t *w, const vk_patch_field_t *f, int kind, const json_t *item,
                      size_t index) {
-    if (kind == LK_SET)
-        goto value;
+    sbuf_t b = {0};
+    if (kind == LK_SET) {
+        sb_puts(&b, "v:");
+        sb_json(&b, item);
+        return b.p;
+    }
     const char *keys = f->list_map_keys ? f->list_map_keys : f->merge_key;
     if (!keys || !json_is_object(item))
         goto fallback;
-    json_t *k = json_object();
-    for (const char *p = keys; *p;) {
+    char names[8][128];
+    const char *sorted[8];
+    size_t nk = 0;
+    for (const char *p = keys; *p && nk < 8;) {
         size_t n = strcspn(p, ",");
-        char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(n < 127 ? n : 127), p);
-        json_t *v = json_object_get(item, name);
-        if (!v) {
-            /* protocol defaults to TCP for ports, as the OpenAPI default says */
-            if (strcmp(name, "protocol") == 0) {
-                v = json_string("TCP");
-                json_object_set_new(k, name, v);
-            } else {
-                json_decref(k);
-                if (w->lenient)
-                    goto fallback;
-                if (!w->err) {
-                    char *ph = path_human(w);
-                    w->err = vk_xasprintf("%s: element %zu: associative list with keys has an "
-                                          "element that omits key field \"%s\" (and doesn't have "
-                                          "default value)",
-                                          ph, index, name);
-                    free(ph);
-                }
-                return NULL;
-            }
-        } else {
-            json_object_set(k, name, v);
-        }
+        snprintf(names[nk], sizeof names[nk], "%.*s", (int)(n < 127 ? n : 127), p);
+        sorted[nk] = names[nk];
+        nk++;
         p += n;
         if (*p == ',')
             p++;
     }
-    char *s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(k);
-    char *pe = vk_xasprintf("k:%s", s);
-    free(s);
-    return pe;
-value: {
-    char *s = json_dumps(item, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    char *pe = vk_xasprintf("v:%s", s);
-    free(s);
-    return pe;
-}
+    qsort(sorted, nk, sizeof *sorted, cmp_cstr);
+    sb_puts(&b, "k:{");
+    for (size_t i = 0; i < nk; i++) {
+        json_t *v = json_object_get(item, sorted[i]);
+        if (i)
+            sb_puts(&b, ",");
+        sb_json_string(&b, sorted[i], strlen(sorted[i]));
+        sb_puts(&b, ":");
+        if (v) {
+            sb_json(&b, v);
+        } else if (strcmp(sorted[i], "protocol") == 0) {
+            /* protocol defaults to TCP for ports, as the OpenAPI default says */
+            sb_puts(&b, "\"TCP\"");
+        } else {
+            free(b.p);
+            b.p = NULL;
+            if (w->lenient)
+                goto fallback;
+            if (!w->err) {
+                char *ph = path_human(w);
+                w->err = vk_xasprintf("%s: element %zu: associative list with keys has an "
+                                      "element that omits key field \"%s\" (and doesn't have "
+                                      "default value)",
+                                      ph, index, sorted[i]);
+                free(ph);
+            }
+            return NULL;
+        }
+    }
+    sb_puts(&b, "}");
+    return b.p;
 fallback:
+    free(b.p);
     return vk_xasprintf("i:%zu", index);
 }
 
@@ -461,6 +575,11 @@ static void to_set(walk_t *w, fset_t *out, const json_t *v, const vk_patch_field
     }
 }
 
+/* metadata.managedFields is bookkeeping, never merged or compared. */
+static bool skip_key(const walk_t *w, const char *k) {
+    return w->np == 1 && strcmp(w->pes[0], "f:metadata") == 0 && strcmp(k, "managedFields") == 0;
+}
+
 typedef struct {
     fset_t added, modified, removed;
 } cmp_t;
@@ -502,6 +621,8 @@ static void compare(walk_t *w, cmp_t *c, const json_t *l, const json_t *r,
             json_object_foreach((json_t *)sides[s], k, v) {
                 if (s == 1 && l && json_object_get(l, k))
                     continue; /* seen from l */
+                if (skip_key(w, k))
+                    continue;
                 const json_t *lv = l ? json_object_get(l, k) : NULL;
                 const json_t *rv = r ? json_object_get(r, k) : NULL;
                 vk_patch_field_t cf;
@@ -568,44 +689,73 @@ static void compare(walk_t *w, cmp_t *c, const json_t *l, const json_t *r,
         fs_insert(&c->removed, w->pes, w->np);
 }
 
+/* Deep copy without jansson's loop detection (jansson values cannot form
+ * cycles; its check costs a printf per container). */
+static json_t *copy_json(const json_t *v) {
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) json_object_set_new_nocheck(o, k, copy_json(x));
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < json_array_size(v); i++)
+            json_array_append_new(a, copy_json(json_array_get(v, i)));
+        return a;
+    }
+    return json_copy((json_t *)v);
+}
+
 /* Merge: the applied configuration r over the live value l (new reference). */
 static json_t *merge(walk_t *w, const json_t *l, const json_t *r, const vk_patch_field_t *f,
                      bool is_map) {
     if (w->err)
         return NULL;
     if (!r)
-        return json_deep_copy(l);
+        return copy_json(l);
     if (!l)
-        return json_deep_copy(r);
+        return copy_json(r);
     if (json_is_object(l) && json_is_object(r) && !f->atomic) {
-        json_t *res = json_deep_copy(l);
+        json_t *res = json_object();
         const char *k;
-        json_t *rv;
-        json_object_foreach((json_t *)r, k, rv) {
-            vk_patch_field_t cf;
-            field_of(w, k, is_map, &cf);
-            bool pushed = !is_map && w->nd < MAX_DEPTH;
-            if (pushed)
-                w->names[w->nd++] = k;
-            if (!push_pe(w, field_pe(k))) {
-                json_decref(res);
-                return NULL;
+        json_t *v;
+        const json_t *sides[2] = {l, r};
+        for (int side = 0; side < 2; side++) {
+            json_object_foreach((json_t *)sides[side], k, v) {
+                if (skip_key(w, k) || (side == 1 && json_object_get(l, k)))
+                    continue;
+                json_t *lv = json_object_get(l, k), *rv = json_object_get(r, k);
+                if (!rv) {
+                    json_object_set_new_nocheck(res, k, copy_json(lv));
+                    continue;
+                }
+                vk_patch_field_t cf;
+                field_of(w, k, is_map, &cf);
+                bool pushed = !is_map && w->nd < MAX_DEPTH;
+                if (pushed)
+                    w->names[w->nd++] = k;
+                if (!push_pe(w, field_pe(k))) {
+                    json_decref(res);
+                    return NULL;
+                }
+                json_t *m = merge(w, lv, rv, &cf, cf.is_map);
+                pop_pe(w);
+                if (pushed)
+                    w->nd--;
+                if (!m) {
+                    json_decref(res);
+                    return NULL;
+                }
+                json_object_set_new_nocheck(res, k, m);
             }
-            json_t *m = merge(w, json_object_get(l, k), rv, &cf, cf.is_map);
-            pop_pe(w);
-            if (pushed)
-                w->nd--;
-            if (!m) {
-                json_decref(res);
-                return NULL;
-            }
-            json_object_set_new(res, k, m);
         }
         return res;
     }
     int kind = list_kind(f);
     if (!json_is_array(l) || !json_is_array(r) || kind == LK_ATOMIC)
-        return json_deep_copy(r);
+        return copy_json(r);
     /* associative lists: structured-merge-diff's ordering */
     size_t nl = json_array_size(l), nr = json_array_size(r);
     char **lp = vk_xcalloc(nl + 1, sizeof *lp), **rp = vk_xcalloc(nr + 1, sizeof *rp);
@@ -670,7 +820,7 @@ static json_t *merge(walk_t *w, const json_t *l, const json_t *r, const vk_patch
                 FIND(rp, nr, lp[li], inr);
                 FIND(merged_r, nm, lp[li], done_r);
                 if (inr < 0) {
-                    json_array_append_new(res, json_deep_copy(json_array_get(l, li)));
+                    json_array_append_new(res, copy_json(json_array_get(l, li)));
                     li++;
                     continue;
                 } else if (done_r >= 0) {
@@ -953,15 +1103,6 @@ static void mgrs_encode(mgrs_t *ms, json_t *obj) {
     }
 }
 
-/* A copy of obj without metadata.managedFields (or NULL for NULL). */
-static json_t *without_mf(const json_t *obj) {
-    if (!obj)
-        return NULL;
-    json_t *c = json_deep_copy(obj);
-    json_object_del(json_object_get(c, "metadata"), "managedFields");
-    return c;
-}
-
 /* Drops null members of objects, as decoding into the typed object does. */
 static void drop_nulls(json_t *v) {
     if (json_is_object(v)) {
@@ -1058,7 +1199,7 @@ int vk_apply(const json_t *live, const json_t *config, const vk_apply_opts_t *o,
     walk_init(&w, o);
     mgrs_t ms = {0};
     mgrs_decode(&ms, live);
-    json_t *lc = without_mf(live);
+    const json_t *lc = live; /* metadata.managedFields is skipped by the walks */
     vk_patch_field_t rootf = {0};
     json_t *merged = merge(&w, lc, config, &rootf, false);
     fset_t newset = {0}, last = {0}, owned = {0};
@@ -1169,7 +1310,9 @@ int vk_apply(const json_t *live, const json_t *config, const vk_apply_opts_t *o,
             if (i != self_i)
                 fs_diff(&ms.m[i].set, &c.removed);
         drop_nulls(merged);
-        if (!lc || !json_equal(lc, merged) || !ms.m[self_i].time) {
+        bool changed_obj = !lc || !fs_empty(&c.added) || !fs_empty(&c.modified) ||
+                           !fs_empty(&c.removed);
+        if (changed_obj || !ms.m[self_i].time) {
             free(ms.m[self_i].time);
             ms.m[self_i].time = vk_xstrdup(o->now ? o->now : "");
         }
@@ -1195,7 +1338,6 @@ done:
     fs_clear(&last);
     fs_clear(&owned);
     json_decref(merged);
-    json_decref(lc);
     mgrs_free(&ms);
     walk_done(&w);
     return rc;
@@ -1222,7 +1364,7 @@ int vk_apply_track(const json_t *old, json_t *obj, const vk_apply_opts_t *o, cha
     walk_t w;
     walk_init(&w, o);
     w.lenient = true;
-    json_t *oc = without_mf(old), *nc = without_mf(obj);
+    const json_t *oc = old, *nc = obj; /* metadata.managedFields is skipped by the walks */
     vk_patch_field_t rootf = {0};
     cmp_t c = {0};
     compare(&w, &c, oc, nc, &rootf, false, true);
@@ -1246,8 +1388,6 @@ int vk_apply_track(const json_t *old, json_t *obj, const vk_apply_opts_t *o, cha
     fs_clear(&c.added);
     fs_clear(&c.modified);
     fs_clear(&c.removed);
-    json_decref(oc);
-    json_decref(nc);
     mgrs_free(&ms);
     walk_done(&w);
     return 0;
