@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/mem.h"
 
 const vk_schema_msg_t *vk_schema_msg(uint32_t index)
 {
@@ -148,4 +149,71 @@ int vk_schema_path_info(const char *group, const char *version, const char *kind
     out->is_list = (f->flags & VK_SF_REPEATED) != 0;
     out->is_map = (f->flags & VK_SF_MAP) != 0;
     return 0;
+}
+
+typedef struct {
+    char **paths;
+    size_t max, n;
+} unknown_t;
+
+static void add_unknown(unknown_t *u, const char *prefix, const char *key)
+{
+    if (u->n < u->max)
+        u->paths[u->n] = prefix[0] ? vk_xasprintf("%s.%s", prefix, key) : vk_xstrdup(key);
+    u->n++;
+}
+
+static void walk_unknown(unknown_t *u, const vk_schema_msg_t *m, const json_t *obj,
+                         const char *prefix, int depth)
+{
+    if (depth > 64 || !json_is_object(obj) || m->special != VK_SM_NONE)
+        return;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        if (depth == 0 && (!strcmp(key, "apiVersion") || !strcmp(key, "kind")))
+            continue;
+        const vk_schema_field_t *f = vk_schema_field_by_json(m, key);
+        if (!f) {
+            add_unknown(u, prefix, key);
+            continue;
+        }
+        if (f->type != VK_SF_MESSAGE)
+            continue;
+        const vk_schema_msg_t *sub = vk_schema_msg(f->msg);
+        if (!sub || sub->special != VK_SM_NONE)
+            continue;
+        char *p = prefix[0] ? vk_xasprintf("%s.%s", prefix, key) : vk_xstrdup(key);
+        if ((f->flags & VK_SF_REPEATED) && json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e) {
+                char *pi = vk_xasprintf("%s[%zu]", p, i);
+                walk_unknown(u, sub, e, pi, depth + 1);
+                free(pi);
+            }
+        } else if ((f->flags & VK_SF_MAP) && json_is_object(v)) {
+            const char *k;
+            json_t *e;
+            json_object_foreach(v, k, e) {
+                char *pk = vk_xasprintf("%s[%s]", p, k);
+                walk_unknown(u, sub, e, pk, depth + 1);
+                free(pk);
+            }
+        } else if (!(f->flags & (VK_SF_REPEATED | VK_SF_MAP))) {
+            walk_unknown(u, sub, v, p, depth + 1);
+        }
+        free(p);
+    }
+}
+
+int vk_schema_unknown_fields(const char *group, const char *version, const char *kind,
+                             const json_t *obj, char **paths, size_t max)
+{
+    const vk_schema_msg_t *m = vk_schema_kind(group, version, kind);
+    if (!m)
+        return VK_ENOTFOUND;
+    unknown_t u = {paths, max, 0};
+    walk_unknown(&u, m, obj, "", 0);
+    return (int)u.n;
 }

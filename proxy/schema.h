@@ -14,6 +14,7 @@
 #ifndef VK_SCHEMA_H
 #define VK_SCHEMA_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -138,5 +139,18 @@ typedef struct vk_schema_field_info {
  * kind or a path element is unknown. */
 int vk_schema_path_info(const char *group, const char *version, const char *kind,
                         const char *const *path, size_t depth, vk_schema_field_info_t *out);
+
+/* Strict field validation (fieldValidation=Strict|Warn): writes to paths the
+ * JSON paths of the members of obj that the schema of (group, version, kind)
+ * does not declare, in document order, formatted as kube-apiserver's strict
+ * decoding reports them ("bogusField", "spec.template.spec.containers[0].foo";
+ * inside message-valued map entries "spec.x[key].foo"; map keys themselves
+ * are free). apiVersion and kind are declared at the top level; free-form values
+ * (RawExtension, FieldsV1, apiextensions JSON) are not inspected. At most max
+ * paths are written, each a new string the caller frees with free(). Returns
+ * the number of unknown fields found (may exceed max), or VK_ENOTFOUND when
+ * the kind has no schema here (custom resources). */
+int vk_schema_unknown_fields(const char *group, const char *version, const char *kind,
+                             const json_t *obj, char **paths, size_t max);
 
 #endif

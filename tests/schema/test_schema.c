@@ -130,8 +130,41 @@ TEST(tables_consistent)
     }
 }
 
+TEST(unknown_fields)
+{
+    json_t *o = json_loads(
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"bogus\":1,"
+        "\"metadata\":{\"name\":\"x\",\"labels\":{\"any\":\"key\"},\"managedFields\":"
+        "[{\"fieldsV1\":{\"f:anything\":{}}}]},"
+        "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"a\":\"b\"},\"x\":1},"
+        "\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\"},{\"name\":\"d\",\"imagee\":\"n\","
+        "\"resources\":{\"limits\":{\"cpu\":\"1\"}},\"ports\":[{\"containerPort\":1,\"hostIP\":\"\"}]}],"
+        "\"volumes\":[{\"name\":\"v\",\"configMap\":{\"name\":\"cm\",\"nope\":true}}]}}}}",
+        0, NULL);
+    CHECK(o != NULL);
+    char *paths[8] = {0};
+    int n = vk_schema_unknown_fields("apps", "v1", "Deployment", o, paths, 8);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_STR(paths[0], "bogus");
+    CHECK_EQ_STR(paths[1], "spec.selector.x");
+    CHECK_EQ_STR(paths[2], "spec.template.spec.containers[1].imagee");
+    CHECK_EQ_STR(paths[3], "spec.template.spec.volumes[0].configMap.nope");
+    for (int i = 0; i < 8; i++)
+        free(paths[i]);
+    /* max bounds what is written, not what is counted. */
+    n = vk_schema_unknown_fields("apps", "v1", "Deployment", o, paths, 1);
+    CHECK_EQ_INT(n, 4);
+    free(paths[0]);
+    CHECK_EQ_INT(vk_schema_unknown_fields("example.com", "v1", "Widget", o, paths, 1), VK_ENOTFOUND);
+    json_decref(o);
+    o = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{\"a\":\"b\"}}", 0, NULL);
+    CHECK_EQ_INT(vk_schema_unknown_fields("", "v1", "ConfigMap", o, paths, 1), 0);
+    json_decref(o);
+}
+
 int main(void)
 {
+    RUN(unknown_fields);
     RUN(kind_lookup);
     RUN(fields);
     RUN(path_info);
