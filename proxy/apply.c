@@ -1312,7 +1312,9 @@ int vk_apply(const json_t *live, const json_t *config, const vk_apply_opts_t *o,
         drop_nulls(merged);
         bool changed_obj = !lc || !fs_empty(&c.added) || !fs_empty(&c.modified) ||
                            !fs_empty(&c.removed);
-        if (changed_obj || !ms.m[self_i].time) {
+        /* As upstream: the time moves only when the object changed, so a
+         * no-op apply by a new manager leaves its entry without one. */
+        if (changed_obj) {
             free(ms.m[self_i].time);
             ms.m[self_i].time = vk_xstrdup(o->now ? o->now : "");
         }

@@ -46,4 +46,27 @@ op("APPLY","a",pod(meta={"finalizers":["x","y"]},spec={"tolerations":[{"key":"k"
 op("APPLY","b",pod(meta={"finalizers":["z"]}))
 op("APPLY","a",pod(meta={"finalizers":["x"]}))
 op("APPLY","b",pod(spec={"tolerations":[{"key":"q"}]}))
+# 9 shared list items between appliers, one stops applying the item
+reset("apps/v1","Deployment")
+op("APPLY","m1",dep([{"name":"web","image":"nginx:1"}]))
+op("APPLY","m2",dep([{"name":"web","resources":{"limits":{"cpu":"1"}}}]))
+op("APPLY","m1",dep([{"name":"other","image":"o"}]))
+# 10 an update removes a field the applier owned; same-value applies share ownership
+reset("v1","ConfigMap")
+op("APPLY","a",cm({"k1":"1","k2":"2"}))
+op("UPDATE","editor",cm({"k1":"1"}))
+op("APPLY","b",cm({"k1":"1"}))
+op("APPLY","b",cm({"k1":"9"}))
+# 11 conflicts with two managers at once
+reset("v1","ConfigMap")
+op("APPLY","a",cm({"x":"1"}))
+op("UPDATE","u1",cm({"x":"1","y":"1"}))
+op("APPLY","c",cm({"x":"2","y":"2"}))
+op("APPLY","c",cm({"x":"2","y":"2"}),True)
+# 12 ports keyed by containerPort+protocol, force over an update of a list item field
+reset("v1","Pod")
+op("APPLY","a",pod(spec={"containers":[{"name":"c","image":"i","ports":[{"containerPort":53,"protocol":"UDP"},{"containerPort":53}]}]}))
+op("UPDATE","kubectl-set",{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"j","ports":[{"containerPort":53,"protocol":"UDP"},{"containerPort":53}]}]}})
+op("APPLY","a",pod(spec={"containers":[{"name":"c","image":"k","ports":[{"containerPort":53,"protocol":"UDP"}]}]}))
+op("APPLY","a",pod(spec={"containers":[{"name":"c","image":"k","ports":[{"containerPort":53,"protocol":"UDP"}]}]}),True)
 open("/work/main/tests/apply/reference/cases.tsv","w").write("\n".join(L)+"\n")
