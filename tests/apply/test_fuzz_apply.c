@@ -11,6 +11,9 @@
 #include "tests/test.h"
 
 static json_t *live_;
+static vk_patch_schema_cb schema_ = fake_schema;
+static vk_patch_kind_t dep_ = {"apps", "v1", "Deployment"};
+static void *schema_ctx_;
 static size_t bad_, parsed_;
 
 static void check_result(int rc, json_t *out, char *err) {
@@ -28,7 +31,7 @@ static void one_config(const char *d, size_t len) {
     for (int force = 0; force < 2; force++) {
         vk_apply_opts_t o = {.manager = force ? "forcer" : "fuzz", .api_version = "apps/v1",
                              .now = "2026-01-01T00:00:00Z", .force = force,
-                             .schema = fake_schema};
+                             .schema = schema_, .schema_ctx = schema_ctx_};
         json_t *out = NULL, *causes = NULL;
         char *err = NULL;
         int rc = vk_apply(live_, c, &o, &out, &causes, &err);
@@ -41,7 +44,7 @@ static void one_config(const char *d, size_t len) {
     }
     json_t *n = json_deep_copy(c);
     vk_apply_opts_t o = {.manager = "upd", .api_version = "apps/v1", .now = "x",
-                         .schema = fake_schema};
+                         .schema = schema_, .schema_ctx = schema_ctx_};
     char *err = NULL;
     int rc = vk_apply_track(live_, n, &o, &err);
     check_result(rc, n, err);
@@ -61,7 +64,7 @@ static void one_managed(const char *d, size_t len) {
                            "\"name\":\"web\",\"image\":\"z\"}]}}}}",
                            0, NULL);
     vk_apply_opts_t o = {.manager = "kubectl", .api_version = "apps/v1", .now = "t",
-                         .schema = fake_schema};
+                         .schema = schema_, .schema_ctx = schema_ctx_};
     json_t *out = NULL, *causes = NULL;
     char *err = NULL;
     int rc = vk_apply(l, c, &o, &out, &causes, &err);
@@ -98,6 +101,13 @@ static void run(const char *dir, fuzz_one_fn fn) {
 
 TEST(fuzz_apply_config) { run("tests/apply/corpus/config", one_config); }
 TEST(fuzz_apply_managed_fields) { run("tests/apply/corpus/managed", one_managed); }
+TEST(fuzz_apply_config_builtin_schema) {
+    schema_ = vk_patch_schema_builtin;
+    schema_ctx_ = &dep_;
+    run("tests/apply/corpus/config", one_config);
+    schema_ = fake_schema;
+    schema_ctx_ = NULL;
+}
 
 int main(void) {
     live_ = json_loads(
@@ -112,6 +122,7 @@ int main(void) {
         0, NULL);
     RUN(fuzz_apply_config);
     RUN(fuzz_apply_managed_fields);
+    RUN(fuzz_apply_config_builtin_schema);
     json_decref(live_);
     TEST_EXIT();
 }

@@ -1,6 +1,7 @@
 /* Fuzz smoke test for proxy/patch: the patches in tests/patch/corpus/<type>/
  * plus a few thousand deterministic mutations, applied with each patch type
- * to a Deployment-like document (strategic ones with the fake schema). Must
+ * to a Deployment-like document (strategic ones with the fake schema and
+ * with the real schema tables). Must
  * never crash under ASan/UBSan; every call either succeeds with an object or
  * fails with a message and a code that maps to an HTTP status. */
 #include "proxy/patch.h"
@@ -11,6 +12,7 @@
 #include "tests/test.h"
 
 static json_t *doc_;
+static vk_patch_kind_t dep_ = {"apps", "v1", "Deployment"};
 static int type_;
 static size_t bad_, parsed_;
 
@@ -23,7 +25,8 @@ static void one(const char *d, size_t len) {
     char *err = NULL;
     int rc = type_ == 0   ? vk_patch_json(doc_, p, &out, &err)
              : type_ == 1 ? vk_patch_merge(doc_, p, &out, &err)
-                          : vk_patch_strategic(doc_, p, fake_schema, NULL, &out, &err);
+             : type_ == 2 ? vk_patch_strategic(doc_, p, fake_schema, NULL, &out, &err)
+                          : vk_patch_strategic(doc_, p, vk_patch_schema_builtin, &dep_, &out, &err);
     if (rc == 0 && !out)
         bad_++;
     if (rc != 0 && (out || !err || vk_err_http_status(rc) < 400))
@@ -55,6 +58,7 @@ static void run(const char *dir, int type) {
 TEST(fuzz_json_patch) { run("tests/patch/corpus/json", 0); }
 TEST(fuzz_merge_patch) { run("tests/patch/corpus/merge", 1); }
 TEST(fuzz_strategic_patch) { run("tests/patch/corpus/strategic", 2); }
+TEST(fuzz_strategic_patch_builtin_schema) { run("tests/patch/corpus/strategic", 3); }
 
 int main(void) {
     doc_ = json_loads(
@@ -68,6 +72,7 @@ int main(void) {
     RUN(fuzz_json_patch);
     RUN(fuzz_merge_patch);
     RUN(fuzz_strategic_patch);
+    RUN(fuzz_strategic_patch_builtin_schema);
     json_decref(doc_);
     TEST_EXIT();
 }
