@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -144,7 +145,11 @@ struct vk_http_server {
     SSL_CTX *ctx;
     llhttp_settings_t settings;
     vk_http_config_t cfg; /* strings below are owned copies */
-    char *listen, *tokens_file;
+    int has_client_ca;
+    char *tokens_path;          /* owned; NULL without a tokens file */
+    struct timespec tokens_mtime; /* of the loaded version */
+    off_t tokens_size;
+    uint64_t tokens_checked_ns; /* last stat of the file (at most one a second) */
     tokrec_t *toks;
     size_t ntoks;
     char address[80];
@@ -322,8 +327,24 @@ static void free_groups(char **g)
     free(g);
 }
 
-static int load_tokens(vk_http_server_t *srv, const char *path, char *err, size_t errlen)
+static void free_tokens(tokrec_t *toks, size_t n)
 {
+    for (size_t i = 0; i < n; i++) {
+        free(toks[i].token);
+        free(toks[i].user);
+        free(toks[i].uid);
+        free_groups(toks[i].groups);
+    }
+    free(toks);
+}
+
+/* Parses the tokens file into a new table (*out, *nout; freed with free_tokens). */
+static int parse_tokens(const char *path, tokrec_t **out, size_t *nout, char *err, size_t errlen)
+{
+    tokrec_t *toks = NULL;
+    size_t ntoks = 0;
+    *out = NULL;
+    *nout = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "tokens file %s: %s", path, strerror(errno));
@@ -345,10 +366,11 @@ static int load_tokens(vk_http_server_t *srv, const char *path, char *err, size_
             for (size_t i = 0; i < nf; i++) free(fl[i]);
             free(line);
             fclose(f);
+            free_tokens(toks, ntoks);
             return VK_EINVALID;
         }
-        srv->toks = vk_xrealloc(srv->toks, (srv->ntoks + 1) * sizeof *srv->toks);
-        tokrec_t *t = &srv->toks[srv->ntoks++];
+        toks = vk_xrealloc(toks, (ntoks + 1) * sizeof *toks);
+        tokrec_t *t = &toks[ntoks++];
         t->token = fl[0];
         t->user = fl[1];
         t->uid = fl[2];
@@ -357,7 +379,50 @@ static int load_tokens(vk_http_server_t *srv, const char *path, char *err, size_
     }
     free(line);
     fclose(f);
+    *out = toks;
+    *nout = ntoks;
     return 0;
+}
+
+/* Loads (or reloads) the tokens file; on failure the old table stays. */
+static int load_tokens(vk_http_server_t *srv, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "tokens file %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    tokrec_t *toks;
+    size_t n;
+    int rc = parse_tokens(path, &toks, &n, err, errlen);
+    if (rc) return rc;
+    free_tokens(srv->toks, srv->ntoks);
+    srv->toks = toks;
+    srv->ntoks = n;
+    srv->tokens_mtime = st.st_mtim;
+    srv->tokens_size = st.st_size;
+    if (!srv->tokens_path) srv->tokens_path = vk_xstrdup(path);
+    return 0;
+}
+
+/* Re-reads the tokens file when it changed (checked at most once a second),
+ * so tokens can be added or revoked without a restart. */
+static void maybe_reload_tokens(vk_http_server_t *srv)
+{
+    if (!srv->tokens_path) return;
+    uint64_t now = uv_hrtime();
+    if (srv->tokens_checked_ns && now - srv->tokens_checked_ns < 1000000000ull) return;
+    srv->tokens_checked_ns = now;
+    struct stat st;
+    if (stat(srv->tokens_path, &st) < 0) return;
+    if (st.st_size == srv->tokens_size && st.st_mtim.tv_sec == srv->tokens_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == srv->tokens_mtime.tv_nsec)
+        return;
+    char err[256];
+    if (load_tokens(srv, srv->tokens_path, err, sizeof err))
+        vk_log_warn("http: keeping the previous tokens: %s", err);
+    else
+        vk_log_info("http: reloaded %zu tokens from %s", srv->ntoks, srv->tokens_path);
 }
 
 static const tokrec_t *find_token(const vk_http_server_t *srv, const char *tok)
@@ -817,11 +882,18 @@ static const char *authenticate(conn_t *c, ireq_t *r)
             char *t = vk_pool_alloc(r->pub.pool, tl + 1);
             memcpy(t, tok, tl);
             if (!tl) return "Unauthorized";
+            maybe_reload_tokens(srv);
             const tokrec_t *rec = find_token(srv, t);
             if (rec) {
-                u->name = rec->user;
-                u->uid = rec->uid;
-                u->groups = (const char *const *)rec->groups;
+                /* Copied: a reload may free the table while the request lives. */
+                vk_pool_t *pool = r->pub.pool;
+                size_t ng = 0;
+                while (rec->groups[ng]) ng++;
+                const char **g = vk_pool_alloc(pool, (ng + 1) * sizeof *g);
+                for (size_t i = 0; i < ng; i++) g[i] = vk_pool_strdup(pool, rec->groups[i]);
+                u->name = vk_pool_strdup(pool, rec->user);
+                u->uid = vk_pool_strdup(pool, rec->uid);
+                u->groups = g;
                 u->authenticated = 1;
                 return NULL;
             }
@@ -984,7 +1056,7 @@ static void take_cert_identity(conn_t *c)
 {
     X509 *peer = SSL_get1_peer_certificate(c->ssl);
     if (!peer) return;
-    if (SSL_get_verify_result(c->ssl) != X509_V_OK || !c->srv->cfg.client_ca_file) {
+    if (SSL_get_verify_result(c->ssl) != X509_V_OK || !c->srv->has_client_ca) {
         c->cert_state = -1;
         X509_free(peer);
         return;
@@ -1175,9 +1247,8 @@ static int ssl_error(char *err, size_t errlen, const char *what, const char *fil
     return VK_EINVALID;
 }
 
-static int make_ctx(vk_http_server_t *srv, char *err, size_t errlen)
+static int make_ctx(vk_http_server_t *srv, const vk_http_config_t *cfg, char *err, size_t errlen)
 {
-    const vk_http_config_t *cfg = &srv->cfg;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) return ssl_error(err, errlen, "SSL_CTX_new", NULL);
     srv->ctx = ctx;
@@ -1248,21 +1319,20 @@ static void copy_config(vk_http_server_t *srv, const vk_http_config_t *cfg)
     if (srv->cfg.idle_timeout_ms <= 0) srv->cfg.idle_timeout_ms = 90000;
     if (srv->cfg.request_timeout_ms <= 0) srv->cfg.request_timeout_ms = 60000;
     if (!srv->cfg.max_streams_per_client) srv->cfg.max_streams_per_client = 500;
-    /* File names are only used during start; the listen string is not kept. */
+    /* The caller's strings are only used during start. */
+    srv->has_client_ca = cfg->client_ca_file != NULL;
     srv->cfg.listen = NULL;
     srv->cfg.tokens_file = NULL;
+    srv->cfg.cert_file = NULL;
+    srv->cfg.key_file = NULL;
+    srv->cfg.client_ca_file = NULL;
 }
 
 static void free_server(vk_http_server_t *srv)
 {
     if (srv->ctx) SSL_CTX_free(srv->ctx);
-    for (size_t i = 0; i < srv->ntoks; i++) {
-        free(srv->toks[i].token);
-        free(srv->toks[i].user);
-        free(srv->toks[i].uid);
-        free_groups(srv->toks[i].groups);
-    }
-    free(srv->toks);
+    free_tokens(srv->toks, srv->ntoks);
+    free(srv->tokens_path);
     free(srv);
 }
 
@@ -1286,7 +1356,7 @@ int vk_http_server_start(uv_loop_t *loop, const vk_http_config_t *cfg, vk_http_s
     srv->loop = loop;
     copy_config(srv, cfg);
     init_settings(srv);
-    int rc = make_ctx(srv, err, errlen);
+    int rc = make_ctx(srv, cfg, err, errlen);
     if (!rc && cfg->tokens_file) rc = load_tokens(srv, cfg->tokens_file, err, errlen);
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);

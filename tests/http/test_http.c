@@ -557,6 +557,36 @@ TEST(bearer_tokens)
     free(r.body);
 }
 
+TEST(tokens_file_reloads)
+{
+    /* Add dave, revoke alice; the server notices the change without a restart. */
+    CHECK_EQ_INT(vk_cert_write_file(tokens_file, "tok-dave,dave,uid-4,\"ops\"\n", 0600), 0);
+    int status = 0;
+    for (int i = 0; i < 200 && status != 200; i++) {
+        resp_t r;
+        if (do_get(main_srv, NULL, NULL, "Authorization: Bearer tok-dave\r\n", "/echo", &r)) break;
+        status = r.status;
+        if (status == 200) CHECK(strstr(r.body, "user=dave uid=uid-4 groups=ops;") != NULL);
+        free(r.body);
+        if (status != 200) usleep(50000);
+    }
+    CHECK_EQ_INT(status, 200);
+    resp_t r;
+    CHECK_EQ_INT(do_get(main_srv, NULL, NULL, "Authorization: Bearer tok-alice\r\n", "/echo", &r),
+                 0);
+    CHECK_EQ_INT(r.status, 401);
+    free(r.body);
+    /* A broken file keeps the previous tokens. */
+    CHECK_EQ_INT(vk_cert_write_file(tokens_file, "only-one-field\n", 0600), 0);
+    usleep(1100000);
+    CHECK_EQ_INT(do_get(main_srv, NULL, NULL, "Authorization: Bearer tok-dave\r\n", "/echo", &r), 0);
+    CHECK_EQ_INT(r.status, 200);
+    free(r.body);
+    vk_cert_write_file(tokens_file,
+                       "# comment\ntok-alice,alice,uid-1,\"team-a,team b\"\ntok-carol,carol,uid-3\n",
+                       0600);
+}
+
 TEST(anonymous)
 {
     resp_t r;
@@ -906,6 +936,7 @@ int main(void)
     RUN(client_cert_identity);
     RUN(cert_from_other_ca_is_401);
     RUN(bearer_tokens);
+    RUN(tokens_file_reloads);
     RUN(anonymous);
     RUN(keep_alive_and_pipelining);
     RUN(chunked_stream_with_flow_control);

@@ -153,6 +153,14 @@ code=$("${C[@]}" -H "Authorization: Bearer secret-tok-1" "$URL/version" -o /dev/
 body=$("${C[@]}" -H "Authorization: Bearer wrong" "$URL/version" -w ' %{http_code}' 2>&1)
 if [[ $body == *" 401" ]] && grep -q '"reason":"Unauthorized"' <<<"$body"; then ok serve:bad-token-401
 else nok serve:bad-token-401 "$body"; fi
+printf 'secret-tok-2,bob,uid-b\n' >> "$T/tokens.csv"
+code=000
+for _ in $(seq 1 40); do
+    code=$("${C[@]}" -H "Authorization: Bearer secret-tok-2" "$URL/version" -o /dev/null -w '%{http_code}' 2>&1)
+    [ "$code" = 200 ] && break
+    sleep 0.1
+done
+[ "$code" = 200 ] && ok serve:token-added-while-serving || nok serve:token-added-while-serving "$code"
 alpn=$("${C[@]}" -v --http2 "${ADMIN[@]}" "$URL/version" -o /dev/null 2>&1 | grep -i "ALPN" | tr '\n' ' ')
 if grep -q "http/1.1" <<<"$alpn" && ! grep -qiE "server accepted h2|ALPN.*: h2$" <<<"$alpn"; then
     ok serve:alpn-http1-only; else nok serve:alpn-http1-only "$alpn"; fi
