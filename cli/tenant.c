@@ -16,7 +16,7 @@ static int tenant_usage(FILE *f)
     fprintf(f, "Usage: vkube tenant <subcommand> [flags]\n\n"
                "Subcommands:\n"
                "  create NAME --data-dir DIR [--listen 127.0.0.1:PORT] [--san NAME]...\n"
-               "  kubeconfig NAME --data-dir DIR\n"
+               "  kubeconfig NAME --data-dir DIR [--user USER [--group G]... [--token]]\n"
                "  list --data-dir DIR\n"
                "  delete NAME --data-dir DIR\n"
                "\nThe data directory may also come from $VKUBE_DATA_DIR.\n");
@@ -141,19 +141,70 @@ static int name_and_dir(const char *cmd, const char *help, int argc, char **argv
 
 static int tenant_kubeconfig(int argc, char **argv)
 {
+    const char *data_dir = NULL, *user = NULL;
+    const char *groups[33] = {0};
+    int token = 0;
+    const cli_flag_t flags[] = {
+        {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
+        {"--user", NULL, 1, &user, NULL, NULL, 0,
+         "make a kubeconfig for this user instead of admin (new client certificate)"},
+        {"--group", NULL, 1, NULL, NULL, groups, 32, "a group of --user (repeatable)"},
+        {"--token", NULL, 0, NULL, &token, NULL, 0,
+         "with --user: a new bearer token (added to tokens.csv) instead of a certificate"},
+        {0}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse("tenant kubeconfig", argc, argv, flags, pos, 1, &npos);
+    if (rc == 1) {
+        printf("Usage: vkube tenant kubeconfig NAME --data-dir DIR [--user USER [--group G]... "
+               "[--token]]\n\n"
+               "Prints the tenant's admin kubeconfig (embedded certificates), or with --user\n"
+               "a new kubeconfig for that user: a client certificate CN=USER, O=GROUP... signed\n"
+               "by the tenant CA, or with --token a bearer token appended to the tenant's\n"
+               "tokens.csv (a running server accepts it within a second). What the user may\n"
+               "do is decided by RBAC objects in the tenant.\n");
+        cli_print_flags(stdout, flags);
+        return 0;
+    }
+    if (rc) return rc;
+    if (npos != 1) {
+        fprintf(stderr, "vkube tenant kubeconfig: exactly one tenant NAME is required\n");
+        return 2;
+    }
+    if ((groups[0] || token) && !user) {
+        fprintf(stderr, "vkube tenant kubeconfig: --group and --token need --user\n");
+        return 2;
+    }
+    if (!(data_dir = data_dir_or_env("tenant kubeconfig", data_dir))) return 2;
+    if (!vk_tenantdir_valid_name(pos[0])) {
+        fprintf(stderr, "vkube tenant kubeconfig: invalid tenant name \"%s\"\n", pos[0]);
+        return 2;
+    }
     vk_tenantdir_t t;
-    int rc = name_and_dir("tenant kubeconfig",
-                          "Usage: vkube tenant kubeconfig NAME --data-dir DIR\n\n"
-                          "Prints the tenant's admin kubeconfig (embedded certificates).\n",
-                          argc, argv, &t);
-    if (rc) return rc == 1 ? 0 : (rc == 3 ? 1 : rc);
-    char *kc = NULL;
-    rc = vk_cert_read_file(t.kubeconfig, &kc, NULL);
-    if (rc) {
-        fprintf(stderr, "vkube tenant kubeconfig: cannot read %s: %s\n", t.kubeconfig,
-                strerror(-rc));
+    vk_tenantdir_paths(data_dir, pos[0], &t);
+    if (!vk_tenantdir_exists(&t)) {
+        fprintf(stderr, "vkube tenant kubeconfig: tenant \"%s\" not found in %s\n", pos[0],
+                data_dir);
         vk_tenantdir_free(&t);
         return 1;
+    }
+    char *kc = NULL;
+    if (user) {
+        char err[512];
+        rc = vk_tenantdir_user_kubeconfig(&t, user, groups, token, &kc, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "vkube tenant kubeconfig: %s\n", err);
+            vk_tenantdir_free(&t);
+            return 1;
+        }
+    } else {
+        rc = vk_cert_read_file(t.kubeconfig, &kc, NULL);
+        if (rc) {
+            fprintf(stderr, "vkube tenant kubeconfig: cannot read %s: %s\n", t.kubeconfig,
+                    strerror(-rc));
+            vk_tenantdir_free(&t);
+            return 1;
+        }
     }
     fputs(kc, stdout);
     free(kc);

@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,4 +256,93 @@ int vk_tenantdir_listen(const vk_tenantdir_t *t, char **out)
     if (rc) return rc;
     while (len && ((*out)[len - 1] == '\n' || (*out)[len - 1] == ' ')) (*out)[--len] = 0;
     return 0;
+}
+
+/* Names that fit the tokens file and certificate subjects: printable, no
+ * quotes, commas, or CSV/line breaking characters. */
+static int plain_name(const char *s)
+{
+    if (!*s || strlen(s) > 253) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == ',' || *p == '"' || *p == '\\') return 0;
+    return 1;
+}
+
+static int append_token(const vk_tenantdir_t *t, const char *user, const char *const *groups,
+                        char **token)
+{
+    unsigned char rnd[24];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) return VK_EINTERNAL;
+    char hex[sizeof rnd * 2 + 1];
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    char *gl = vk_xstrdup("");
+    for (const char *const *g = groups; g && *g; g++) {
+        char *n = vk_xasprintf("%s%s%s", gl, *gl ? "," : "", *g);
+        free(gl);
+        gl = n;
+    }
+    char *line = vk_xasprintf("%s,%s,%s,\"%s\"\n", hex, user, user, gl);
+    free(gl);
+    int fd = open(t->tokens, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int rc = 0;
+    if (fd < 0) {
+        rc = -errno;
+    } else {
+        size_t len = strlen(line);
+        if (write(fd, line, len) != (ssize_t)len) rc = -EIO;
+        if (fsync(fd) < 0 && !rc) rc = -errno;
+        close(fd);
+    }
+    free(line);
+    if (!rc) *token = vk_xstrdup(hex);
+    return rc;
+}
+
+int vk_tenantdir_user_kubeconfig(const vk_tenantdir_t *t, const char *user,
+                                 const char *const *groups, int as_token, char **out, char *err,
+                                 size_t errlen)
+{
+    *out = NULL;
+    if (!plain_name(user)) {
+        snprintf(err, errlen, "invalid user name \"%s\"", user);
+        return VK_EINVALID;
+    }
+    for (const char *const *g = groups; g && *g; g++)
+        if (!plain_name(*g)) {
+            snprintf(err, errlen, "invalid group name \"%s\"", *g);
+            return VK_EINVALID;
+        }
+    char *addr = NULL, *server = NULL, *token = NULL;
+    vk_cert_pem_t ca = {0}, client = {0};
+    int rc = vk_tenantdir_listen(t, &addr);
+    if (!rc) rc = vk_cert_read_file(t->ca_crt, &ca.cert, NULL);
+    if (rc) {
+        snprintf(err, errlen, "cannot read the tenant's files in %s: %s", t->dir, strerror(-rc));
+        goto out;
+    }
+    if (as_token) {
+        rc = append_token(t, user, groups, &token);
+        if (rc) {
+            snprintf(err, errlen, "cannot add a token to %s: %s", t->tokens,
+                     rc > -1000 ? strerror(-rc) : "internal error");
+            goto out;
+        }
+    } else {
+        rc = vk_cert_read_file(t->ca_key, &ca.key, NULL);
+        if (!rc) rc = vk_cert_make_client(&ca, user, groups, CERT_DAYS, &client);
+        if (rc) {
+            snprintf(err, errlen, "cannot make a client certificate for %s", user);
+            goto out;
+        }
+    }
+    server = vk_xasprintf("https://%s", addr);
+    rc = vk_kubeconfig_render(t->name, server, ca.cert, client.cert, client.key, token, out);
+    if (rc) snprintf(err, errlen, "cannot render the kubeconfig");
+out:
+    free(addr);
+    free(server);
+    free(token);
+    vk_cert_pem_free(&ca);
+    vk_cert_pem_free(&client);
+    return rc;
 }

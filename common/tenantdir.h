@@ -52,6 +52,16 @@ int vk_tenantdir_create(const vk_tenantdir_t *t, const char *listen,
 /* The remembered listen address; caller frees *out. 0 or -errno. */
 int vk_tenantdir_listen(const vk_tenantdir_t *t, char **out);
 
+/* A kubeconfig for another user of the tenant (context NAME, the tenant's
+ * server address): with as_token 0 a new client certificate CN=user,
+ * O=groups signed by the tenant CA is embedded; with as_token 1 a new random
+ * bearer token is appended to tokens.csv (a running server picks it up within
+ * a second) and embedded. groups: NULL-terminated, may be NULL. Caller frees
+ * *out. VK_EINVALID for names with characters the tokens file cannot hold. */
+int vk_tenantdir_user_kubeconfig(const vk_tenantdir_t *t, const char *user,
+                                 const char *const *groups, int as_token, char **out, char *err,
+                                 size_t errlen);
+
 /* Recursively removes the tenant directory (for failed creates and tests). */
 int vk_tenantdir_remove(const vk_tenantdir_t *t);
 

@@ -161,6 +161,22 @@ for _ in $(seq 1 40); do
     sleep 0.1
 done
 [ "$code" = 200 ] && ok serve:token-added-while-serving || nok serve:token-added-while-serving "$code"
+# Limited kubeconfigs for other users: certificate and token.
+"$VK" tenant kubeconfig t1 --data-dir "$D" --user bob --group dev --group ops >"$D/bob.kc" 2>"$D/stderr"
+who=$("$KUBECTL" --kubeconfig "$D/bob.kc" auth whoami 2>&1)
+if grep -qE "Username +bob" <<<"$who" && grep -qE "Groups +\[dev ops system:authenticated\]" <<<"$who"; then
+    ok kubeconfig:user-cert; else nok kubeconfig:user-cert "$who $(cat "$D/stderr")"; fi
+"$VK" tenant kubeconfig t1 --data-dir "$D" --user carol --group qa --token >"$D/carol.kc" 2>"$D/stderr"
+who=""
+for _ in $(seq 1 30); do
+    who=$("$KUBECTL" --kubeconfig "$D/carol.kc" auth whoami 2>&1)
+    grep -qE "Username +carol" <<<"$who" && break
+    sleep 0.1
+done
+if grep -qE "Username +carol" <<<"$who" && grep -q "qa" <<<"$who"; then ok kubeconfig:user-token
+else nok kubeconfig:user-token "$who $(cat "$D/stderr")"; fi
+expect_fail kubeconfig:bad-user 'invalid user name' tenant kubeconfig t1 --data-dir "$D" --user 'a,b'
+expect_fail kubeconfig:group-needs-user 'need --user' tenant kubeconfig t1 --data-dir "$D" --group x
 alpn=$("${C[@]}" -v --http2 "${ADMIN[@]}" "$URL/version" -o /dev/null 2>&1 | grep -i "ALPN" | tr '\n' ' ')
 if grep -q "http/1.1" <<<"$alpn" && ! grep -qiE "server accepted h2|ALPN.*: h2$" <<<"$alpn"; then
     ok serve:alpn-http1-only; else nok serve:alpn-http1-only "$alpn"; fi
