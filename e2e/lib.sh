@@ -78,7 +78,9 @@ host_up_shared() {
 	mkdir -p "$(dirname "$st")"
 	(
 		flock 8
-		if "$E2E_HOSTCLUSTER/status" -q "$st" 2>/dev/null; then
+		# Under load a health check can time out: while its processes run,
+		# give a running cluster 30s before starting over.
+		if [[ -f $st/env ]] && wait_until 30 "$E2E_HOSTCLUSTER/status" -q "$st"; then
 			echo "reusing host cluster in $st" >>"$log"
 			exit 0
 		fi
