@@ -43,7 +43,8 @@ typedef struct child {
     char *name;
     uv_process_t proc;
     uv_timer_t timer;   /* restart backoff */
-    int running;        /* proc is a live process */
+    int running;        /* proc (or the adopted process) is alive */
+    pid_t adopted;      /* a leftover process of an earlier operator we watch by polling */
     int proc_open;      /* proc handle not yet closed */
     int handles;        /* open handles (timer, proc) */
     int want;           /* keep it running */
@@ -246,6 +247,8 @@ static json_t *simple_status(const json_t *t, const char *phase, const char *rea
 
 /* ---- children (--local) ---- */
 
+static void schedule_pass(op_t *op, uint64_t ms);
+
 static child_t *child_find(op_t *op, const char *name)
 {
     for (child_t *c = op->children; c; c = c->next)
@@ -279,12 +282,14 @@ static char *pid_path(op_t *op, const char *name)
     return vk_xasprintf("%s/%s.pid", op->opts.data_dir, name);
 }
 
-/* A `vkube serve` of this tenant left by a previous operator (killed without
- * stopping its children) still holds the port: stop it before starting ours. */
-static void kill_stale(op_t *op, const char *name)
+/* The pid of a live `vkube serve` of this tenant started by an earlier
+ * operator (from DIR/NAME.pid, checked against /proc/PID/cmdline so that a
+ * reused pid is never taken for it), or 0. */
+static pid_t leftover_pid(op_t *op, const char *name)
 {
     char *pp = pid_path(op, name);
     char *txt = NULL;
+    pid_t found = 0;
     if (vk_cert_read_file(pp, &txt, NULL) == 0) {
         pid_t pid = (pid_t)atoi(txt);
         char cpath[64];
@@ -295,18 +300,30 @@ static void kill_stale(op_t *op, const char *name)
             for (size_t i = 0; i + 1 < len; i++)
                 if (!cmd[i]) cmd[i] = ' ';
             char *want = vk_xasprintf("serve --data-dir %s --tenant %s", op->opts.data_dir, name);
-            if (strstr(cmd, want)) {
-                vk_log_info("operator: tenant %s: stopping a leftover control plane (pid %d)", name,
-                            (int)pid);
-                kill(pid, SIGTERM);
-                for (int i = 0; i < 50 && kill(pid, 0) == 0; i++) usleep(100 * 1000);
-                if (kill(pid, 0) == 0) kill(pid, SIGKILL);
-            }
+            size_t wl = strlen(want);
+            /* cmdline ends with the tenant name (and a NUL turned into nothing). */
+            char *at = strstr(cmd, want);
+            if (at && (at[wl] == 0 || at[wl] == ' ')) found = pid;
             free(want);
         }
         free(cmd);
     }
     free(txt);
+    free(pp);
+    return found;
+}
+
+/* A leftover that must go before we start our own (it holds the port). */
+static void kill_stale(op_t *op, const char *name)
+{
+    pid_t pid = leftover_pid(op, name);
+    if (pid) {
+        vk_log_info("operator: tenant %s: stopping a leftover control plane (pid %d)", name, (int)pid);
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 50 && leftover_pid(op, name) == pid; i++) usleep(100 * 1000);
+        if (leftover_pid(op, name) == pid) kill(pid, SIGKILL);
+    }
+    char *pp = pid_path(op, name);
     unlink(pp);
     free(pp);
 }
@@ -345,6 +362,7 @@ static void child_exit_cb(uv_process_t *p, int64_t status, int sig)
                 "in %d ms",
                 c->name, (long long)status, sig, c->restarts, c->backoff_ms);
     uv_timer_start(&c->timer, child_restart_cb, (uint64_t)c->backoff_ms, 0);
+    schedule_pass(op, REQUEUE_MS); /* status: not ready until it answers again */
 }
 
 static int open_log(op_t *op, const char *name)
@@ -395,6 +413,26 @@ static void child_spawn(child_t *c)
     vk_log_info("operator: tenant %s: control plane started (pid %d)", c->name, c->proc.pid);
 }
 
+/* Watches an adopted process (not our child: no exit callback) by polling. */
+static void adopted_poll_cb(uv_timer_t *t)
+{
+    child_t *c = t->data;
+    if (leftover_pid(c->op, c->name) == c->adopted) return;
+    uv_timer_stop(&c->timer);
+    c->adopted = 0;
+    c->running = 0;
+    if (!c->want || c->op->stopping) {
+        vk_log_info("operator: tenant %s: control plane stopped", c->name);
+        child_release(c);
+        return;
+    }
+    c->restarts++;
+    vk_log_warn("operator: tenant %s: adopted control plane exited; restart %d", c->name,
+                c->restarts);
+    child_spawn(c);
+    schedule_pass(c->op, REQUEUE_MS); /* status: not ready until it answers again */
+}
+
 static child_t *child_ensure(op_t *op, const char *name)
 {
     child_t *c = child_find(op, name);
@@ -411,14 +449,30 @@ static child_t *child_ensure(op_t *op, const char *name)
     c->handles = 1;
     c->next = op->children;
     op->children = c;
+    pid_t pid = leftover_pid(op, name);
+    if (pid) {
+        /* Keep serving without a gap across operator restarts. */
+        c->adopted = pid;
+        c->running = 1;
+        c->started_ms = uv_now(&op->loop);
+        vk_log_info("operator: tenant %s: adopted the running control plane (pid %d)", name, (int)pid);
+        uv_timer_start(&c->timer, adopted_poll_cb, 500, 500);
+        return c;
+    }
     child_spawn(c);
     return c;
 }
 
-/* Asks c to stop; it is released when it has exited. */
+/* Asks c to stop (once: a second SIGTERM makes `vkube serve` exit without
+ * draining); it is released when it has exited. */
 static void child_stop(child_t *c)
 {
+    if (!c->want) return;
     c->want = 0;
+    if (c->adopted) {
+        kill(c->adopted, SIGTERM); /* adopted_poll_cb releases it once gone */
+        return;
+    }
     uv_timer_stop(&c->timer);
     if (c->running)
         uv_process_kill(&c->proc, SIGTERM); /* child_exit_cb releases it */
