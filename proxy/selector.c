@@ -133,7 +133,7 @@ static char *qualified_name_errors(const char *v) {
     const char *name = v;
     if (slash) {
         if (strchr(slash + 1, '/')) {
-            add_msg(&b, "a qualified name ", QUALIFIED_MSG);
+            add_msg(&b, "a valid label key ", QUALIFIED_MSG);
             sb_puts(&b, " with an optional DNS subdomain prefix and '/' (e.g. "
                         "'example.com/MyName')");
             return b.p;
@@ -143,7 +143,7 @@ static char *qualified_name_errors(const char *v) {
             add_msg(&b, "prefix part ", "must be non-empty");
         else {
             if (plen > 253)
-                add_msg(&b, "prefix part ", "must be no more than 253 characters");
+                add_msg(&b, "prefix part ", "must be no more than 253 bytes");
             if (!dns1123_subdomain_ok(v, plen))
                 add_msg(&b, "prefix part ", DNS1123_MSG);
         }
@@ -153,7 +153,7 @@ static char *qualified_name_errors(const char *v) {
     if (nlen == 0)
         add_msg(&b, "name part ", "must be non-empty");
     else if (nlen > 63)
-        add_msg(&b, "name part ", "must be no more than 63 characters");
+        add_msg(&b, "name part ", "must be no more than 63 bytes");
     if (!qualified_ok(name, nlen))
         add_msg(&b, "name part ", QUALIFIED_MSG);
     return b.p;
@@ -164,7 +164,7 @@ static char *label_value_errors(const char *v) {
     sbuf_t b = {0};
     size_t n = strlen(v);
     if (n > 63)
-        add_msg(&b, "", "must be no more than 63 characters");
+        add_msg(&b, "", "must be no more than 63 bytes");
     if (n > 0 && !qualified_ok(v, n))
         add_msg(&b, "", LABEL_VALUE_MSG);
     return b.p;
@@ -310,41 +310,71 @@ static void req_clear(req_t *r) {
     free(r->vals);
 }
 
+/* strconv.ParseInt(s, 10, 64): optional sign, digits, in range. */
 static bool parse_int64(const char *s, long long *out) {
-    if (!*s)
+    const char *d = s + (*s == '+' || *s == '-');
+    if (!*d)
         return false;
-    char *end;
+    for (const char *q = d; *q; q++)
+        if (*q < '0' || *q > '9')
+            return false;
     errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || s[0] == ' ' || s[0] == '\t' || s[0] == '+')
+    long long v = strtoll(s, NULL, 10);
+    if (errno)
         return false;
     *out = v;
     return true;
 }
 
-/* Upstream NewRequirement's checks on an assembled requirement. */
+/* Appends one field error to an aggregate being built. */
+static void agg_add(sbuf_t *b, size_t *n, char *msg) {
+    if (b->len && !strstr(b->p, msg)) { /* the aggregate drops duplicates */
+        sb_puts(b, ", ");
+        sb_puts(b, msg);
+        (*n)++;
+    } else if (!b->len) {
+        sb_puts(b, msg);
+        (*n)++;
+    }
+    free(msg);
+}
+
+/* Upstream NewRequirement's checks on an assembled requirement: every error,
+ * one alone or "[e1, e2]" as an error aggregate prints them. */
 static char *check_requirement(req_t *r) {
     if (r->nvals > 1)
         qsort(r->vals, r->nvals, sizeof *r->vals, cmp_str);
+    sbuf_t b = {0};
+    size_t n = 0;
     if (r->op == OP_GT || r->op == OP_LT) {
         if (r->nvals != 1)
-            return vk_xstrdup("values: Invalid value: for 'Gt', 'Lt' operators, exactly one "
-                              "value is required");
-        if (!parse_int64(r->vals[0], &r->num))
-            return invalid_msg("values[0]", r->vals[0],
-                               "for 'Gt', 'Lt' operators, the value must be an integer");
+            agg_add(&b, &n, vk_xstrdup("values: Invalid value: for 'Gt', 'Lt' operators, "
+                                       "exactly one value is required"));
+        for (size_t i = 0; i < r->nvals; i++) {
+            if (!parse_int64(r->vals[i], &r->num)) {
+                char *path = vk_xasprintf("values[%zu]", i);
+                agg_add(&b, &n,
+                        invalid_msg(path, r->vals[i],
+                                    "for 'Gt', 'Lt' operators, the value must be an integer"));
+                free(path);
+            }
+        }
     }
     for (size_t i = 0; i < r->nvals; i++) {
         char *e = label_value_errors(r->vals[i]);
         if (e) {
             char *path = vk_xasprintf("values[%zu][%s]", i, r->key);
-            char *m = invalid_msg(path, r->vals[i], e);
+            agg_add(&b, &n, invalid_msg(path, r->vals[i], e));
             free(path);
             free(e);
-            return m;
         }
     }
-    return NULL;
+    if (n > 1) {
+        char *m = vk_xasprintf("[%s]", b.p);
+        free(b.p);
+        return m;
+    }
+    return b.p;
 }
 
 /* One requirement; on error sets p->err (without the "unable to parse" prefix). */
@@ -676,7 +706,7 @@ static char *unescape_value(const char *s, char **err) {
         if (in_slash) {
             if (*p != '\\' && *p != ',' && *p != '=') {
                 free(b.p);
-                *err = vk_xasprintf("invalid field selector: invalid escape sequence: %s", s);
+                *err = vk_xasprintf("invalid field selector: invalid escape sequence: \\%c", *p);
                 return NULL;
             }
             sb_putc(&b, *p);
@@ -685,7 +715,7 @@ static char *unescape_value(const char *s, char **err) {
             in_slash = true;
         } else if (*p == ',' || *p == '=') {
             free(b.p);
-            *err = vk_xasprintf("invalid field selector: unescaped character %c", *p);
+            *err = vk_xasprintf("invalid field selector: unescaped character in value: %d", *p);
             return NULL;
         } else {
             sb_putc(&b, *p);
@@ -693,10 +723,14 @@ static char *unescape_value(const char *s, char **err) {
     }
     if (in_slash) {
         free(b.p);
-        *err = vk_xasprintf("invalid field selector: invalid escape sequence: %s", s);
+        *err = vk_xstrdup("invalid field selector: invalid escape sequence: \\");
         return NULL;
     }
     return b.p;
+}
+
+static int cmp_bytes(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int vk_selector_field_parse(const char *s, vk_selector_field_t **out, char **err) {
@@ -706,9 +740,12 @@ int vk_selector_field_parse(const char *s, vk_selector_field_t **out, char **err
     if (!s)
         s = "";
     vk_selector_field_t *sel = vk_xcalloc(1, sizeof *sel);
-    size_t len = strlen(s), start = 0;
+    /* split on unescaped commas, then handle the terms in sorted order as
+     * upstream does (so the first error reported is the same) */
+    size_t len = strlen(s), start = 0, nparts = 0;
+    char **parts = NULL;
     bool in_slash = false;
-    for (size_t i = 0; i <= len; i++) {
+    for (size_t i = 0; len && i <= len; i++) {
         if (i < len) {
             if (in_slash) {
                 in_slash = false;
@@ -721,13 +758,17 @@ int vk_selector_field_parse(const char *s, vk_selector_field_t **out, char **err
             if (s[i] != ',')
                 continue;
         }
-        /* term s[start..i) */
-        char *part = vk_xstrndup(s + start, i - start);
+        parts = vk_xrealloc(parts, (nparts + 1) * sizeof *parts);
+        parts[nparts++] = vk_xstrndup(s + start, i - start);
         start = i + 1;
-        if (!*part) {
-            free(part);
+    }
+    if (nparts > 1)
+        qsort(parts, nparts, sizeof *parts, cmp_bytes);
+    int rc = 0;
+    for (size_t pi = 0; pi < nparts && rc == 0; pi++) {
+        char *part = parts[pi];
+        if (!*part)
             continue;
-        }
         char *op = NULL;
         size_t oplen = 0;
         for (char *q = part; *q && !op; q++) {
@@ -740,21 +781,29 @@ int vk_selector_field_parse(const char *s, vk_selector_field_t **out, char **err
         }
         if (!op) {
             set_err(err, vk_xasprintf("invalid selector: '%s'; can't understand '%s'", s, part));
-            free(part);
-            vk_selector_field_free(sel);
-            return VK_EBADREQUEST;
+            rc = VK_EBADREQUEST;
+            break;
         }
         char *uerr = NULL;
         char *value = unescape_value(op + oplen, &uerr);
         if (!value) {
             set_err(err, uerr);
-            free(part);
-            vk_selector_field_free(sel);
-            return VK_EBADREQUEST;
+            rc = VK_EBADREQUEST;
+            break;
+        }
+        if (op == part && !*value) { /* empty field and value: matches everything */
+            free(value);
+            continue;
         }
         sel->terms = vk_xrealloc(sel->terms, (sel->n + 1) * sizeof *sel->terms);
         sel->terms[sel->n++] = (term_t){vk_xstrndup(part, (size_t)(op - part)), value, op[0] == '!'};
-        free(part);
+    }
+    for (size_t i = 0; i < nparts; i++)
+        free(parts[i]);
+    free(parts);
+    if (rc) {
+        vk_selector_field_free(sel);
+        return rc;
     }
     *out = sel;
     return 0;
