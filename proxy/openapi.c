@@ -12,6 +12,7 @@
 #include "proxy/schema.h"
 
 #define META "io.k8s.apimachinery.pkg.apis.meta.v1."
+#define OPENAPI_FORMAT 1
 
 typedef struct {
     char *group, *version, *kind, *plural;
@@ -922,10 +923,12 @@ static void sha512_hex(const char *data, size_t len, char out[129])
 /* A hash of everything a group-version document is built from. */
 static void gv_hash(const vk_openapi_t *o, const char *group, const char *version, char out[129])
 {
-    size_t cap = 256, len = 0;
+    size_t cap = 256 + strlen(o->kube_version), len = 0;
     char *buf = vk_xmalloc(cap);
-    len = (size_t)snprintf(buf, cap, "%s|%zu|%zu|", o->kube_version, vk_schema_gen_nmsgs,
-                           vk_schema_gen_nkinds);
+    /* OPENAPI_FORMAT: bump when this file changes what the documents contain,
+     * so clients caching documents by their hash URL refetch them. */
+    len = (size_t)snprintf(buf, cap, "%d|%s|%s|", OPENAPI_FORMAT, o->kube_version,
+                           vk_schema_gen_digest);
     for (size_t i = 0; i < o->nres; i++) {
         const res_t *r = &o->res[i];
         if (group && (strcmp(r->group, group) || strcmp(r->version, version)))

@@ -97,6 +97,7 @@ extern const vk_schema_msg_t vk_schema_gen_msgs[];
 extern const size_t vk_schema_gen_nmsgs;
 extern const vk_schema_kind_t vk_schema_gen_kinds[];
 extern const size_t vk_schema_gen_nkinds;
+extern const char vk_schema_gen_digest[]; /* hex sha256 of the generated tables */
 
 /* Message by index (borrowed static data; NULL when out of range). */
 const vk_schema_msg_t *vk_schema_msg(uint32_t index);

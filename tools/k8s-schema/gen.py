@@ -12,6 +12,7 @@ repository: this runs at build time.
 
 Usage: gen.py OUT.c API_DIR APIMACHINERY_DIR APIEXTENSIONS_DIR
 """
+import hashlib
 import os
 import re
 import sys
@@ -356,6 +357,10 @@ def main():
         o.append("    {%s, %s, %s, %d}," % (c_str(g), c_str(v), c_str(k), index[full]))
     o.append("};")
     o.append("const size_t vk_schema_gen_nkinds = %d;" % len(kinds))
+    body = "\n".join(o) + "\n"
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    o.append("/* sha256 of the tables above: changes whenever any schema content does. */")
+    o.append('const char vk_schema_gen_digest[] = "%s";' % digest)
     tmp = out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write("\n".join(o) + "\n")
