@@ -4,7 +4,7 @@
 // apply or an update) through apimachinery's managedfields test field manager
 // with client-go's schemas for the built-in types, and prints the object after
 // each step (managedFields without times) or "ERR: <message>". Regenerate:
-//   cd tests/apply/refgen && go build -o /tmp/refgen . &&
+//   cd tests/apply/refgen && GOFLAGS=-mod=mod go build -o /tmp/refgen . &&
 //   /tmp/refgen < ../reference/cases.tsv > ../reference/expected.txt
 // The fake manager works on unstructured objects, so it marks fields of a
 // create-by-update that a typed kube-apiserver does not; those cases live in

@@ -3,7 +3,7 @@
 // merge patch, or Pod/Service/Deployment for a strategic merge patch on that
 // kind) with the upstream Go libraries kube-apiserver uses, and prints one line
 // per case: the result JSON or "ERR: <message>". Regenerate with
-//   cd tests/patch/refgen && go build -o /tmp/refgen . &&
+//   cd tests/patch/refgen && GOFLAGS=-mod=mod go build -o /tmp/refgen . &&
 //   /tmp/refgen < ../reference/cases.tsv > ../reference/expected.txt
 // (needs the Go module proxy once). tests/patch/test_patch_reference.c compares.
 package main

@@ -2,7 +2,7 @@
 // of cases.tsv ("L|F<TAB>selector<TAB>set as JSON") through apimachinery's
 // labels.Parse / fields.ParseSelector and prints "match", "nomatch" or
 // "ERR: <message>". Regenerate: cd tests/selector/refgen && python3 gen.py
-// (from tests/selector) && go build -o /tmp/refgen . &&
+// (from tests/selector) && GOFLAGS=-mod=mod go build -o /tmp/refgen . &&
 // /tmp/refgen < ../reference/cases.tsv > ../reference/expected.txt
 package main
 
