@@ -618,6 +618,7 @@ static json_t *decode_msg(dec_t *d, const vk_schema_msg_t *m, const uint8_t *b, 
     json_t **vals = m->nfields <= 32 ? small : vk_xcalloc(m->nfields, sizeof *vals);
     memset(vals, 0, sizeof *vals * (m->nfields <= 32 ? 32 : m->nfields));
     json_t *obj = NULL;
+    size_t hint = 0;
     rd_t r = {b, b + n};
     while (r.p < r.end) {
         uint64_t key;
@@ -627,10 +628,18 @@ static json_t *decode_msg(dec_t *d, const vk_schema_msg_t *m, const uint8_t *b, 
         }
         uint64_t num = key >> 3;
         unsigned wt = key & 7;
-        size_t i;
-        for (i = 0; i < m->nfields; i++)
-            if (vk_schema_msg_field(m, i)->number == num)
+        /* Fields arrive in number order, which is nearly always table order:
+         * search from the last match first. */
+        size_t i = m->nfields;
+        for (size_t k = 0; k < m->nfields; k++) {
+            size_t j = (hint + k) % m->nfields;
+            if (vk_schema_msg_field(m, j)->number == num) {
+                i = j;
                 break;
+            }
+        }
+        if (i < m->nfields)
+            hint = i;
         if (i == m->nfields || num == 0) {
             if (num == 0 || rd_skip(&r, wt)) {
                 fail(d, VK_EBADREQUEST, "protobuf: %s: malformed field %" PRIu64, m->name, num);
