@@ -196,7 +196,7 @@ static void walk_unknown(unknown_t *u, const vk_schema_msg_t *m, const json_t *o
             const char *k;
             json_t *e;
             json_object_foreach(v, k, e) {
-                char *pk = vk_xasprintf("%s[%s]", p, k);
+                char *pk = vk_xasprintf("%s.%s", p, k);
                 walk_unknown(u, sub, e, pk, depth + 1);
                 free(pk);
             }

@@ -145,8 +145,9 @@ int vk_schema_path_info(const char *group, const char *version, const char *kind
  * JSON paths of the members of obj that the schema of (group, version, kind)
  * does not declare, in document order, formatted as kube-apiserver's strict
  * decoding reports them ("bogusField", "spec.template.spec.containers[0].foo";
- * inside message-valued map entries "spec.x[key].foo"; map keys themselves
- * are free). apiVersion and kind are declared at the top level; free-form values
+ * inside message-valued map entries "spec.x.key.foo"; map keys themselves
+ * are free; the format of sigs.k8s.io/json, which kube-apiserver reports as
+ * `strict decoding error: unknown field "<path>", unknown field ...`). apiVersion and kind are declared at the top level; free-form values
  * (RawExtension, FieldsV1, apiextensions JSON) are not inspected. At most max
  * paths are written, each a new string the caller frees with free(). Returns
  * the number of unknown fields found (may exceed max), or VK_ENOTFOUND when

@@ -160,6 +160,15 @@ TEST(unknown_fields)
     o = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{\"a\":\"b\"}}", 0, NULL);
     CHECK_EQ_INT(vk_schema_unknown_fields("", "v1", "ConfigMap", o, paths, 1), 0);
     json_decref(o);
+    /* Message-valued map entries: CRD schema properties (JSONSchemaProps). */
+    o = json_loads("{\"spec\":{\"versions\":[{\"name\":\"v1\",\"schema\":{\"openAPIV3Schema\":"
+                   "{\"properties\":{\"size\":{\"type\":\"integer\",\"typo\":1}}}}}]}}",
+                   0, NULL);
+    CHECK_EQ_INT(vk_schema_unknown_fields("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                                          o, paths, 1), 1);
+    CHECK_EQ_STR(paths[0], "spec.versions[0].schema.openAPIV3Schema.properties.size.typo");
+    free(paths[0]);
+    json_decref(o);
 }
 
 int main(void)
