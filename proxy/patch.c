@@ -135,6 +135,60 @@ int vk_patch_schema_builtin(void *ctx, const char *const *path, size_t depth,
     return 0;
 }
 
+int vk_patch_schema_openapi(void *ctx, const char *const *path, size_t depth,
+                            vk_patch_field_t *out) {
+    const vk_patch_openapi_t *o = ctx;
+    memset(out, 0, sizeof *out);
+    const json_t *node = o->schema;
+    for (size_t i = 0; i < depth && node; i++) {
+        /* list fields: the next element names a field of the items */
+        while (json_is_object(node) && json_is_string(json_object_get(node, "type")) &&
+               strcmp(json_string_value(json_object_get(node, "type")), "array") == 0)
+            node = json_object_get(node, "items");
+        if (!json_is_object(node))
+            return VK_ENOTFOUND;
+        node = json_object_get(json_object_get(node, "properties"), path[i]);
+    }
+    if (!json_is_object(node))
+        return VK_ENOTFOUND;
+    const char *type = json_string_value(json_object_get(node, "type"));
+    if (type && strcmp(type, "array") == 0) {
+        out->is_list = 1;
+        const char *lt = json_string_value(json_object_get(node, "x-kubernetes-list-type"));
+        out->list_type = !lt                       ? VK_PATCH_LIST_ATOMIC
+                         : strcmp(lt, "map") == 0 ? VK_PATCH_LIST_MAP
+                         : strcmp(lt, "set") == 0 ? VK_PATCH_LIST_SET
+                                                  : VK_PATCH_LIST_ATOMIC;
+        json_t *keys = json_object_get(node, "x-kubernetes-list-map-keys");
+        size_t len = 0;
+        for (size_t i = 0; i < json_array_size(keys); i++)
+            len += json_string_length(json_array_get(keys, i)) + 1;
+        if (len && o->pool) {
+            char *joined = vk_pool_alloc(o->pool, len + 1), *w = joined;
+            for (size_t i = 0; i < json_array_size(keys); i++) {
+                const char *k = json_string_value(json_array_get(keys, i));
+                if (!k)
+                    continue;
+                if (w != joined)
+                    *w++ = ',';
+                size_t n = strlen(k);
+                memcpy(w, k, n);
+                w += n;
+            }
+            *w = 0;
+            out->list_map_keys = joined;
+        }
+        const char *it = json_string_value(json_object_get(json_object_get(node, "items"), "type"));
+        out->primitive_list = !it || (strcmp(it, "object") != 0 && strcmp(it, "array") != 0);
+    } else if (type && strcmp(type, "object") == 0) {
+        json_t *ap = json_object_get(node, "additionalProperties");
+        out->is_map = !json_object_get(node, "properties") && json_is_object(ap);
+        const char *mt = json_string_value(json_object_get(node, "x-kubernetes-map-type"));
+        out->atomic = mt && strcmp(mt, "atomic") == 0;
+    }
+    return 0;
+}
+
 /* ---- shared helpers -------------------------------------------------------- */
 
 /* json-patch's test equality: structural for objects and arrays; scalars by

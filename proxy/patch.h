@@ -81,6 +81,18 @@ typedef struct vk_patch_kind {
 int vk_patch_schema_builtin(void *ctx, const char *const *path, size_t depth,
                             vk_patch_field_t *out);
 
+/* A vk_patch_schema_cb over an OpenAPI v3 structural schema (a CRD
+ * version's schema.openAPIV3Schema): x-kubernetes-list-type,
+ * x-kubernetes-list-map-keys and x-kubernetes-map-type, for server-side apply
+ * of custom resources (they have no strategic merge keys). ctx is a
+ * vk_patch_openapi_t; strings handed out are allocated from its pool. */
+typedef struct vk_patch_openapi {
+    const json_t *schema; /* borrowed */
+    struct vk_pool *pool; /* request pool (common/mem.h), for joined list-map keys */
+} vk_patch_openapi_t;
+int vk_patch_schema_openapi(void *ctx, const char *const *path, size_t depth,
+                            vk_patch_field_t *out);
+
 /* ---- applying patches ------------------------------------------------------ */
 
 /* Applies an RFC 6902 JSON patch (a JSON array of operations) to doc.

@@ -5,6 +5,7 @@
 #include "proxy/apply.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 #include "tests/patch/fake_schema.h"
 #include "tests/test.h"
 
@@ -260,6 +261,54 @@ TEST(ignored_fields_are_not_tracked)
     json_decref(out);
 }
 
+static const char CRD_SCHEMA[] =
+    "{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"properties\":{"
+    "\"ports\":{\"type\":\"array\",\"x-kubernetes-list-type\":\"map\","
+    "\"x-kubernetes-list-map-keys\":[\"port\",\"protocol\"],\"items\":{\"type\":\"object\","
+    "\"properties\":{\"port\":{\"type\":\"integer\"},\"protocol\":{\"type\":\"string\"},"
+    "\"name\":{\"type\":\"string\"}}}},"
+    "\"tags\":{\"type\":\"array\",\"x-kubernetes-list-type\":\"set\",\"items\":{\"type\":"
+    "\"string\"}},"
+    "\"args\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "\"sel\":{\"type\":\"object\",\"x-kubernetes-map-type\":\"atomic\","
+    "\"additionalProperties\":{\"type\":\"string\"}}}}}}";
+
+TEST(custom_resource_schema_from_openapi)
+{
+    json_t *schema = J(CRD_SCHEMA);
+    vk_pool_t *pool = vk_pool_new();
+    vk_patch_openapi_t ctx = {schema, pool};
+    vk_apply_opts_t o = {.manager = "a", .api_version = "example.com/v1", .now = "t",
+                         .schema = vk_patch_schema_openapi, .schema_ctx = &ctx};
+    json_t *c1 = J("{\"spec\":{\"ports\":[{\"port\":80,\"protocol\":\"TCP\",\"name\":\"h\"}],"
+                   "\"tags\":[\"x\"],\"args\":[\"1\"],\"sel\":{\"k\":\"v\"}}}");
+    json_t *live = NULL, *out = NULL;
+    char *err = NULL;
+    CHECK_EQ_INT(vk_apply(NULL, c1, &o, &live, NULL, &err), 0);
+    CHECK_FIELDS(live, "a", "Apply",
+                 "{\"f:spec\":{\"f:args\":{},\"f:ports\":{\"k:{\\\"port\\\":80,"
+                 "\\\"protocol\\\":\\\"TCP\\\"}\":{\".\":{},\"f:name\":{},\"f:port\":{},"
+                 "\"f:protocol\":{}}},\"f:sel\":{},\"f:tags\":{\"v:\\\"x\\\"\":{}}}}");
+    /* another manager adds a port and a tag: merged, no conflict */
+    json_t *c2 = J("{\"spec\":{\"ports\":[{\"port\":81,\"protocol\":\"UDP\"}],\"tags\":[\"y\"]}}");
+    o.manager = "b";
+    CHECK_EQ_INT(vk_apply(live, c2, &o, &out, NULL, &err), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(out, "spec"), "ports")), 2);
+    CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(out, "spec"), "tags")), 2);
+    json_decref(out);
+    /* atomic map and atomic list conflict as a whole */
+    json_t *c3 = J("{\"spec\":{\"sel\":{\"k\":\"v\",\"j\":\"w\"}}}");
+    CHECK_EQ_INT(vk_apply(live, c3, &o, &out, NULL, &err), VK_ECONFLICT);
+    CHECK_EQ_STR(err, "Apply failed with 1 conflict: conflict with \"a\": .spec.sel");
+    free(err);
+    json_decref(c1);
+    json_decref(c2);
+    json_decref(c3);
+    json_decref(live);
+    json_decref(schema);
+    vk_pool_free(pool);
+}
+
 int main(void) {
     RUN(apply_create_and_entry_shape);
     RUN(apply_conflicts_and_force);
@@ -267,5 +316,6 @@ int main(void) {
     RUN(apply_lists_by_key_and_sets);
     RUN(track_create_like_a_typed_server);
     RUN(ignored_fields_are_not_tracked);
+    RUN(custom_resource_schema_from_openapi);
     TEST_EXIT();
 }
