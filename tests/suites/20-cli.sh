@@ -205,12 +205,19 @@ run serve --data-dir "$D" --tenant t1
 if [ "$rc" -ne 0 ] && grep -qi "address already in use" <<<"$err"; then ok serve:port-in-use-error
 else nok serve:port-in-use-error "rc=$rc err=$err"; fi
 
-# SIGTERM with an idle TLS client still connected: the server closes it and exits 0.
+# SIGTERM with an idle TLS client and a watch connected: the server closes the
+# idle connection, ends the watch stream cleanly (curl sees the last chunk and
+# exits 0) and exits 0.
 (sleep 8 | timeout 10 openssl s_client -connect "$ADDR" -quiet >/dev/null 2>&1 &)
-sleep 0.5
+"${C[@]}" -N --max-time 30 "${ADMIN[@]}" "$URL/api/v1/namespaces?watch=1" >"$D/watch.out" 2>"$D/watch.err" &
+WPID=$!
+for _ in $(seq 1 50); do [ -s "$D/watch.out" ] && break; sleep 0.1; done
 kill -TERM "$SPID"
 wait "$SPID"; src=$?
 [ "$src" -eq 0 ] && ok serve:sigterm-exit-0 || nok serve:sigterm-exit-0 "exit $src: $(tail -3 "$D/serve.err")"
+wait "$WPID"; wrc=$?
+if [ "$wrc" -eq 0 ] && grep -q '"type":"ADDED"' "$D/watch.out"; then ok serve:sigterm-ends-watch-cleanly
+else nok serve:sigterm-ends-watch-cleanly "curl exit $wrc: $(cat "$D/watch.err")"; fi
 
 # SIGINT works the same way.
 if start_serve; then
