@@ -643,13 +643,17 @@ int vk_selector_object_match(const json_t *selector, const json_t *labels, char 
             if (strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0) {
                 r.op = op[0] == 'I' ? OP_IN : OP_NOTIN;
                 if (nv == 0)
-                    m = vk_xstrdup("values: Invalid value: []string{}: for 'in', 'notin' "
+                    m = vk_xstrdup("values: Invalid value: null: for 'in', 'notin' "
                                    "operators, values set can't be empty");
             } else if (strcmp(op, "Exists") == 0 || strcmp(op, "DoesNotExist") == 0) {
                 r.op = op[0] == 'E' ? OP_EXISTS : OP_NOTEXISTS;
-                if (nv != 0)
-                    m = vk_xstrdup("values: Invalid value: values set must be empty for exists "
-                                   "and does not exist");
+                if (nv != 0) {
+                    char *vs = json_dumps(vals, JSON_COMPACT | JSON_ENCODE_ANY);
+                    m = vk_xasprintf("values: Invalid value: %s: values set must be empty for "
+                                     "exists and does not exist",
+                                     vs ? vs : "[]");
+                    free(vs);
+                }
             } else {
                 sbuf_t b = {0};
                 sb_quote(&b, op);
