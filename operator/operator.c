@@ -873,7 +873,7 @@ static void pass_cb(uv_timer_t *h)
         else if (st != 404)
             vk_log_warn("operator: listing Tenants: %s", msg);
         json_decref(list);
-        schedule_pass(op, 2000);
+        schedule_pass(op, 1000);
         return;
     }
     op->crd_missing_logged = 0;
@@ -918,7 +918,7 @@ static void watch_done(int err, const vk_httpc_resp_t *r, void *data)
     if (op->stopping) return;
     if (err && err != -ECANCELED) vk_log_debug("operator: watch ended: %s", vk_err_name(err));
     else if (r && r->status != 200) vk_log_debug("operator: watch: HTTP %d", r->status);
-    uv_timer_start(&op->watch_timer, watch_timer_cb, r && r->status == 200 ? 100 : 2000, 0);
+    uv_timer_start(&op->watch_timer, watch_timer_cb, r && r->status == 200 ? 100 : 1000, 0);
 }
 
 static void watch_start(op_t *op)
