@@ -33,6 +33,7 @@ struct vk_openapi {
     res_t *res;
     size_t nres;
     vk_openapi_resource_t *views; /* res as vk_openapi_resource_t */
+    json_t **schemas;             /* per row: custom resource schema (owned) or NULL */
     char *kube_version;
     doc_t *docs;
     size_t ndocs;
@@ -294,12 +295,34 @@ static char *synthetic_name(const char *group, const char *version, const char *
 }
 
 /* The schema reference for a resource's kind, adding its component. */
-static json_t *kind_ref(bld_t *b, const char *group, const char *version, const char *kind)
+static json_t *kind_ref(bld_t *b, const char *group, const char *version, const char *kind,
+                        const json_t *crd_schema)
 {
     const vk_schema_msg_t *m = vk_schema_kind(group, version, kind);
     if (m)
         return msg_ref(b, vk_schema_msg_index(m));
     char *name = synthetic_name(group, version, kind);
+    if (!json_object_get(b->schemas, name) && json_is_object(crd_schema)) {
+        /* A custom resource with its schema: ours for TypeMeta and metadata. */
+        json_t *s = json_deep_copy(crd_schema);
+        json_t *props = json_object_get(s, "properties");
+        if (!json_is_object(props)) {
+            props = json_object();
+            json_object_set_new(s, "properties", props);
+        }
+        if (!json_object_get(s, "type"))
+            json_object_set_new(s, "type", json_string("object"));
+        json_object_set_new(props, "apiVersion", json_pack("{s:s,s:s}", "description",
+                                                           APIVERSION_DOC, "type", "string"));
+        json_object_set_new(props, "kind",
+                            json_pack("{s:s,s:s}", "description", KIND_DOC, "type", "string"));
+        const vk_schema_msg_t *om = vk_schema_msg_by_name(META "ObjectMeta");
+        if (om)
+            json_object_set_new(props, "metadata", wrapped_ref(b, vk_schema_msg_index(om)));
+        json_object_set_new(s, "x-kubernetes-group-version-kind",
+                            json_pack("[o]", gvk_obj(group, version, kind)));
+        json_object_set_new(b->schemas, name, s);
+    }
     if (!json_object_get(b->schemas, name)) {
         json_t *props = json_object();
         json_object_set_new(props, "apiVersion", json_pack("{s:s}", "type", "string"));
@@ -530,7 +553,8 @@ static json_t *path_item(bld_t *b, json_t *paths, const char *path, int with_nam
     return item;
 }
 
-static void add_resource_paths(bld_t *b, json_t *paths, const vk_openapi_resource_t *r)
+static void add_resource_paths(bld_t *b, json_t *paths, const vk_openapi_resource_t *r,
+                               const json_t *schema)
 {
     char *base = r->group[0] ? vk_xasprintf("/apis/%s/%s", r->group, r->version)
                              : vk_xasprintf("/api/%s", r->version);
@@ -540,7 +564,7 @@ static void add_resource_paths(bld_t *b, json_t *paths, const vk_openapi_resourc
     const char *g = r->group, *v = r->version, *k = r->kind;
     int smp = vk_schema_kind(g, v, k) != NULL;
     json_t *pi;
-#define KREF() kind_ref(b, g, v, k)
+#define KREF() kind_ref(b, g, v, k, schema)
     if (has_verb(r, "list") || has_verb(r, "create") || has_verb(r, "deletecollection")) {
         pi = path_item(b, paths, coll, 0, r->namespaced);
         if (has_verb(r, "list"))
@@ -582,7 +606,7 @@ static void add_resource_paths(bld_t *b, json_t *paths, const vk_openapi_resourc
         char *sc = vk_xasprintf("%s/scale", item);
         pi = path_item(b, paths, sc, 1, r->namespaced);
         const char *sg = "autoscaling", *sv = "v1", *sk = "Scale";
-#define SREF() kind_ref(b, sg, sv, sk)
+#define SREF() kind_ref(b, sg, sv, sk, NULL)
         json_object_set_new(pi, "get", operation(b, OP_GET, r, "scale", sg, sv, sk, SREF(), 1));
         json_object_set_new(pi, "put", operation(b, OP_UPDATE, r, "scale", sg, sv, sk, SREF(), 1));
         json_object_set_new(pi, "patch", operation(b, OP_PATCH, r, "scale", sg, sv, sk, SREF(), 1));
@@ -595,8 +619,9 @@ static void add_resource_paths(bld_t *b, json_t *paths, const vk_openapi_resourc
     free(base);
 }
 
-static json_t *build(const vk_openapi_resource_t *res, size_t n, const char *group,
-                     const char *version, const char *kube_version, int v3)
+/* schemas: per row, a custom resource schema or NULL; may be NULL. */
+static json_t *build(const vk_openapi_resource_t *res, size_t n, json_t *const *schemas,
+                     const char *group, const char *version, const char *kube_version, int v3)
 {
     bld_t b = {0};
     b.v3 = v3;
@@ -610,7 +635,7 @@ static json_t *build(const vk_openapi_resource_t *res, size_t n, const char *gro
     for (size_t i = 0; i < n; i++) {
         if (group && (strcmp(res[i].group, group) || strcmp(res[i].version, version)))
             continue;
-        add_resource_paths(&b, paths, &res[i]);
+        add_resource_paths(&b, paths, &res[i], schemas ? schemas[i] : NULL);
     }
     /* Commonly referenced meta types. */
     json_decref(meta_ref(&b, "DeleteOptions"));
@@ -638,12 +663,12 @@ static json_t *build(const vk_openapi_resource_t *res, size_t n, const char *gro
 json_t *vk_openapi_v3_gv(const vk_openapi_resource_t *res, size_t n, const char *group,
                          const char *version, const char *kube_version)
 {
-    return build(res, n, group ? group : "", version, kube_version, 1);
+    return build(res, n, NULL, group ? group : "", version, kube_version, 1);
 }
 
 json_t *vk_openapi_v2(const vk_openapi_resource_t *res, size_t n, const char *kube_version)
 {
-    return build(res, n, NULL, NULL, kube_version, 0);
+    return build(res, n, NULL, NULL, NULL, kube_version, 0);
 }
 
 
@@ -941,6 +966,13 @@ static void gv_hash(const vk_openapi_t *o, const char *group, const char *versio
             free(line);
             line = l2;
         }
+        if (o->schemas[i]) {
+            char *js = json_dumps(o->schemas[i], JSON_COMPACT | JSON_SORT_KEYS);
+            char *l2 = vk_xasprintf("%s%s", line, js ? js : "");
+            free(js);
+            free(line);
+            line = l2;
+        }
         ll = strlen(line);
         if (len + ll + 1 > cap) {
             cap = (len + ll + 1) * 2;
@@ -960,6 +992,7 @@ vk_openapi_t *vk_openapi_new(const vk_openapi_resource_t *res, size_t n, const c
     o->kube_version = vk_xstrdup(kube_version ? kube_version : "unversioned");
     o->res = vk_xcalloc(n ? n : 1, sizeof *o->res);
     o->views = vk_xcalloc(n ? n : 1, sizeof *o->views);
+    o->schemas = vk_xcalloc(n ? n : 1, sizeof *o->schemas);
     o->nres = n;
     o->docs = vk_xcalloc(n + 2, sizeof *o->docs);
     /* docs[0] = index, docs[1] = v2, then one per group version. */
@@ -1049,7 +1082,9 @@ void vk_openapi_free(vk_openapi_t *o)
         for (char **v = o->res[i].verbs; *v; v++)
             free(*v);
         free(o->res[i].verbs);
+        json_decref(o->schemas[i]);
     }
+    free(o->schemas);
     free(o->res);
     free(o->views);
     free(o->docs);
@@ -1088,10 +1123,10 @@ int vk_openapi_get(vk_openapi_t *o, const char *path, const char **body, size_t 
             free(all);
             set_body(d, json_pack("{s:o}", "paths", paths));
         } else if (d->kind == 1) {
-            set_body(d, vk_openapi_v3_gv(o->views, o->nres, d->group, d->version,
-                                         o->kube_version));
+            set_body(d, build(o->views, o->nres, o->schemas, d->group, d->version,
+                              o->kube_version, 1));
         } else {
-            set_body(d, vk_openapi_v2(o->views, o->nres, o->kube_version));
+            set_body(d, build(o->views, o->nres, o->schemas, NULL, NULL, o->kube_version, 0));
         }
         if (!d->body)
             return VK_EINTERNAL;
@@ -1106,7 +1141,7 @@ int vk_openapi_get(vk_openapi_t *o, const char *path, const char **body, size_t 
 int vk_openapi_get_v2_protobuf(vk_openapi_t *o, const char **body, size_t *len, const char **etag)
 {
     if (!o->v2pb) {
-        json_t *doc = vk_openapi_v2(o->views, o->nres, o->kube_version);
+        json_t *doc = build(o->views, o->nres, o->schemas, NULL, NULL, o->kube_version, 0);
         v2_to_protobuf(doc, &o->v2pb, &o->v2pb_len);
         json_decref(doc);
     }
@@ -1114,5 +1149,35 @@ int vk_openapi_get_v2_protobuf(vk_openapi_t *o, const char **body, size_t *len, 
     *len = o->v2pb_len;
     if (etag)
         *etag = o->docs[1].etag;
+    return 0;
+}
+
+int vk_openapi_set_schema(vk_openapi_t *o, const char *group, const char *version,
+                          const char *kind, const json_t *schema)
+{
+    int found = 0;
+    for (size_t i = 0; i < o->nres; i++) {
+        res_t *r = &o->res[i];
+        if (strcmp(r->group, group) || strcmp(r->version, version) || strcmp(r->kind, kind))
+            continue;
+        json_decref(o->schemas[i]);
+        o->schemas[i] = schema ? json_deep_copy(schema) : NULL;
+        found = 1;
+    }
+    if (!found)
+        return VK_ENOTFOUND;
+    /* The group version's document, the index (its hash) and v2 change. */
+    for (size_t d = 0; d < o->ndocs; d++) {
+        doc_t *doc = &o->docs[d];
+        if (doc->kind == 1 && (strcmp(doc->group, group) || strcmp(doc->version, version)))
+            continue;
+        free(doc->body);
+        doc->body = NULL;
+        if (doc->kind == 1)
+            gv_hash(o, doc->group, doc->version, doc->etag);
+    }
+    gv_hash(o, NULL, NULL, o->docs[1].etag);
+    free(o->v2pb);
+    o->v2pb = NULL;
     return 0;
 }

@@ -13,8 +13,9 @@
  * application/strategic-merge-patch+json body for built-in kinds (kubectl's
  * server-side field validation check).
  *
- * Kinds without a schema here (custom resources) get an open object schema
- * and no strategic merge patch. Documents are built lazily and cached in the
+ * Kinds without a schema here (custom resources) get the schema set with
+ * vk_openapi_set_schema (a CRD's openAPIV3Schema) or an open object, and no
+ * strategic merge patch. Documents are built lazily and cached in the
  * vk_openapi_t; build a new one when the served resources change.
  * Called by the REST layer (proxy/) on the loop thread; not thread-safe. */
 #ifndef VK_OPENAPI_H
@@ -47,6 +48,12 @@ struct vk_resources;
 vk_openapi_t *vk_openapi_new_from_resources(const struct vk_resources *t,
                                             const char *kube_version);
 void vk_openapi_free(vk_openapi_t *o);
+/* Sets the schema of a kind without a built-in one (a custom resource: the
+ * CRD version's openAPIV3Schema; deep-copied; NULL for an open object) for
+ * every row of group/version/kind, dropping the cached documents that change.
+ * 0, or VK_ENOTFOUND when no row has that kind. */
+int vk_openapi_set_schema(vk_openapi_t *o, const char *group, const char *version,
+                          const char *kind, const json_t *schema);
 
 /* The serialized document for a request path without query string:
  * "/openapi/v3", "/openapi/v3/api/v1", "/openapi/v3/apis/apps/v1",

@@ -215,6 +215,35 @@ TEST(v3_groups)
     CHECK(w && json_is_true(json_object_get(w, "x-kubernetes-preserve-unknown-fields")));
     json_decref(doc);
 
+    /* A custom resource with its CRD schema. */
+    json_t *crd = json_loads("{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\","
+                             "\"description\":\"the gadget spec\",\"properties\":{\"size\":"
+                             "{\"type\":\"integer\"}}}}}", 0, NULL);
+    vk_openapi_resource_t g = {"example.com", "v1", "Gadget", "gadgets", 1, ALL, 0, 0};
+    vk_openapi_t *o = vk_openapi_new(&g, 1, "v1.33.0");
+    const char *body, *etag0, *etag1;
+    size_t len;
+    CHECK_EQ_INT(vk_openapi_get(o, "/openapi/v3/apis/example.com/v1", &body, &len, &etag0), 0);
+    char before[129];
+    snprintf(before, sizeof before, "%s", etag0);
+    CHECK_EQ_INT(vk_openapi_set_schema(o, "example.com", "v1", "Gadget", crd), 0);
+    CHECK_EQ_INT(vk_openapi_set_schema(o, "example.com", "v1", "Nope", crd), VK_ENOTFOUND);
+    json_decref(crd); /* copied */
+    CHECK_EQ_INT(vk_openapi_get(o, "/openapi/v3/apis/example.com/v1", &body, &len, &etag1), 0);
+    CHECK(strcmp(before, etag1) != 0); /* the hash changed with the schema */
+    doc = json_loadb(body, len, 0, NULL);
+    json_t *gs = schema_for_gvk(doc, "example.com", "v1", "Gadget");
+    json_t *gp = json_object_get(gs, "properties");
+    CHECK(gp && json_object_get(gp, "apiVersion") && json_object_get(gp, "metadata"));
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(gp, "spec"), "description")),
+                 "the gadget spec");
+    CHECK(!json_object_get(gs, "x-kubernetes-preserve-unknown-fields"));
+    CHECK_EQ_INT(unresolved_refs(json_object_get(json_object_get(doc, "components"), "schemas"),
+                                 doc, "#/components/schemas/"),
+                 0);
+    json_decref(doc);
+    vk_openapi_free(o);
+
     /* Create-only kinds get a POST with a body. */
     doc = vk_openapi_v3_gv(RES, NRES, "authorization.k8s.io", "v1", "v1.33.0");
     json_t *post = json_object_get(json_object_get(json_object_get(doc, "paths"),
