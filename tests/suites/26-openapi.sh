@@ -7,8 +7,10 @@
 # One line per check: "ok openapi:<name>" or "not ok openapi:<name> - <why>".
 set -u
 cd "$(dirname "$0")/../.."
-VK=${VKUBE_BIN:-$PWD/bin/vkube}
 D=$(mktemp -d /tmp/vk-openapi-XXXXXX)
+# A private copy: others may relink bin/vkube while this suite runs.
+VK=$D/vkube
+for _ in 1 2 3 4 5; do cp "${VKUBE_BIN:-$PWD/bin/vkube}" "$VK" 2>/dev/null && break; sleep 1; done
 SERVER_PID=
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
