@@ -116,6 +116,7 @@ struct conn {
     int closing;        /* close_conn was called */
     int close_after_flush;
     int lingering;
+    int peer_eof;       /* the client sent FIN / close_notify; we only write now */
     int reading;
     int in_process;
     int cert_state; /* 0 no certificate, 1 verified, -1 presented but not valid */
@@ -668,6 +669,10 @@ static void begin_close(conn_t *c)
         }
     }
     if (c->unsent || c->lingering) return;
+    if (c->peer_eof) {
+        close_conn(c); /* nothing left to drain from the client */
+        return;
+    }
     c->lingering = 1;
     c->shut.data = c;
     if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, after_shutdown) < 0) close_conn(c);
@@ -1090,9 +1095,28 @@ static void take_cert_identity(conn_t *c)
     X509_free(peer);
 }
 
-static void on_client_eof(conn_t *c)
+/* The client finished sending (TCP FIN or TLS close_notify; clean is 0 for
+ * errors and resets). A request still with the handler gets its response
+ * (clients may half-close after sending), as do responses still being
+ * written; streams and hijacks end. */
+static void on_client_eof(conn_t *c, int clean)
 {
-    close_conn(c);
+    ireq_t *r = c->active;
+    if (!clean || c->lingering || c->closing || (r && r->state != R_HANDLER) ||
+        (!r && !c->unsent)) {
+        close_conn(c);
+        return;
+    }
+    c->peer_eof = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    if (r) {
+        r->keep_alive = 0;
+        return;
+    }
+    begin_close(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
@@ -1100,7 +1124,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     conn_t *c = s->data;
     if (nread < 0) {
         free(b->base);
-        on_client_eof(c);
+        on_client_eof(c, nread == UV_EOF);
         return;
     }
     if (nread == 0 || c->closing || c->lingering) {
@@ -1142,7 +1166,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         int e = SSL_get_error(c->ssl, n);
         if (e == SSL_ERROR_WANT_READ) break;
         ERR_clear_error();
-        got_eof = 1;
+        got_eof = e == SSL_ERROR_ZERO_RETURN ? 1 : -1;
         break;
     }
     flush_wbio(c);
@@ -1160,12 +1184,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     } else if (!r) {
         process_input(c);
     }
-    if (got_eof && !c->closing) on_client_eof(c);
+    if (got_eof && !c->closing) on_client_eof(c, got_eof > 0);
 }
 
 static void read_start(conn_t *c)
 {
-    if (c->reading || c->closing || c->lingering) return;
+    if (c->reading || c->closing || c->lingering || c->peer_eof) return;
     c->reading = 1;
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }

@@ -155,12 +155,37 @@ static void hijack_close(void *arg, vk_http_req_t *req)
     vk_http_raw_close(req);
 }
 
-/* Test handler: /echo answers a description of the request; /stream?n=&size=
+typedef struct slow {
+    uv_timer_t timer;
+    vk_http_req_t *req;
+} slow_t;
+
+static void slow_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void slow_fire(uv_timer_t *t)
+{
+    slow_t *sl = t->data;
+    vk_http_respond(sl->req, 200, "text/plain", "slow done", 9);
+    uv_close((uv_handle_t *)t, slow_closed);
+}
+
+/* Test handler: /slow answers after 100 ms; /echo answers a description of the request; /stream?n=&size=
  * streams n chunks with flow control; /watch opens a stream that stays open
  * until the client or the server ends it; /upgrade hijacks and echoes. */
 static void handler(void *ctx, vk_http_req_t *req)
 {
     tserver_t *ts = ctx;
+    if (!strcmp(req->path, "/slow")) {
+        slow_t *sl = vk_xcalloc(1, sizeof *sl);
+        sl->req = req;
+        uv_timer_init(&ts->loop, &sl->timer);
+        sl->timer.data = sl;
+        uv_timer_start(&sl->timer, slow_fire, 100, 0);
+        return;
+    }
     if (!strcmp(req->path, "/stream") || !strcmp(req->path, "/watch")) {
         streamer_t *st = vk_xcalloc(1, sizeof *st);
         st->ts = ts;
@@ -688,6 +713,45 @@ TEST(client_going_away_closes_stream)
     CHECK(atomic_load(&main_srv->closes) > closes0);
 }
 
+TEST(client_half_close_still_gets_response)
+{
+    /* TLS 1.3 close_notify after the request, while the handler is still working. */
+    client_t c;
+    CHECK_EQ_INT(client_open(&c, main_srv->port, admin_crt, admin_key, NULL, 0, 0), 0);
+    client_sends(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    SSL_shutdown(c.ssl);
+    shutdown(c.fd, SHUT_WR);
+    rbuf_t *b = vk_xcalloc(1, sizeof *b);
+    resp_t r;
+    int rc = read_response(&c, b, &r);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) { /* no response at all: stop here */
+        free(b);
+        client_close(&c);
+        return;
+    }
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_STR(r.body, "slow done");
+    CHECK(strstr(r.headers, "Connection: close") != NULL);
+    CHECK(at_eof(&c, b));
+    free(r.body);
+    client_close(&c);
+    /* TLS 1.2 and a plain TCP half-close (no close_notify). */
+    CHECK_EQ_INT(client_open(&c, main_srv->port, admin_crt, admin_key, NULL, 0, TLS1_2_VERSION), 0);
+    client_sends(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    shutdown(c.fd, SHUT_WR);
+    b->len = b->off = 0;
+    rc = read_response(&c, b, &r);
+    CHECK_EQ_INT(rc, 0);
+    if (!rc) {
+        CHECK_EQ_INT(r.status, 200);
+        CHECK_EQ_STR(r.body, "slow done");
+        free(r.body);
+    }
+    free(b);
+    client_close(&c);
+}
+
 TEST(body_too_large_is_413_status)
 {
     client_t c;
@@ -941,6 +1005,7 @@ int main(void)
     RUN(keep_alive_and_pipelining);
     RUN(chunked_stream_with_flow_control);
     RUN(client_going_away_closes_stream);
+    RUN(client_half_close_still_gets_response);
     RUN(body_too_large_is_413_status);
     RUN(header_too_large_is_431_status);
     RUN(garbage_is_400_not_a_crash);
