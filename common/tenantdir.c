@@ -165,7 +165,14 @@ int vk_tenantdir_create(const vk_tenantdir_t *t, const char *listen,
         addr = vk_xasprintf("127.0.0.1:%d", port);
     }
     char *parent = vk_xstrndup(t->dir, (size_t)(strrchr(t->dir, '/') - t->dir));
-    if (mkdir(parent, 0700) < 0 && errno != EEXIST) {
+    /* Create the data directory and its missing parents (mkdir -p). */
+    for (char *p = parent + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(parent, 0755);
+        *p = '/';
+    }
+    if (*parent && mkdir(parent, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create data directory %s: %s", parent, strerror(errno));
         int e = -errno;
         free(parent);

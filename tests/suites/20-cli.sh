@@ -107,6 +107,10 @@ else nok create:explicit-listen "rc=$rc err=$err"; fi
 sans=$(openssl x509 -in "$D/t2/serving.crt" -noout -ext subjectAltName 2>&1)
 grep -q "DNS:api.t2.example" <<<"$sans" && ok create:extra-san || nok create:extra-san "$sans"
 
+run tenant create t3 --data-dir "$D/nested/data"
+[ "$rc" -eq 0 ] && [ -s "$D/nested/data/t3/kubeconfig" ] && ok create:nested-data-dir ||
+    nok create:nested-data-dir "rc=$rc err=$err"
+
 # ---- tenant kubeconfig / list
 run tenant kubeconfig t1 --data-dir "$D"
 if [ "$rc" -eq 0 ] && [ "$out" = "$(cat "$T/kubeconfig")" ]; then ok kubeconfig:prints-file
