@@ -135,6 +135,70 @@ json_t *vk_operator_desired(const vk_tenant_config_t *cfg, const char *api_host,
     return out;
 }
 
+json_t *vk_operator_control_plane(const vk_tenant_config_t *cfg, const char *image)
+{
+    const char *ns = cfg->host_namespace;
+    json_t *out = json_array();
+    json_t *sel = json_pack("{s:s}", "vkube.io/control-plane", cfg->name);
+
+    /* The default-deny policy admits only the tenant's pods: let clients in. */
+    json_t *np = object(cfg, "networking.k8s.io/v1", "NetworkPolicy", "vkube-api-ingress", ns);
+    json_object_set_new(np, "spec", json_pack("{s:{s:O},s:[s],s:[{s:[{s:s,s:i}]}]}", "podSelector",
+                                              "matchLabels", sel, "policyTypes", "Ingress",
+                                              "ingress", "ports", "protocol", "TCP", "port",
+                                              VK_OPERATOR_API_PORT));
+    json_array_append_new(out, np);
+
+    json_t *svc = object(cfg, "v1", "Service", VK_OPERATOR_API_NAME, ns);
+    json_object_set_new(svc, "spec", json_pack("{s:O,s:[{s:s,s:s,s:i,s:i}]}", "selector", sel,
+                                               "ports", "name", "https", "protocol", "TCP", "port",
+                                               443, "targetPort", VK_OPERATOR_API_PORT));
+    json_array_append_new(out, svc);
+
+    /* One replica; the store on a PVC; certificates seeded from a Secret the
+     * first time the volume is empty. Restricted-compliant pod. */
+    char listen[32];
+    snprintf(listen, sizeof listen, "0.0.0.0:%d", VK_OPERATOR_API_PORT);
+    char *seed = vk_xasprintf("d=/data/%s; [ -f \"$d/listen\" ] || { mkdir -p \"$d\" && "
+                              "cp /seed/* \"$d/\" && chmod 700 \"$d\" && chmod 600 \"$d\"/*; }",
+                              cfg->name);
+    json_t *csec = json_pack("{s:b,s:{s:[s]}}", "allowPrivilegeEscalation", 0, "capabilities",
+                             "drop", "ALL");
+    json_t *mounts = json_pack("[{s:s,s:s},{s:s,s:s,s:b}]", "name", "data", "mountPath", "/data",
+                               "name", "seed", "mountPath", "/seed", "readOnly", 1);
+    json_t *init = json_pack("{s:s,s:s,s:[s,s,s],s:O,s:O}", "name", "seed", "image", image,
+                             "command", "/bin/sh", "-c", seed, "volumeMounts", mounts,
+                             "securityContext", csec);
+    free(seed);
+    json_t *main = json_pack(
+        "{s:s,s:s,s:[s,s,s,s,s,s,s],s:[{s:s,s:i}],s:{s:{s:s,s:i,s:s},s:i},s:O,s:O,"
+        "s:{s:{s:s,s:s}}}",
+        "name", "apiserver", "image", image, "args", "serve", "--data-dir", "/data", "--tenant",
+        cfg->name, "--listen", listen, "ports", "name", "https", "containerPort",
+        VK_OPERATOR_API_PORT, "readinessProbe", "httpGet", "path", "/readyz", "port",
+        VK_OPERATOR_API_PORT, "scheme", "HTTPS", "periodSeconds", 5, "volumeMounts", mounts,
+        "securityContext", csec, "resources", "requests", "cpu", "50m", "memory", "64Mi");
+    json_t *pod = json_pack(
+        "{s:{s:O},s:{s:s,s:b,s:{s:b,s:i,s:i,s:i,s:{s:s}},s:[o],s:[o],s:[{s:s,s:{s:s,s:i}}]}}",
+        "metadata", "labels", sel, "spec", "serviceAccountName", VK_OPERATOR_SYNCER,
+        "automountServiceAccountToken", 1, "securityContext", "runAsNonRoot", 1, "runAsUser",
+        65532, "runAsGroup", 65532, "fsGroup", 65532, "seccompProfile", "type", "RuntimeDefault",
+        "initContainers", init, "containers", main, "volumes", "name", "seed", "secret",
+        "secretName", VK_OPERATOR_SEED_SECRET, "defaultMode", 0400);
+    json_decref(mounts);
+    json_decref(csec);
+    json_t *sts = object(cfg, "apps/v1", "StatefulSet", VK_OPERATOR_API_NAME, ns);
+    json_object_set_new(
+        sts, "spec",
+        json_pack("{s:i,s:s,s:{s:O},s:o,s:[{s:{s:s},s:{s:[s],s:{s:{s:s}}}}]}", "replicas", 1,
+                  "serviceName", VK_OPERATOR_API_NAME, "selector", "matchLabels", sel, "template",
+                  pod, "volumeClaimTemplates", "metadata", "name", "data", "spec", "accessModes",
+                  "ReadWriteOnce", "resources", "requests", "storage", "1Gi"));
+    json_array_append_new(out, sts);
+    json_decref(sel);
+    return out;
+}
+
 char *vk_operator_secret_name(const char *tenant)
 {
     return vk_xasprintf("%s-kubeconfig", tenant);
@@ -164,6 +228,8 @@ static const struct {
     {"v1", "LimitRange", "/api/v1", "limitranges", 1},
     {"v1", "ServiceAccount", "/api/v1", "serviceaccounts", 1},
     {"v1", "Secret", "/api/v1", "secrets", 1},
+    {"v1", "Service", "/api/v1", "services", 1},
+    {"apps/v1", "StatefulSet", "/apis/apps/v1", "statefulsets", 1},
     {"networking.k8s.io/v1", "NetworkPolicy", "/apis/networking.k8s.io/v1", "networkpolicies", 1},
     {"rbac.authorization.k8s.io/v1", "Role", "/apis/rbac.authorization.k8s.io/v1", "roles", 1},
     {"rbac.authorization.k8s.io/v1", "RoleBinding", "/apis/rbac.authorization.k8s.io/v1",

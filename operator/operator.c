@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <uv.h>
 
 #include "common/cert.h"
@@ -611,6 +612,221 @@ static int api_ready(op_t *op, const vk_tenantdir_t *td)
     return ready;
 }
 
+/* The status of a tenant whose host objects are applied; ready says whether
+ * its API server answers. New reference. */
+static json_t *provisioned_status(const json_t *t, const vk_tenant_config_t *cfg, json_int_t gen,
+                                  const char *endpoint, int ready, const char *cpmsg)
+{
+    char now[32];
+    now_rfc3339(now, sizeof now);
+    const json_t *oldc = json_object_get(json_object_get(t, "status"), "conditions");
+    char *secret = vk_operator_secret_name(cfg->name);
+    json_t *conds = json_pack(
+        "[o,o,o]",
+        vk_operator_condition(oldc, "HostNamespaceReady", 1, "Applied",
+                              "namespace, quota, limit range, network policy and syncer RBAC applied", now),
+        vk_operator_condition(oldc, "ControlPlaneReady", ready, ready ? "Running" : "Starting", cpmsg, now),
+        vk_operator_condition(oldc, "Ready", ready, ready ? "Ready" : "ControlPlaneStarting",
+                              ready ? "the tenant's kubeconfig is in the Secret in status.kubeconfigSecret" : cpmsg, now));
+    json_t *status = json_pack("{s:s,s:I,s:s,s:s,s:{s:s,s:s},s:o}", "phase",
+                               ready ? "Ready" : "Provisioning", "observedGeneration", gen,
+                               "endpoint", endpoint, "hostNamespace", cfg->host_namespace,
+                               "kubeconfigSecret", "name", secret, "namespace", cfg->host_namespace,
+                               "conditions", conds);
+    free(secret);
+    return status;
+}
+
+/* Applies every object of the array objs in order; 0 or an error in msg. */
+static int apply_all(op_t *op, const json_t *objs, char *msg, size_t msglen)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(objs, i, o) if (apply(op, o, msg, msglen)) return -1;
+    return 0;
+}
+
+static char *b64enc(const char *p, size_t n)
+{
+    char *b = vk_xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b, (const unsigned char *)p, (int)n);
+    return b;
+}
+
+/* Decodes standard base64; caller frees. NULL if invalid. */
+static char *b64dec(const char *b)
+{
+    size_t n = strlen(b);
+    if (n % 4) return NULL;
+    char *out = vk_xmalloc(n / 4 * 3 + 1);
+    int m = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)b, (int)n);
+    if (m < 0) {
+        free(out);
+        return NULL;
+    }
+    if (n >= 1 && b[n - 1] == '=') m--;
+    if (n >= 2 && b[n - 2] == '=') m--;
+    out[m] = 0;
+    return out;
+}
+
+/* In-cluster: the certificate seed Secret, made once with `vkube tenant
+ * create` in a scratch directory (serving SANs: the Service's names). */
+static int ensure_seed(op_t *op, const vk_tenant_config_t *cfg, char *msg, size_t msglen)
+{
+    char *path = vk_xasprintf("/api/v1/namespaces/%s/secrets/%s", cfg->host_namespace,
+                              VK_OPERATOR_SEED_SECRET);
+    int st = sreq(op, "GET", path, NULL, NULL, NULL, msg, msglen);
+    free(path);
+    if (st == 200) return 0;
+    if (st != 404) return -1;
+    char *tmpl = vk_xasprintf("%s/seed-XXXXXX", op->opts.data_dir);
+    if (!mkdtemp(tmpl)) {
+        snprintf(msg, msglen, "mkdtemp %s: %s", tmpl, strerror(errno));
+        free(tmpl);
+        return -1;
+    }
+    char *san1 = vk_xasprintf("%s.%s.svc", VK_OPERATOR_API_NAME, cfg->host_namespace);
+    char *san2 = vk_xasprintf("%s.%s.svc.cluster.local", VK_OPERATOR_API_NAME, cfg->host_namespace);
+    char *san3 = vk_xasprintf("%s.%s", VK_OPERATOR_API_NAME, cfg->host_namespace);
+    char listen[32];
+    snprintf(listen, sizeof listen, "0.0.0.0:%d", VK_OPERATOR_API_PORT);
+    char *args[] = {op->bin, "tenant", "create", cfg->name, "--data-dir", tmpl, "--listen", listen,
+                    "--san", san1, "--san", san2, "--san", san3, NULL};
+    int rc = run_sync(op, cfg->name, args);
+    vk_tenantdir_t td;
+    vk_tenantdir_paths(tmpl, cfg->name, &td);
+    if (rc != 0) {
+        snprintf(msg, msglen, "vkube tenant create %s (certificates) failed (exit %d)", cfg->name, rc);
+    } else {
+        static const char *const files[] = {"ca.crt", "ca.key", "serving.crt", "serving.key",
+                                            "admin.crt", "admin.key", "sa.key", "sa.pub",
+                                            "tokens.csv", "listen", "kubeconfig", NULL};
+        json_t *data = json_object();
+        for (int i = 0; files[i] && rc == 0; i++) {
+            char *f = vk_xasprintf("%s/%s", td.dir, files[i]);
+            char *txt = NULL;
+            size_t len = 0;
+            if (vk_cert_read_file(f, &txt, &len)) {
+                snprintf(msg, msglen, "cannot read %s", f);
+                rc = -1;
+            } else {
+                char *b = b64enc(txt, len);
+                json_object_set_new(data, files[i], json_string(b));
+                free(b);
+            }
+            free(txt);
+            free(f);
+        }
+        if (rc == 0) {
+            json_t *sec = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:s,s:o}", "apiVersion", "v1",
+                                    "kind", "Secret", "metadata", "name", VK_OPERATOR_SEED_SECRET,
+                                    "namespace", cfg->host_namespace, "labels",
+                                    VK_OPERATOR_LABEL_TENANT, cfg->name, VK_OPERATOR_LABEL_MANAGED,
+                                    "vkube", "type", "Opaque", "data", data);
+            rc = apply(op, sec, msg, msglen) ? -1 : 0;
+            json_decref(sec);
+        } else {
+            json_decref(data);
+        }
+    }
+    vk_tenantdir_remove(&td);
+    vk_tenantdir_free(&td);
+    rmdir(tmpl);
+    free(tmpl);
+    free(san1);
+    free(san2);
+    free(san3);
+    return rc ? -1 : 0;
+}
+
+/* In-cluster: the tenant's admin kubeconfig rendered from the seed Secret,
+ * with the Service's cluster DNS name as server. Caller frees *out. */
+static int cluster_kubeconfig(op_t *op, const vk_tenant_config_t *cfg, char **out, char *msg,
+                              size_t msglen)
+{
+    char *path = vk_xasprintf("/api/v1/namespaces/%s/secrets/%s", cfg->host_namespace,
+                              VK_OPERATOR_SEED_SECRET);
+    json_t *sec = NULL;
+    int st = sreq(op, "GET", path, NULL, NULL, &sec, msg, msglen);
+    free(path);
+    int rc = -1;
+    if (st == 200) {
+        json_t *d = json_object_get(sec, "data");
+        const char *ca = json_string_value(json_object_get(d, "ca.crt"));
+        const char *crt = json_string_value(json_object_get(d, "admin.crt"));
+        const char *key = json_string_value(json_object_get(d, "admin.key"));
+        char *pca = ca ? b64dec(ca) : NULL, *pcrt = crt ? b64dec(crt) : NULL;
+        char *pkey = key ? b64dec(key) : NULL;
+        if (pca && pcrt && pkey) {
+            char *server = vk_xasprintf("https://%s.%s.svc:443", VK_OPERATOR_API_NAME,
+                                        cfg->host_namespace);
+            rc = vk_kubeconfig_render(cfg->name, server, pca, pcrt, pkey, NULL, out) ? -1 : 0;
+            free(server);
+        }
+        if (rc) snprintf(msg, msglen, "the Secret %s lacks the CA or admin credentials", VK_OPERATOR_SEED_SECRET);
+        free(pca);
+        free(pcrt);
+        free(pkey);
+    }
+    json_decref(sec);
+    return rc;
+}
+
+/* In-cluster control plane: seed Secret, kubeconfig Secret, Service,
+ * StatefulSet; Ready when the StatefulSet has a ready replica. Returns 1
+ * while not ready. */
+static int reconcile_cluster(op_t *op, const json_t *t, const vk_tenant_config_t *cfg,
+                             json_int_t gen, int need_apply)
+{
+    char msg[1024] = "";
+    int failed = 0;
+    if (need_apply) {
+        json_t *objs = vk_operator_desired(cfg, NULL, 0);
+        failed = apply_all(op, objs, msg, sizeof msg);
+        json_decref(objs);
+        if (!failed) failed = ensure_seed(op, cfg, msg, sizeof msg);
+        if (!failed) {
+            char *kc = NULL;
+            failed = cluster_kubeconfig(op, cfg, &kc, msg, sizeof msg);
+            if (!failed) {
+                json_t *sec = vk_operator_kubeconfig_secret(cfg, kc);
+                failed = apply(op, sec, msg, sizeof msg) != 0;
+                json_decref(sec);
+            }
+            free(kc);
+        }
+        if (!failed) {
+            json_t *cp = vk_operator_control_plane(cfg, op->opts.image);
+            failed = apply_all(op, cp, msg, sizeof msg);
+            json_decref(cp);
+        }
+        if (failed) {
+            vk_log_warn("operator: tenant %s: %s", cfg->name, msg);
+            set_status(op, t, simple_status(t, "Provisioning", "HostObjectsFailed", msg));
+            return 1;
+        }
+        json_object_set_new(op->applied, cfg->name, json_integer(gen));
+    }
+    char *path = vk_xasprintf("/apis/apps/v1/namespaces/%s/statefulsets/%s", cfg->host_namespace,
+                              VK_OPERATOR_API_NAME);
+    json_t *sts = NULL;
+    sreq(op, "GET", path, NULL, NULL, &sts, NULL, 0);
+    free(path);
+    json_int_t readyn = json_integer_value(json_object_get(json_object_get(sts, "status"), "readyReplicas"));
+    json_decref(sts);
+    int ready = readyn >= 1;
+    char *endpoint = vk_xasprintf("https://%s.%s.svc:443", VK_OPERATOR_API_NAME, cfg->host_namespace);
+    char cpmsg[256];
+    snprintf(cpmsg, sizeof cpmsg, "StatefulSet %s: %lld/1 replicas ready", VK_OPERATOR_API_NAME,
+             (long long)readyn);
+    set_status(op, t, provisioned_status(t, cfg, gen, endpoint, ready, cpmsg));
+    free(endpoint);
+    /* Not ready: look again at the next resync rather than spin (pods may wait
+     * for a volume for a long time). */
+    return 0;
+}
+
 /* ---- reconcile ---- */
 
 /* Host namespace ownership: 0 ours or absent, 1 terminating, -1 someone else's. */
@@ -751,10 +967,11 @@ static int reconcile(op_t *op, json_t *t, const json_t *owners, int full)
         again = 1;
         goto out;
     }
+    json_int_t gen = json_integer_value(json_object_get(json_object_get(t, "metadata"), "generation"));
+    json_t *seen = json_object_get(op->applied, name);
+    int need_apply = full || !exists || !seen || json_integer_value(seen) != gen;
     if (!op->opts.local) {
-        set_status(op, t, simple_status(t, "Failed", "NotImplemented",
-                                        "in-cluster control planes (StatefulSet) are not "
-                                        "implemented yet; run the operator with --local"));
+        again = reconcile_cluster(op, t, &cfg, gen, need_apply);
         goto out;
     }
 
@@ -762,9 +979,6 @@ static int reconcile(op_t *op, json_t *t, const json_t *owners, int full)
     vk_tenantdir_paths(op->opts.data_dir, name, &td);
     char msg[1024] = "";
     char *listen = NULL;
-    json_int_t gen = json_integer_value(json_object_get(json_object_get(t, "metadata"), "generation"));
-    json_t *seen = json_object_get(op->applied, name);
-    int need_apply = full || !exists || !seen || json_integer_value(seen) != gen;
     if (ensure_tenant_dir(op, t, &td, msg, sizeof msg) || vk_tenantdir_listen(&td, &listen)) {
         if (!msg[0]) snprintf(msg, sizeof msg, "cannot read %s", td.listen_file);
         set_status(op, t, simple_status(t, "Failed", "ControlPlaneFailed", msg));
@@ -813,31 +1027,15 @@ static int reconcile(op_t *op, json_t *t, const json_t *owners, int full)
     int ready = c->running && api_ready(op, &td);
     again = !ready;
 
-    char now[32];
-    now_rfc3339(now, sizeof now);
-    const json_t *oldc = json_object_get(json_object_get(t, "status"), "conditions");
     char *endpoint = vk_xasprintf("https://%s", listen);
-    char *secret = vk_operator_secret_name(name);
     char cpmsg[256];
     if (ready)
         snprintf(cpmsg, sizeof cpmsg, "API server answers at %s", endpoint);
     else
         snprintf(cpmsg, sizeof cpmsg, "waiting for the API server at %s (restarts: %d)", endpoint,
                  c->restarts);
-    json_t *conds = json_pack(
-        "[o,o,o]",
-        vk_operator_condition(oldc, "HostNamespaceReady", 1, "Applied",
-                              "namespace, quota, limit range, network policy and syncer RBAC applied", now),
-        vk_operator_condition(oldc, "ControlPlaneReady", ready, ready ? "Running" : "Starting", cpmsg, now),
-        vk_operator_condition(oldc, "Ready", ready, ready ? "Ready" : "ControlPlaneStarting",
-                              ready ? "the tenant's kubeconfig is in the Secret in status.kubeconfigSecret" : cpmsg, now));
-    json_t *status = json_pack("{s:s,s:I,s:s,s:s,s:{s:s,s:s},s:o}", "phase",
-                               ready ? "Ready" : "Provisioning", "observedGeneration", gen,
-                               "endpoint", endpoint, "hostNamespace", cfg.host_namespace,
-                               "kubeconfigSecret", "name", secret, "namespace", cfg.host_namespace,
-                               "conditions", conds);
+    json_t *status = provisioned_status(t, &cfg, gen, endpoint, ready, cpmsg);
     free(endpoint);
-    free(secret);
     set_status(op, t, status);
 out_td:
     free(listen);

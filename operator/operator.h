@@ -31,6 +31,15 @@
  * leaves that rule out. */
 json_t *vk_operator_desired(const vk_tenant_config_t *cfg, const char *api_host, int api_port);
 
+/* In-cluster control plane (not --local): the API server's Service and
+ * StatefulSet (one replica, store on a PVC, `vkube serve` from image) and a
+ * NetworkPolicy letting clients reach it. New array (caller decrefs). The
+ * certificates come from the Secret VK_OPERATOR_SEED_SECRET. */
+#define VK_OPERATOR_API_NAME "vkube-api"
+#define VK_OPERATOR_API_PORT 6443
+#define VK_OPERATOR_SEED_SECRET "vkube-api-seed"
+json_t *vk_operator_control_plane(const vk_tenant_config_t *cfg, const char *image);
+
 /* The Secret holding a tenant's admin kubeconfig (key "kubeconfig"), named
  * vk_operator_secret_name(). New reference. */
 json_t *vk_operator_kubeconfig_secret(const vk_tenant_config_t *cfg, const char *kubeconfig);
@@ -58,7 +67,8 @@ typedef struct vk_operator_opts {
     const char *host_kubeconfig; /* kubeconfig of the host cluster */
     int in_cluster;              /* use the pod's service account instead */
     int local;                   /* run control planes as child processes */
-    const char *data_dir;        /* --local: tenant directories (DIR/NAME) */
+    const char *data_dir;        /* tenant directories (DIR/NAME); scratch space in-cluster */
+    const char *image;           /* in-cluster: the vkube image for control planes */
     const char *vkube_bin;       /* the vkube binary for children (NULL: /proc/self/exe) */
     int resync_ms;               /* full pass when idle (0: 30000) */
 } vk_operator_opts_t;

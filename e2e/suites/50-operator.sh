@@ -24,8 +24,10 @@ op_pid=
 examples=(acme globex initech)
 declare -A example_file=([acme]=acme.yaml [globex]=restricted-quota.yaml [initech]=shared-kata.yaml)
 
-start_operator() {
-	"$vkube" operator --host-kubeconfig "$tmp/operator.kubeconfig" --local --data-dir "$data" \
+start_operator() { # [MODE ARGS...] (default: --local)
+	local mode=(--local)
+	(($#)) && mode=("$@")
+	"$vkube" operator --host-kubeconfig "$tmp/operator.kubeconfig" "${mode[@]}" --data-dir "$data" \
 		--resync 5 >>"$oplog" 2>&1 &
 	op_pid=$!
 }
@@ -45,6 +47,7 @@ cleanup() {
 		for t in "${examples[@]}"; do k delete tenant "$t" --wait=false >/dev/null 2>&1; done
 		k wait --for=delete tenants -l op50=1 --timeout=60s >/dev/null 2>&1
 		for t in "${examples[@]}"; do k wait --for=delete "tenant/$t" --timeout=60s >/dev/null 2>&1; done
+		k delete tenant op50-cluster --timeout=60s >/dev/null 2>&1
 		stop_operator
 	fi
 	for p in $(pgrep -f -- "serve --data-dir $data " || true); do kill "$p" 2>/dev/null; done
@@ -250,10 +253,11 @@ metadata: {name: op50-late, labels: {op50: "1"}}
 spec: {quota: {pods: "5"}}
 EOF
 wait_until 30 grep -q "tenant op50-late: created" "$oplog"
+globex_pid=$(serve_pids globex)
 kill -9 "$op_pid"
 wait "$op_pid" 2>/dev/null
 op_pid=
-echo "# operator killed; op50-late phase was '$(k get tenant op50-late -o jsonpath='{.status.phase}')'" >&2
+echo "# operator killed at $(date +%T.%N); op50-late phase was '$(k get tenant op50-late -o jsonpath='{.status.phase}')'" >&2
 start_operator
 if wait_until 60 bash -c "[[ \$('$HOST_KUBECTL' --kubeconfig='$kc' get tenant op50-late -o jsonpath='{.status.phase}') == Ready ]]"; then
 	ok op-restart-converges
@@ -264,6 +268,9 @@ n=0
 for t in op50-late globex initech; do [[ $(serve_pids "$t" | wc -l) == 1 ]] && n=$((n + 1)); done
 ((n == 3)) && ok op-restart-one-process-each || not_ok op-restart-one-process-each "$(pgrep -fa -- "serve --data-dir $data" | tr '\n' ';')"
 ns_ok op50-late vkube-op50-late 5 && ok op-restart-hostns || not_ok op-restart-hostns
+# The API servers that kept running were adopted, not restarted.
+[[ -n $globex_pid && $(serve_pids globex) == "$globex_pid" ]] && grep -q "tenant globex: adopted" "$oplog" &&
+	ok op-restart-adopts-control-planes || not_ok op-restart-adopts-control-planes "globex pid $globex_pid -> $(serve_pids globex)"
 [[ $(k get tenant globex -o jsonpath='{.status.phase}') == Ready ]] && ok op-restart-keeps-ready || not_ok op-restart-keeps-ready
 
 # Delete the rest; SIGTERM then leaves no control plane behind.
@@ -274,3 +281,33 @@ left=$(k get ns -l vkube.io/managed-by=vkube -o name 2>/dev/null | grep -E 'vkub
 for ns in $left; do k wait --for=delete "$ns" --timeout=60s >/dev/null 2>&1; done
 [[ -z $(k get ns -l vkube.io/managed-by=vkube -o name 2>/dev/null | grep -E 'vkube-(acme|globex|initech|op50-late)$') ]] &&
 	ok op-no-namespaces-left || not_ok op-no-namespaces-left "$left"
+
+# In-cluster mode (no --local): the control plane is a StatefulSet with a PVC
+# and a Service. Nothing can run it here (no container runtime, no volume
+# provisioner), so this checks what is applied for real and the status.
+start_operator --image registry.example.com/vkube:v0.1.0
+k apply -f - >&2 <<'EOF'
+apiVersion: vkube.io/v1alpha1
+kind: Tenant
+metadata: {name: op50-cluster, labels: {op50: "1"}}
+spec: {podSecurity: restricted, quota: {pods: "5"}}
+EOF
+ns=vkube-op50-cluster
+if wait_until 60 bash -c "'$HOST_KUBECTL' --kubeconfig='$kc' -n $ns get statefulset vkube-api && '$HOST_KUBECTL' --kubeconfig='$kc' -n $ns get pod vkube-api-0"; then
+	ok op-cluster-statefulset
+else
+	not_ok op-cluster-statefulset "no StatefulSet/pod in $ns"
+fi
+k -n $ns get service vkube-api >/dev/null 2>&1 && k -n $ns get pvc data-vkube-api-0 >/dev/null 2>&1 &&
+	k -n $ns get secret vkube-api-seed >/dev/null 2>&1 && ok op-cluster-objects || not_ok op-cluster-objects
+k -n $ns get secret op50-cluster-kubeconfig -o jsonpath='{.data.kubeconfig}' 2>/dev/null | base64 -d |
+	grep -Eq "server: \"?https://vkube-api.$ns.svc:443" && ok op-cluster-kubeconfig || not_ok op-cluster-kubeconfig
+# The control-plane pod was admitted by the namespace's restricted Pod Security.
+[[ $(k -n $ns get pod vkube-api-0 -o jsonpath='{.spec.containers[0].args[*]}') == "serve --data-dir /data --tenant op50-cluster --listen 0.0.0.0:6443" ]] &&
+	ok op-cluster-pod-restricted || not_ok op-cluster-pod-restricted
+wait_until 20 bash -c "[[ \$('$HOST_KUBECTL' --kubeconfig='$kc' get tenant op50-cluster -o jsonpath='{.status.endpoint}') == https://vkube-api.$ns.svc:443 ]]"
+[[ $(k get tenant op50-cluster -o jsonpath='{.status.phase}/{.status.conditions[?(@.type=="ControlPlaneReady")].message}') == "Provisioning/StatefulSet vkube-api: 0/1 replicas ready" ]] &&
+	ok op-cluster-status || not_ok op-cluster-status "$(k get tenant op50-cluster -o jsonpath='{.status.phase}/{.status.conditions[*].message}')"
+k delete tenant op50-cluster --timeout=90s >&2 && ! k get ns $ns >/dev/null 2>&1 &&
+	ok op-cluster-delete || not_ok op-cluster-delete
+stop_operator

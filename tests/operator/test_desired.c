@@ -215,6 +215,48 @@ TEST(condition_keeps_transition_time_while_status_holds)
     json_decref(old);
 }
 
+TEST(cluster_control_plane)
+{
+    vk_tenant_config_t cfg;
+    CHECK_EQ_INT(parse(acme, &cfg), 0);
+    json_t *objs = vk_operator_control_plane(&cfg, "registry.example.com/vkube:v1");
+    CHECK_EQ_INT(json_array_size(objs), 3);
+    json_t *svc = find_kind(objs, "Service"), *sts = find_kind(objs, "StatefulSet");
+    json_t *np = find_kind(objs, "NetworkPolicy");
+    CHECK(svc && sts && np);
+    char *p = vk_operator_object_path(sts);
+    CHECK_EQ_STR(p, "/apis/apps/v1/namespaces/vkube-acme/statefulsets/vkube-api");
+    free(p);
+    p = vk_operator_object_path(svc);
+    CHECK_EQ_STR(p, "/api/v1/namespaces/vkube-acme/services/vkube-api");
+    free(p);
+    json_t *sspec = json_object_get(sts, "spec");
+    CHECK_EQ_INT(json_integer_value(json_object_get(sspec, "replicas")), 1);
+    CHECK_EQ_INT(json_array_size(json_object_get(sspec, "volumeClaimTemplates")), 1);
+    /* Service selector == pod labels == StatefulSet selector. */
+    json_t *podlabels = json_object_get(json_object_get(json_object_get(sspec, "template"), "metadata"), "labels");
+    CHECK(json_equal(podlabels, json_object_get(json_object_get(svc, "spec"), "selector")));
+    CHECK(json_equal(podlabels, json_object_get(json_object_get(sspec, "selector"), "matchLabels")));
+    CHECK(json_equal(podlabels, json_object_get(json_object_get(np, "spec"), "podSelector") ?
+                                    json_object_get(json_object_get(json_object_get(np, "spec"), "podSelector"), "matchLabels") : NULL));
+    json_t *pod = json_object_get(json_object_get(sspec, "template"), "spec");
+    json_t *c = json_array_get(json_object_get(pod, "containers"), 0);
+    CHECK_EQ_STR(json_string_value(json_object_get(c, "image")), "registry.example.com/vkube:v1");
+    json_t *args = json_object_get(c, "args");
+    CHECK_EQ_STR(json_string_value(json_array_get(args, 0)), "serve");
+    CHECK_EQ_STR(json_string_value(json_array_get(args, 4)), "acme");
+    CHECK_EQ_STR(json_string_value(json_array_get(args, 6)), "0.0.0.0:6443");
+    CHECK_EQ_STR(json_string_value(json_object_get(pod, "serviceAccountName")), "vkube-syncer");
+    /* Restricted Pod Security: non-root, no escalation, all capabilities dropped. */
+    CHECK(json_is_true(json_object_get(json_object_get(pod, "securityContext"), "runAsNonRoot")));
+    CHECK(json_is_false(json_object_get(json_object_get(c, "securityContext"), "allowPrivilegeEscalation")));
+    json_t *seedvol = json_array_get(json_object_get(pod, "volumes"), 0);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(seedvol, "secret"), "secretName")),
+                 "vkube-api-seed");
+    json_decref(objs);
+    vk_tenant_config_free(&cfg);
+}
+
 int main(void)
 {
     RUN(desired_objects_in_order_with_ownership);
@@ -224,5 +266,6 @@ int main(void)
     RUN(object_paths);
     RUN(namespace_owners_oldest_claim_wins);
     RUN(condition_keeps_transition_time_while_status_holds);
+    RUN(cluster_control_plane);
     TEST_EXIT();
 }
