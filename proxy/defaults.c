@@ -298,6 +298,29 @@ static void defaults_namespace(json_t *obj)
     def_str_empty(obj_child(obj, "status"), "phase", "Active");
 }
 
+/* Copies each key of from missing in the object to[key] (created if needed). */
+static void fill_missing(json_t *item, const char *to, const json_t *from)
+{
+    if (!json_is_object(from) || !json_object_size(from))
+        return;
+    json_t *dst = obj_child(item, to);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)from, k, v) if (dst && !json_object_get(dst, k))
+        json_object_set(dst, k, v);
+}
+
+/* LimitRange Container items: default <- max, defaultRequest <- default, then min. */
+static void defaults_limit_item(json_t *item)
+{
+    const char *type = str_of(item, "type");
+    if (!type || strcmp(type, "Container") != 0)
+        return;
+    fill_missing(item, "default", member(item, "max"));
+    fill_missing(item, "defaultRequest", member(item, "default"));
+    fill_missing(item, "defaultRequest", member(item, "min"));
+}
+
 static void defaults_core(const char *kind, json_t *obj)
 {
     if (!strcmp(kind, "Pod")) {
@@ -321,8 +344,13 @@ static void defaults_core(const char *kind, json_t *obj)
     } else if (!strcmp(kind, "PersistentVolumeClaim")) {
         defaults_pvc_spec(obj_child(obj, "spec"));
         def_str_empty(obj_child(obj, "status"), "phase", "Pending");
+    } else if (!strcmp(kind, "LimitRange")) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(member(member(obj, "spec"), "limits"), i, item) defaults_limit_item(item);
     } else if (!strcmp(kind, "PersistentVolume")) {
         json_t *spec = obj_child(obj, "spec");
+        def_str(member(spec, "hostPath"), "type", "");
         def_str_empty(spec, "persistentVolumeReclaimPolicy", "Retain");
         def_str(spec, "volumeMode", "Filesystem");
         def_str_empty(obj_child(obj, "status"), "phase", "Pending");
@@ -526,6 +554,8 @@ void vk_defaults_apply(const char *group, const char *version, const char *kind,
         defaults_rbac(kind, obj);
     else if (!strcmp(group, "networking.k8s.io") && !strcmp(kind, "NetworkPolicy"))
         defaults_networkpolicy(obj);
+    else if (!strcmp(group, "networking.k8s.io") && !strcmp(kind, "IngressClass"))
+        def_str_empty(member(member(obj, "spec"), "parameters"), "scope", "Cluster");
     else if (!strcmp(group, "storage.k8s.io") && !strcmp(kind, "StorageClass")) {
         def_str_empty(obj, "reclaimPolicy", "Delete");
         def_str_empty(obj, "volumeBindingMode", "Immediate");

@@ -13,8 +13,8 @@
  *     if (vk_validate_object(group, kind, obj, old_or_NULL, causes) == VK_EINVALID) {
  *         char *msg = vk_validate_message(group, kind, name, causes);
  *         ... answer 422 Status{reason: Invalid, message: msg,
- *             details: {name, group, kind: <lowercase resource kind as
- *             upstream: "pods">, causes}} ... free(msg);
+ *             details: {name, group, kind: <the Kind, "Pod">, causes}} ...
+ *         free(msg);
  *     }
  *     json_decref(causes);
  * Status subresource writes are not validated here (only metadata). */

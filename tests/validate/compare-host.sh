@@ -4,6 +4,7 @@
 # run through build/test/validate/vk_validate_cli; the 422 messages must match
 # exactly, and for accepted objects the spec fields both sides set must match.
 # Usage: tests/validate/compare-host.sh [HOST_STATE_DIR]   (prints ok/not ok lines)
+# VKUBE_COMPARE_EXTRA="files..." adds more cases (e.g. tests/printers/cases/*.json).
 set -u
 cd "$(dirname "$0")/../.."
 state=${1:-${HOST_STATE:-e2e/.state/host}}
@@ -12,12 +13,11 @@ state=${1:-${HOST_STATE:-e2e/.state/host}}
 . "$state/env"
 cli=build/test/validate/vk_validate_cli
 key=${HOST_ADMIN_CERT%.crt}.key
-for f in tests/validate/cases/*.json; do
+for f in tests/validate/cases/*.json ${VKUBE_COMPARE_EXTRA:-}; do
     name=$(basename "$f" .json)
     av=$(jq -r .apiVersion "$f"); kind=$(jq -r .kind "$f"); ns=$(jq -r '.metadata.namespace // ""' "$f")
-    plural=$(echo "$kind" | tr 'A-Z' 'a-z')s
-    case $plural in *ys) ;; *ss) plural=${plural}es ;; esac
-    [ "$kind" = Endpoints ] && plural=endpoints
+    plural=$(echo "$kind" | tr 'A-Z' 'a-z')
+    case $plural in endpoints) ;; *s) plural=${plural}es ;; *y) plural=${plural%y}ies ;; *) plural=${plural}s ;; esac
     group=${av%/*}; [ "$group" = "$av" ] && group=""
     if [ -z "$group" ]; then base=/api/v1; else base=/apis/$av; fi
     [ -n "$ns" ] && base=$base/namespaces/$ns
