@@ -15,6 +15,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/yaml.h"
+#include "proxy/apply.h"
 #include "proxy/defaults.h"
 #include "proxy/patch.h"
 #include "proxy/protobuf.h"
@@ -375,97 +377,107 @@ void vk_rest_filter_free(vk_rest_filter_t *f)
 
 /* ---------------------------------------------------------- managed fields */
 
-static json_t *fields_of(const json_t *v)
+static int parse_bool(const char *v)
 {
-    json_t *f = json_object();
-    if (!json_is_object(v)) return f;
-    const char *k;
-    json_t *x;
-    json_object_foreach((json_t *)v, k, x)
-    {
-        char key[512];
-        snprintf(key, sizeof key, "f:%s", k);
-        json_object_set_new(f, key, fields_of(x));
-    }
-    return f;
+    static const char *const t[] = {"1", "t", "T", "true", "TRUE", "True"};
+    for (size_t i = 0; v && i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(v, t[i])) return 1;
+    return 0;
 }
 
-/* Sets or refreshes the managedFields entry of the request's field manager
- * (basic: the fields set are the object's map keys; lists are atomic). */
-static void set_managed(vk_rest_call_t *c, json_t *obj)
+/* Options for proxy/apply.h: manager (fieldManager or the User-Agent up to its
+ * first '/'), API version, subresource, time, schema. Strings live in the pool. */
+static void apply_opts(vk_rest_call_t *c, vk_apply_opts_t *o, vk_patch_kind_t *k)
 {
+    static const char *const ignore_status[] = {"status", NULL};
+    static const char *const ignore_main[] = {"spec", "metadata", NULL};
+    memset(o, 0, sizeof *o);
     const char *mgr = query(c, "fieldManager");
-    char ua[128] = "unknown";
     if (!mgr) {
         const char *u = vk_http_header(c->req, "User-Agent");
         if (u && *u) {
             size_t n = strcspn(u, "/");
-            if (n >= sizeof ua) n = sizeof ua - 1;
-            memcpy(ua, u, n);
-            ua[n] = 0;
-        }
-        mgr = ua;
-    }
-    json_t *md = meta_of(obj);
-    json_t *mf = json_object_get(md, "managedFields");
-    if (!json_is_array(mf)) {
-        mf = json_array();
-        json_object_set_new(md, "managedFields", mf);
-    }
-    json_t *fv = json_object();
-    const char *k;
-    json_t *x;
-    json_object_foreach(obj, k, x)
-    {
-        if (!strcmp(k, "apiVersion") || !strcmp(k, "kind")) continue;
-        if (!strcmp(k, "status") && !(c->sub && !strcmp(c->sub, "status")) &&
-            (c->res->flags & VK_RES_STATUS) && c->verb != VK_VERB_CREATE)
-            continue;
-        if (!strcmp(k, "metadata")) {
-            json_t *mfv = json_object();
-            static const char *const mkeys[] = {"labels", "annotations", "finalizers",
-                                                "ownerReferences"};
-            for (size_t i = 0; i < 4; i++) {
-                json_t *v = json_object_get(x, mkeys[i]);
-                if (!v) continue;
-                char key[64];
-                snprintf(key, sizeof key, "f:%s", mkeys[i]);
-                json_object_set_new(mfv, key, fields_of(v));
-            }
-            if (json_object_size(mfv))
-                json_object_set_new(fv, "f:metadata", mfv);
-            else
-                json_decref(mfv);
-            continue;
-        }
-        char key[512];
-        snprintf(key, sizeof key, "f:%s", k);
-        json_object_set_new(fv, key, fields_of(x));
-    }
-    char now[32], av[128];
-    vk_rest_now(now, sizeof now);
-    const char *sub = c->sub ? c->sub : "";
-    size_t i;
-    json_t *e;
-    json_array_foreach(mf, i, e)
-    {
-        const char *m = str_at(e, "manager"), *op = str_at(e, "operation");
-        const char *s = str_at(e, "subresource");
-        if (m && !strcmp(m, mgr) && op && !strcmp(op, "Update") && !strcmp(s ? s : "", sub)) {
-            json_object_set_new(e, "time", json_string(now));
-            json_object_set_new(e, "fieldsV1", fv);
-            return;
+            char *m = vk_pool_alloc(c->req->pool, n + 1);
+            memcpy(m, u, n);
+            mgr = m;
+        } else {
+            mgr = "unknown";
         }
     }
-    e = json_object();
-    json_object_set_new(e, "manager", json_string(mgr));
-    json_object_set_new(e, "operation", json_string("Update"));
-    json_object_set_new(e, "apiVersion", json_string(api_version(c->res, av, sizeof av)));
-    json_object_set_new(e, "time", json_string(now));
-    json_object_set_new(e, "fieldsType", json_string("FieldsV1"));
-    json_object_set_new(e, "fieldsV1", fv);
-    if (*sub) json_object_set_new(e, "subresource", json_string(sub));
-    json_array_append_new(mf, e);
+    o->manager = mgr;
+    char av[128], now[32];
+    o->api_version = vk_pool_strdup(c->req->pool, api_version(c->res, av, sizeof av));
+    o->subresource = c->sub;
+    o->now = vk_pool_strdup(c->req->pool, vk_rest_now(now, sizeof now));
+    o->force = parse_bool(query(c, "force"));
+    *k = (vk_patch_kind_t){c->res->group, c->res->version, c->res->kind};
+    if (!(c->res->flags & VK_RES_CUSTOM)) {
+        o->schema = vk_patch_schema_builtin;
+        o->schema_ctx = k;
+    }
+    if (c->sub && !strcmp(c->sub, "status")) o->ignored = ignore_main;
+    else if (c->res->flags & VK_RES_STATUS) o->ignored = ignore_status;
+}
+
+/* Updates metadata.managedFields of obj for a create (old NULL), update or
+ * non-apply patch. 0, or answers 400 and returns -1. */
+static int set_managed(vk_rest_call_t *c, const json_t *old, json_t *obj)
+{
+    vk_apply_opts_t o;
+    vk_patch_kind_t k;
+    apply_opts(c, &o, &k);
+    char *err = NULL;
+    int rc = vk_apply_track(old, obj, &o, &err);
+    if (rc) {
+        vk_rest_reply_err(c, rc, err ? err : "invalid managedFields");
+        free(err);
+        return -1;
+    }
+    free(err);
+    return 0;
+}
+
+/* Server-side apply of the request body onto live (NULL to create). 0 and *out,
+ * or answers and returns -1. */
+static int server_side_apply(vk_rest_call_t *c, const json_t *live, json_t **out)
+{
+    if (!query(c, "fieldManager")) {
+        vk_rest_reply_err(c, VK_EBADREQUEST, "PatchOptions.meta.k8s.io \"\" is invalid: "
+                          "fieldManager: Required value: is required for apply patch");
+        return -1;
+    }
+    char yerr[256] = "";
+    json_t *config = NULL;
+    if (vk_yaml_parse(c->req->body ? c->req->body : "", c->req->body_len, &config, yerr,
+                      sizeof yerr) || !json_is_object(config)) {
+        json_decref(config);
+        reply_msg(c, VK_EBADREQUEST, "error decoding YAML: %s", yerr[0] ? yerr : "not an object");
+        return -1;
+    }
+    vk_apply_opts_t o;
+    vk_patch_kind_t k;
+    apply_opts(c, &o, &k);
+    json_t *causes = NULL;
+    char *err = NULL;
+    int rc = vk_apply(live, config, &o, out, &causes, &err);
+    json_decref(config);
+    if (rc) {
+        json_t *st = vk_status_for_err(rc, c->res, c->name, err ? err : "apply failed");
+        if (causes) json_object_set_new(json_object_get(st, "details"), "causes", causes);
+        free(err);
+        vk_rest_reply_status(c, st);
+        return -1;
+    }
+    json_decref(causes);
+    free(err);
+    return 0;
+}
+
+static int is_apply(vk_rest_call_t *c)
+{
+    return c->verb == VK_VERB_PATCH &&
+           vk_patch_type_from_content_type(vk_http_header(c->req, "Content-Type")) ==
+               VK_PATCH_APPLY;
 }
 
 /* --------------------------------------------------------------- namespaces */
@@ -606,6 +618,8 @@ static void create_done(void *arg, int status, const vk_kv_t *kv)
 
 static void do_review(vk_rest_call_t *c, json_t *obj);
 
+static void create_object(vk_rest_call_t *c, json_t *obj);
+
 static void do_create(vk_rest_call_t *c)
 {
     json_t *obj;
@@ -614,6 +628,12 @@ static void do_create(vk_rest_call_t *c)
         do_review(c, obj);
         return;
     }
+    create_object(c, obj);
+}
+
+/* Creates obj (takes the reference) and answers 201. */
+static void create_object(vk_rest_call_t *c, json_t *obj)
+{
     char av[128];
     api_version(c->res, av, sizeof av);
     const char *kind = str_at(obj, "kind");
@@ -664,7 +684,10 @@ static void do_create(vk_rest_call_t *c)
         json_decref(obj);
         return;
     }
-    set_managed(c, obj);
+    if (!c->applied && set_managed(c, NULL, obj)) {
+        json_decref(obj);
+        return;
+    }
     if (dry_run(c)) {
         vk_rest_reply(c, 201, obj);
         return;
@@ -961,9 +984,8 @@ static int apply_patch(vk_rest_call_t *c, const json_t *target, json_t **out)
         return -1;
     }
     if (type == VK_PATCH_APPLY) {
-        reply_msg(c, VK_EUNSUPPORTEDMEDIA, "server-side apply (application/apply-patch+yaml) is "
-                  "not supported by this server yet");
-        return -1;
+        c->applied = 1;
+        return server_side_apply(c, target, out);
     }
     if (type == VK_PATCH_STRATEGIC && (c->res->flags & VK_RES_CUSTOM)) {
         reply_msg(c, VK_EUNSUPPORTEDMEDIA, "the body of the request was in an unknown format - "
@@ -1269,7 +1291,11 @@ static void rmw_run(vk_rest_call_t *c)
         vk_rest_reply(c, 200, cur);
         return;
     }
-    set_managed(c, next);
+    if (!c->applied && set_managed(c, cur, next)) {
+        json_decref(cur);
+        json_decref(next);
+        return;
+    }
     int finish = meta_str(next, "deletionTimestamp") && !has_finalizers(next);
     json_decref(cur);
     if (dry_run(c)) {
@@ -1303,6 +1329,30 @@ static void do_rmw(vk_rest_call_t *c, int patch)
     op->scale = c->sub && !strcmp(c->sub, "scale");
     op->mutate = patch ? mutate_patch : mutate_put;
     c->op = op;
+    if (patch && !c->sub && is_apply(c)) {
+        /* Server-side apply of an object that does not exist creates it. */
+        char *key = vk_resources_key(c->res, c->ns, c->name);
+        vk_kv_t *kv;
+        int rc = vk_store_get(c->ctx->store, key, &kv);
+        free(key);
+        if (rc == 0) {
+            vk_kv_unref(kv);
+        } else if (rc == VK_ENOTFOUND) {
+            json_t *obj;
+            if (server_side_apply(c, NULL, &obj)) return;
+            c->applied = 1;
+            const char *n = meta_str(obj, "name");
+            if (n && strcmp(n, c->name)) {
+                json_decref(obj);
+                reply_msg(c, VK_EBADREQUEST, "the name of the object (%s) does not match the "
+                          "name on the URL (%s)", n, c->name);
+                return;
+            }
+            json_object_set_new(meta_of(obj), "name", json_string(c->name));
+            create_object(c, obj);
+            return;
+        }
+    }
     rmw_run(c);
 }
 
@@ -1320,11 +1370,26 @@ typedef struct delop {
     del_cb cb;
     void *arg;
     int removed;
+    int ns_marked; /* a namespace was marked terminating: finalize it once committed */
+    int orphan;    /* propagationPolicy Orphan: dependents lose their ownerReference */
+    int dry;       /* dryRun: nothing was written */
+    const vk_resource_t *res;
 } delop_t;
+
+static void gc_dependents(vk_rest_ctx_t *ctx, const vk_resource_t *owner_res, const json_t *owner,
+                          int orphan);
 
 static void delop_done(void *arg, int status, const vk_kv_t *kv)
 {
     delop_t *d = arg;
+    /* Start finalization only once the Terminating mark is durable: a pass that
+     * ran before the commit would not see it and stop the timer. */
+    if (d->ns_marked && status == 0) ns_timer_start(d->ctx);
+    if (d->removed && !d->dry && status == 0 && kv) {
+        json_t *o = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+        if (o) gc_dependents(d->ctx, d->res, o, d->orphan);
+        json_decref(o);
+    }
     d->cb(d->arg, status, kv, d->removed);
     free(d);
 }
@@ -1351,15 +1416,20 @@ static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const cha
                                           !strcmp(phase, "Failed"))))
             grace = 0;
     }
-    int foreground = o->propagation && !strcmp(o->propagation, "Foreground");
+    /* Foreground deletion is done as Background here: dependents are deleted
+     * right after their owner instead of before it. */
+    int foreground = 0;
     int mark = is_ns || has_finalizers(cur) || grace > 0 || foreground;
     delop_t *d = vk_xcalloc(1, sizeof *d);
+    d->res = res;
+    d->orphan = o->propagation && !strcmp(o->propagation, "Orphan");
     d->ctx = ctx;
     d->cb = cb;
     d->arg = arg;
     if (!mark) {
         d->removed = 1;
         if (dry) {
+            d->dry = 1; /* nothing is removed: no dependents to collect */
             vk_kv_t fake = {0};
             char *s = json_dumps(cur, JSON_COMPACT);
             fake.key = (char *)key;
@@ -1415,10 +1485,10 @@ static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const cha
     }
     size_t len;
     char *data = encode(cur, &len);
+    d->ns_marked = is_ns;
     int rc = vk_store_update(ctx->store, key, data, len, rev, delop_done, d);
     free(data);
     if (rc) free(d);
-    if (!rc && is_ns) ns_timer_start(ctx);
     return rc;
 }
 
@@ -1605,6 +1675,70 @@ static void do_deletecollection(vk_rest_call_t *c)
     vk_store_list_free(&l);
     vk_rest_filter_free(&f);
     if (--d->pending == 0) delcol_finish(d);
+}
+
+/* Garbage collection of dependents (what kube-controller-manager's garbage
+ * collector does): objects in the owner's namespace whose ownerReferences name
+ * the deleted owner's uid are deleted (Background) or lose that reference
+ * (Orphan). Only kinds that own objects in practice trigger the scan. */
+static void gc_one(void *arg, int status, const vk_kv_t *kv, int removed)
+{
+}
+
+static void gc_written(void *arg, int status, const vk_kv_t *kv)
+{
+}
+
+static void gc_dependents(vk_rest_ctx_t *ctx, const vk_resource_t *owner_res, const json_t *owner,
+                          int orphan)
+{
+    static const char *const owners[] = {"deployments", "replicasets", "statefulsets",
+                                         "daemonsets", "jobs", "cronjobs", "services", NULL};
+    if (!owner_res || !(owner_res->flags & VK_RES_NAMESPACED) || ctx->closing) return;
+    int owns = (owner_res->flags & VK_RES_CUSTOM) != 0;
+    for (size_t i = 0; owners[i] && !owns; i++)
+        if (!strcmp(owner_res->plural, owners[i])) owns = 1;
+    const char *uid = meta_str(owner, "uid"), *ns = meta_str(owner, "namespace");
+    if (!owns || !uid || !ns) return;
+    delopts_t o = {.grace = -1, .propagation = NULL};
+    size_t n = vk_resources_count(ctx->resources);
+    for (size_t r = 0; r < n; r++) {
+        const vk_resource_t *res = vk_resources_at(ctx->resources, r);
+        if (!(res->flags & VK_RES_NAMESPACED) || (res->flags & VK_RES_REVIEW)) continue;
+        char *prefix = vk_resources_key(res, ns, NULL);
+        vk_store_list_t l;
+        int rc = vk_store_list(ctx->store, prefix, NULL, 0, 0, &l);
+        free(prefix);
+        if (rc) continue;
+        for (size_t k = 0; k < l.count; k++) {
+            if (!strstr((const char *)l.items[k]->val, uid)) continue;
+            json_t *obj = vk_rest_decode(l.items[k]);
+            json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+            size_t i;
+            json_t *ref;
+            int hit = -1;
+            json_array_foreach(refs, i, ref)
+            {
+                const char *u = str_at(ref, "uid");
+                if (u && !strcmp(u, uid)) hit = (int)i;
+            }
+            if (hit >= 0 && orphan) {
+                json_array_remove(refs, (size_t)hit);
+                if (!json_array_size(refs))
+                    json_object_del(json_object_get(obj, "metadata"), "ownerReferences");
+                size_t len;
+                char *data = encode(obj, &len);
+                vk_store_update(ctx->store, l.items[k]->key, data, len, l.items[k]->mod_rev,
+                                gc_written, NULL);
+                free(data);
+            } else if (hit >= 0 && !meta_str(obj, "deletionTimestamp")) {
+                delete_object(ctx, res, l.items[k]->key, obj, l.items[k]->mod_rev, &o, 0, gc_one,
+                              NULL);
+            }
+            json_decref(obj);
+        }
+        vk_store_list_free(&l);
+    }
 }
 
 /* ------------------------------------------------------------ access reviews */

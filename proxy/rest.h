@@ -48,6 +48,7 @@ typedef struct vk_rest_call {
     const char *metric_verb;     /* "GET", "LIST", "WATCH", "POST", ... */
     int retries;                 /* conflict retries so far (unconditional writes) */
     int precondition;            /* the client gave a resourceVersion precondition */
+    int applied;                 /* server-side apply set managedFields already */
     void *op;                    /* per-operation state */
 } vk_rest_call_t;
 
