@@ -30,6 +30,7 @@
 #define HIGH_WATER (256 * 1024) /* unsent bytes above which stream writes say VK_EAGAIN */
 #define LOW_WATER (64 * 1024)   /* on_drain fires when unsent bytes fall to this */
 #define IN_PAUSE (256 * 1024)   /* stop reading when this much plaintext waits unparsed */
+#define PIPELINE_MAX (1024 * 1024) /* stop answering pipelined requests above this many unsent bytes */
 #define LINGER_MS 2000          /* after our FIN, how long we drain the client's bytes */
 
 typedef struct buf {
@@ -449,6 +450,7 @@ typedef struct wreq {
 static void close_conn(conn_t *c);
 static void free_conn(conn_t *c);
 static void process_input(conn_t *c);
+static void read_start(conn_t *c);
 static void finish_req(ireq_t *r);
 static void begin_close(conn_t *c);
 static void notify_close(ireq_t *r);
@@ -515,6 +517,12 @@ static void after_write(uv_write_t *w, int status)
         !r->stream_closed) {
         r->drain_pending = 0;
         r->on_drain(r->drain_arg, &r->pub);
+        return;
+    }
+    if (!r && !c->closing && !c->close_after_flush && c->unsent <= LOW_WATER) {
+        /* Pipelined requests held back by PIPELINE_MAX, or reading paused. */
+        if (c->in.len) process_input(c);
+        if (!c->closing && !c->active && c->in.len <= IN_PAUSE) read_start(c);
     }
 }
 
@@ -980,7 +988,10 @@ static void process_input(conn_t *c)
 {
     if (c->in_process) return;
     c->in_process = 1;
-    while (!c->active && !c->closing && !c->close_after_flush && c->in.len) {
+    /* A client that pipelines requests without reading the answers is not
+     * served further until its unsent data drains (after_write resumes). */
+    while (!c->active && !c->closing && !c->close_after_flush && c->in.len &&
+           c->unsent <= PIPELINE_MAX) {
         enum llhttp_errno e = llhttp_execute(&c->parser, c->in.p, c->in.len);
         if (e == HPE_OK) {
             c->in.len = 0;
@@ -1178,11 +1189,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             r->on_data(r->data_arg, t.p, t.len);
             buf_free(&t);
         }
-    } else if (r && c->in.len > IN_PAUSE) {
-        uv_read_stop(s);
-        c->reading = 0;
     } else if (!r) {
         process_input(c);
+    }
+    if (c->in.len > IN_PAUSE && c->reading && !c->closing &&
+        !(c->active && c->active->state == R_HIJACK)) {
+        uv_read_stop(s); /* resumed by finish_req / after_write */
+        c->reading = 0;
     }
     if (got_eof && !c->closing) on_client_eof(c, got_eof > 0);
 }

@@ -93,7 +93,7 @@ typedef struct tserver {
     int port;
     int loop_close_rc;
     /* Observed on the loop thread; read by the test after join (or atomically). */
-    atomic_int eagain, drains, closes, stream_done, done_cb_ran, hijack_bytes;
+    atomic_int eagain, drains, closes, stream_done, done_cb_ran, hijack_bytes, big_served;
 } tserver_t;
 
 typedef struct streamer {
@@ -198,6 +198,13 @@ static void handler(void *ctx, vk_http_req_t *req)
         memset(st->chunk, 'w', st->size);
         vk_http_stream_begin(req, 200, "application/json", stream_on_close, st);
         if (!strcmp(req->path, "/stream")) stream_pump(st);
+        return;
+    }
+    if (!strcmp(req->path, "/big")) {
+        static char big[1 << 20];
+        memset(big, 'b', sizeof big);
+        atomic_fetch_add(&ts->big_served, 1);
+        vk_http_respond(req, 200, "text/plain", big, sizeof big);
         return;
     }
     if (!strcmp(req->path, "/upgrade")) {
@@ -670,6 +677,42 @@ TEST(keep_alive_and_pipelining)
     client_close(&c);
 }
 
+TEST(pipelining_without_reading_is_held_back)
+{
+    /* 40 pipelined requests for 1 MiB each, not read: socket buffers cannot
+     * hold 40 MiB, so the server must stop answering until we read. */
+    client_t c;
+    CHECK_EQ_INT(client_open(&c, main_srv->port, admin_crt, admin_key, NULL, 0, 0), 0);
+    int before = atomic_load(&main_srv->big_served);
+    char *reqs = vk_xmalloc(40 * 40);
+    size_t len = 0;
+    for (int i = 0; i < 40; i++) len += (size_t)sprintf(reqs + len, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    client_send(&c, reqs, len);
+    free(reqs);
+    /* Wait until the server stops making progress (no time is asserted). */
+    int served = -1;
+    for (int i = 0; i < 100; i++) {
+        usleep(200000);
+        int now = atomic_load(&main_srv->big_served) - before;
+        if (now == served || now == 40) break;
+        served = now;
+    }
+    served = atomic_load(&main_srv->big_served) - before;
+    CHECK(served < 40);
+    rbuf_t *b = vk_xcalloc(1, sizeof *b);
+    int got = 0;
+    for (int i = 0; i < 40; i++) {
+        resp_t r;
+        if (read_response(&c, b, &r)) break;
+        if (r.status == 200 && r.body_len == (1 << 20)) got++;
+        free(r.body);
+    }
+    CHECK_EQ_INT(got, 40);
+    CHECK_EQ_INT(atomic_load(&main_srv->big_served) - before, 40);
+    free(b);
+    client_close(&c);
+}
+
 TEST(chunked_stream_with_flow_control)
 {
     client_t c;
@@ -1003,6 +1046,7 @@ int main(void)
     RUN(tokens_file_reloads);
     RUN(anonymous);
     RUN(keep_alive_and_pipelining);
+    RUN(pipelining_without_reading_is_held_back);
     RUN(chunked_stream_with_flow_control);
     RUN(client_going_away_closes_stream);
     RUN(client_half_close_still_gets_response);
