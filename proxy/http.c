@@ -93,6 +93,9 @@ typedef struct ireq {
     void *data_arg;
     int status;
     size_t bytes_out;
+    vk_http_local_t *local; /* a local request (no connection): output goes to its sink */
+    int local_cancelled;    /* the local client cancelled: no more sink callbacks */
+    int *local_done;        /* set to 1 when a local request is freed */
 } ireq_t;
 
 enum { T_NONE, T_IDLE, T_REQUEST, T_LINGER };
@@ -914,9 +917,15 @@ static const char *authenticate(conn_t *c, ireq_t *r)
                 vk_http_user_t tu = {0};
                 if (srv->cfg.token_cb(srv->cfg.ctx, t, r->pub.pool, &tu) && tu.name) {
                     if (!tu.uid) tu.uid = "";
-                    if (!tu.groups) {
-                        const char **g = vk_pool_alloc(r->pub.pool, 2 * sizeof *g);
-                        g[0] = "system:authenticated";
+                    /* Make sure system:authenticated is there (as the header promises). */
+                    size_t ng = 0;
+                    int has = 0;
+                    for (; tu.groups && tu.groups[ng]; ng++)
+                        if (!strcmp(tu.groups[ng], "system:authenticated")) has = 1;
+                    if (!has) {
+                        const char **g = vk_pool_alloc(r->pub.pool, (ng + 2) * sizeof *g);
+                        for (size_t i = 0; i < ng; i++) g[i] = tu.groups[i];
+                        g[ng] = "system:authenticated";
                         tu.groups = g;
                     }
                     tu.authenticated = 1;
@@ -1547,6 +1556,11 @@ static void head_lines(ireq_t *r, buf_t *out, int status, const char *ctype)
         buf_adds(out, "Connection: close\r\n");
 }
 
+static void local_respond(ireq_t *r, int status, const void *body, size_t len);
+static void local_stream_begin(ireq_t *r, int status);
+static int local_stream_write(ireq_t *r, const void *data, size_t len);
+static void local_finish(ireq_t *r);
+
 void vk_http_respond(vk_http_req_t *req, int status, const char *content_type, const void *body,
                      size_t len)
 {
@@ -1554,6 +1568,10 @@ void vk_http_respond(vk_http_req_t *req, int status, const char *content_type, c
     conn_t *c = r->c;
     assert(r->state == R_HANDLER || r->state == R_STREAM);
     r->status = status;
+    if (r->local) {
+        local_respond(r, status, body, len);
+        return;
+    }
     if (!c->closing) {
         buf_t out = {0};
         head_lines(r, &out, status, content_type);
@@ -1588,6 +1606,10 @@ void vk_http_stream_begin(vk_http_req_t *req, int status, const char *content_ty
     assert(r->state == R_HANDLER);
     r->on_close = on_close;
     r->close_arg = arg;
+    if (r->local) {
+        local_stream_begin(r, status);
+        return;
+    }
     if (c->ssl && client_streams(c->srv, c->ip) >= c->srv->cfg.max_streams_per_client) {
         /* Too many streams from this client: answer 429 and tell the producer
          * (on_close, on the next loop turn) that this stream is over. */
@@ -1621,6 +1643,7 @@ int vk_http_stream_write(vk_http_req_t *req, const void *data, size_t len)
     ireq_t *r = (ireq_t *)req;
     conn_t *c = r->c;
     assert(r->state == R_STREAM);
+    if (r->local) return local_stream_write(r, data, len);
     if (r->stream_closed || c->closing) return VK_ECLOSED;
     if (!len) return c->unsent > HIGH_WATER ? VK_EAGAIN : 0;
     if (!r->head) {
@@ -1645,6 +1668,7 @@ void vk_http_stream_on_drain(vk_http_req_t *req, vk_http_stream_cb on_drain, voi
     r->on_drain = on_drain;
     r->drain_arg = arg;
     r->drain_pending = 1;
+    if (r->local) return; /* vk_http_local_resume runs it */
     if (c->unsent <= LOW_WATER) schedule_defer(c->srv);
 }
 
@@ -1653,6 +1677,11 @@ void vk_http_stream_end(vk_http_req_t *req)
     ireq_t *r = (ireq_t *)req;
     conn_t *c = r->c;
     assert(r->state == R_STREAM);
+    if (r->local) {
+        if (!r->local_cancelled && r->local->on_stream_end) r->local->on_stream_end(r->local->arg);
+        local_finish(r);
+        return;
+    }
     if (!r->stream_closed && !c->closing && !r->head) send_plain(c, "0\r\n\r\n", 5);
     finish_req(r);
 }
@@ -1663,7 +1692,7 @@ int vk_http_hijack(vk_http_req_t *req, vk_http_raw_data_cb on_data, vk_http_stre
     ireq_t *r = (ireq_t *)req;
     conn_t *c = r->c;
     if (r->state != R_HANDLER) return VK_EINVALID;
-    if (c->closing || !c->ssl) return VK_ECLOSED;
+    if (r->local || c->closing || !c->ssl) return VK_ECLOSED;
     r->state = R_HIJACK;
     r->status = 101;
     r->on_data = on_data;
@@ -1696,6 +1725,111 @@ void vk_http_raw_close(vk_http_req_t *req)
     assert(r->state == R_HIJACK);
     r->close_notified = 1; /* the owner closed it: no on_close */
     finish_req(r);
+}
+
+/* ----------------------------------------------------------- local requests */
+
+static void local_finish(ireq_t *r)
+{
+    if (r->local_done) *r->local_done = 1;
+    free(r->local);
+    free(r->hdrs);
+    buf_free(&r->resp_hdrs);
+    vk_pool_free(r->pub.pool);
+    free(r);
+}
+
+static void local_respond(ireq_t *r, int status, const void *body, size_t len)
+{
+    /* A 429-style answer inside a stream is not produced for local requests. */
+    if (!r->local_cancelled && r->local->on_response)
+        r->local->on_response(r->local->arg, status, body ? body : "", body ? len : 0);
+    if (r->state == R_HANDLER) local_finish(r);
+}
+
+static void local_stream_begin(ireq_t *r, int status)
+{
+    r->state = R_STREAM;
+    r->status = status;
+    if (r->local->on_stream_begin) r->local->on_stream_begin(r->local->arg, status);
+}
+
+static int local_stream_write(ireq_t *r, const void *data, size_t len)
+{
+    if (r->local_cancelled) return VK_ECLOSED;
+    r->bytes_out += len;
+    if (!len || !r->local->on_chunk) return 0;
+    return r->local->on_chunk(r->local->arg, data, len) == VK_EAGAIN ? VK_EAGAIN : 0;
+}
+
+static void local_add_header(ireq_t *r, const char *name, const char *value)
+{
+    r->hdrs = vk_xrealloc(r->hdrs, (r->nhdrs + 1) * sizeof *r->hdrs);
+    r->hdrs[r->nhdrs].name = vk_pool_strdup(r->pub.pool, name);
+    r->hdrs[r->nhdrs].value = vk_pool_strdup(r->pub.pool, value);
+    r->nhdrs++;
+}
+
+vk_http_req_t *vk_http_local_request(const vk_http_local_t *spec, vk_http_handler_cb handler,
+                                     void *ctx)
+{
+    ireq_t *r = vk_xcalloc(1, sizeof *r);
+    vk_pool_t *pool = vk_pool_new();
+    r->pub.pool = pool;
+    r->local = vk_xmalloc(sizeof *r->local);
+    *r->local = *spec;
+    r->pub.method = vk_pool_strdup(pool, spec->method);
+    r->pub.path = vk_pool_strdup(pool, spec->path);
+    r->pub.query = vk_pool_strdup(pool, spec->query ? spec->query : "");
+    char *b = vk_pool_alloc(pool, spec->body_len + 1);
+    if (spec->body_len) memcpy(b, spec->body, spec->body_len);
+    r->pub.body = b;
+    r->pub.body_len = spec->body_len;
+    size_t ng = 0;
+    while (spec->groups && spec->groups[ng]) ng++;
+    const char **g = vk_pool_alloc(pool, (ng + 2) * sizeof *g);
+    for (size_t i = 0; i < ng; i++) g[i] = vk_pool_strdup(pool, spec->groups[i]);
+    g[ng] = "system:authenticated";
+    r->pub.user.name = vk_pool_strdup(pool, spec->user ? spec->user : "system:anonymous");
+    r->pub.user.uid = "";
+    r->pub.user.groups = g;
+    r->pub.user.authenticated = 1;
+    r->pub.remote = "local";
+    r->pub.start_ns = uv_hrtime();
+    r->local->body = NULL;
+    r->local->method = r->local->path = r->local->query = NULL;
+    if (spec->content_type) local_add_header(r, "Content-Type", spec->content_type);
+    local_add_header(r, "Accept", "application/json");
+    r->keep_alive = 1;
+    r->state = R_HANDLER;
+    int done = 0;
+    r->local_done = &done;
+    handler(ctx, &r->pub);
+    if (done) return NULL;
+    r->local_done = NULL;
+    return &r->pub;
+}
+
+void vk_http_local_cancel(vk_http_req_t *req)
+{
+    ireq_t *r = (ireq_t *)req;
+    assert(r->local && r->state == R_STREAM);
+    if (r->local_cancelled) return;
+    r->local_cancelled = 1;
+    r->stream_closed = 1;
+    if (!r->close_notified && r->on_close) {
+        r->close_notified = 1;
+        r->on_close(r->close_arg, req); /* the handler ends the stream, now or later */
+    }
+}
+
+void vk_http_local_resume(vk_http_req_t *req)
+{
+    ireq_t *r = (ireq_t *)req;
+    assert(r->local);
+    if (!r->drain_pending || r->local_cancelled) return;
+    r->drain_pending = 0;
+    r->on_drain(r->drain_arg, req);
 }
 
 /* ---------------------------------------------------------------- test hook */

@@ -114,6 +114,42 @@ int vk_http_hijack(vk_http_req_t *req, vk_http_raw_data_cb on_data, vk_http_stre
 int vk_http_raw_write(vk_http_req_t *req, const void *data, size_t len);
 void vk_http_raw_close(vk_http_req_t *req);
 
+/* ---- Local requests (in-process clients: controllers) ---- */
+/* A request with no connection, for code inside the tenant process that must go
+ * through the same handler as network requests (routing, authorization,
+ * admission, validation, store, watches). Responses go to the sink callbacks
+ * instead of a socket; a callback may run before vk_http_local_request returns
+ * (a handler that answers synchronously). After on_response or on_stream_end
+ * the request is gone. */
+typedef struct vk_http_local {
+    const char *method, *path;      /* "GET", "/api/v1/namespaces/x/pods" */
+    const char *query;              /* raw query without '?', or NULL */
+    const char *body;               /* may be NULL; copied */
+    size_t body_len;
+    const char *content_type;       /* request Content-Type, or NULL */
+    const char *user;               /* user name */
+    const char *const *groups;      /* NULL-terminated, or NULL */
+    void (*on_response)(void *arg, int status, const char *body, size_t len);
+    void (*on_stream_begin)(void *arg, int status);
+    /* One chunk; return 0, or VK_EAGAIN to make the producer wait until
+     * vk_http_local_resume (the data is taken either way). */
+    int (*on_chunk)(void *arg, const char *data, size_t len);
+    void (*on_stream_end)(void *arg);
+    void *arg;
+} vk_http_local_t;
+
+/* Builds the request from spec (copied) and runs handler(ctx, req) on it.
+ * Returns NULL if the request already finished (its response was delivered),
+ * else the request: valid until its response or stream ends; use it only for
+ * the two calls below while a stream is open. */
+vk_http_req_t *vk_http_local_request(const vk_http_local_t *spec, vk_http_handler_cb handler,
+                                     void *ctx);
+/* Ends an open stream from the client side: the handler's on_close runs and no
+ * sink callback runs afterwards; the request is freed when the handler ends it. */
+void vk_http_local_cancel(vk_http_req_t *req);
+/* After on_chunk returned VK_EAGAIN: the sink is ready again (runs on_drain). */
+void vk_http_local_resume(vk_http_req_t *req);
+
 /* ---- Test hook (added for the fuzzer and unit tests) ---- */
 /* Runs the plaintext request path (llhttp parsing, size limits, token
  * authentication, dispatch to cfg->handler, response framing) over data as if
