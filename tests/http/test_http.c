@@ -238,9 +238,8 @@ static int token_cb(void *ctx, const char *token, vk_pool_t *pool, vk_http_user_
     if (strcmp(token, "sa-jwt")) return 0;
     user->name = vk_pool_strdup(pool, "system:serviceaccount:default:builder");
     user->uid = "sa-uid";
-    const char **g = vk_pool_alloc(pool, 3 * sizeof *g);
-    g[0] = "system:serviceaccounts";
-    g[1] = "system:authenticated";
+    const char **g = vk_pool_alloc(pool, 2 * sizeof *g);
+    g[0] = "system:serviceaccounts"; /* the transport adds system:authenticated */
     user->groups = g;
     return 1;
 }
@@ -579,7 +578,8 @@ TEST(bearer_tokens)
     free(r.body);
     /* The token callback (service-account JWTs in the REST layer). */
     CHECK_EQ_INT(do_get(main_srv, NULL, NULL, "Authorization: Bearer sa-jwt\r\n", "/echo", &r), 0);
-    CHECK(strstr(r.body, "user=system:serviceaccount:default:builder uid=sa-uid") != NULL);
+    CHECK(strstr(r.body, "user=system:serviceaccount:default:builder uid=sa-uid "
+                         "groups=system:serviceaccounts;system:authenticated; auth=1") != NULL);
     CHECK(strstr(r.body, "auth=1") != NULL);
     free(r.body);
     /* An unknown token is 401 even where anonymous would be allowed. */
