@@ -178,6 +178,11 @@ void vk_rest_reply_status(vk_rest_call_t *c, json_t *status)
 
 void vk_rest_reply_err(vk_rest_call_t *c, int err, const char *msg)
 {
+    /* kube-apiserver's BadRequest errors carry no details. */
+    if (err == VK_EBADREQUEST) {
+        vk_rest_reply_status(c, vk_status_for_err(err, NULL, NULL, msg));
+        return;
+    }
     vk_rest_reply_status(c, vk_status_for_err(err, c->res, c->name, msg));
 }
 
@@ -232,6 +237,7 @@ static int default_and_validate(vk_rest_call_t *c, json_t *obj, const json_t *ol
     const char *name = meta_str(obj, "name");
     char *msg = vk_validate_message(r->group, r->kind, name, causes);
     json_t *st = vk_status_new(422, "Invalid", msg, r, name);
+    json_object_set_new(json_object_get(st, "details"), "kind", json_string(r->kind));
     json_object_set_new(json_object_get(st, "details"), "causes", causes);
     free(msg);
     vk_rest_reply_status(c, st);
@@ -885,7 +891,8 @@ static void do_list(vk_rest_call_t *c)
         }
     }
     char *prefix = vk_resources_key(c->res, c->ns, NULL);
-    int filtering = f.label || f.field;
+    int filtering = (f.label && !vk_selector_label_empty(f.label)) ||
+                    (f.field && !vk_selector_field_empty(f.field));
     json_t *items = json_array();
     size_t count = 0;
     int64_t rev = at_rev;
@@ -1576,14 +1583,25 @@ static void do_delete(vk_rest_call_t *c)
     }
     json_t *pre = json_object_get(body, "preconditions");
     const char *puid = str_at(pre, "uid"), *prv = str_at(pre, "resourceVersion");
+    /* kube-apiserver names the Kind (not the resource) in these conflicts. */
+    char msg[1024];
     if (puid && strcmp(puid, meta_str(cur, "uid") ? meta_str(cur, "uid") : "")) {
-        reply_msg(c, VK_ECONFLICT, "Precondition failed: UID in precondition: %s, UID in object "
-                  "meta: %s", puid, meta_str(cur, "uid"));
-        goto out;
+        snprintf(msg, sizeof msg, "Operation cannot be fulfilled on %s \"%s\": the UID in the "
+                 "precondition (%s) does not match the UID in record (%s). The object might have "
+                 "been deleted and then recreated", c->res->kind, c->name, puid,
+                 meta_str(cur, "uid"));
+    } else if (prv && strcmp(prv, meta_str(cur, "resourceVersion"))) {
+        snprintf(msg, sizeof msg, "Operation cannot be fulfilled on %s \"%s\": the "
+                 "ResourceVersion in the precondition (%s) does not match the ResourceVersion in "
+                 "record (%s). The object might have been modified", c->res->kind, c->name, prv,
+                 meta_str(cur, "resourceVersion"));
+    } else {
+        msg[0] = 0;
     }
-    if (prv && strcmp(prv, meta_str(cur, "resourceVersion"))) {
-        reply_msg(c, VK_ECONFLICT, "Precondition failed: ResourceVersion in precondition: %s, "
-                  "ResourceVersion in object meta: %s", prv, meta_str(cur, "resourceVersion"));
+    if (msg[0]) {
+        json_t *st = vk_status_new(409, "Conflict", msg, c->res, c->name);
+        json_object_set_new(json_object_get(st, "details"), "kind", json_string(c->res->kind));
+        vk_rest_reply_status(c, st);
         goto out;
     }
     if (puid || prv) c->precondition = 1;
