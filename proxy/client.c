@@ -1,0 +1,530 @@
+/* client: in-process API client over local requests; see client.h. */
+#include "proxy/client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+typedef struct op op_t;
+struct op {
+    vk_client_t *c;
+    vk_client_cb cb;
+    void *arg;
+    int status;
+    char *body; /* malloc'd response body */
+    size_t len;
+    op_t *next; /* completion queue */
+};
+
+struct vk_client_informer {
+    vk_client_t *c;
+    char *path;
+    vk_client_informer_cb on_change;
+    void (*on_synced)(void *arg);
+    void *arg;
+    json_t *items;       /* "ns/name" -> object */
+    char rv[32];         /* resourceVersion to watch from */
+    int synced;
+    int relists;
+    vk_http_req_t *watch; /* open watch stream, or NULL */
+    char *line;          /* unparsed stream bytes */
+    size_t line_len;
+    int stream_ended;    /* the watch ended; restart it */
+    int need_relist;     /* 410 or failure: list again */
+    int listing;         /* a list request is in flight */
+    uv_timer_t retry;
+    vk_client_informer_t *next;
+};
+
+struct vk_client {
+    uv_loop_t *loop;
+    vk_http_handler_cb handler;
+    void *ctx;
+    char *user;
+    char **groups;
+    uv_timer_t timer; /* delivers completions on a later loop turn */
+    op_t *qhead, *qtail;
+    vk_client_informer_t *informers;
+    int refs; /* in-flight requests + open handles */
+    int closed;
+};
+
+static void unref(vk_client_t *c)
+{
+    if (--c->refs) return;
+    for (char **g = c->groups; *g; g++) free(*g);
+    free(c->groups);
+    free(c->user);
+    free(c);
+}
+
+static void on_tick(uv_timer_t *t);
+
+static void kick(vk_client_t *c)
+{
+    if (!c->closed) uv_timer_start(&c->timer, on_tick, 0, 0);
+}
+
+vk_client_t *vk_client_new(uv_loop_t *loop, vk_http_handler_cb handler, void *ctx,
+                           const char *user, const char *const *groups)
+{
+    vk_client_t *c = vk_xcalloc(1, sizeof *c);
+    c->loop = loop;
+    c->handler = handler;
+    c->ctx = ctx;
+    c->user = vk_xstrdup(user);
+    size_t n = 0;
+    while (groups && groups[n]) n++;
+    c->groups = vk_xcalloc(n + 1, sizeof *c->groups);
+    for (size_t i = 0; i < n; i++) c->groups[i] = vk_xstrdup(groups[i]);
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    c->refs = 1; /* the timer */
+    return c;
+}
+
+char *vk_client_path(const char *group, const char *version, const char *resource,
+                     const char *ns, const char *name, const char *sub)
+{
+    char buf[1024];
+    int n;
+    if (!group || !*group)
+        n = snprintf(buf, sizeof buf, "/api/%s", version);
+    else
+        n = snprintf(buf, sizeof buf, "/apis/%s/%s", group, version);
+    if (ns && *ns) n += snprintf(buf + n, sizeof buf - (size_t)n, "/namespaces/%s", ns);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "/%s", resource);
+    if (name && *name) n += snprintf(buf + n, sizeof buf - (size_t)n, "/%s", name);
+    if (sub && *sub) snprintf(buf + n, sizeof buf - (size_t)n, "/%s", sub);
+    return vk_xstrdup(buf);
+}
+
+/* ------------------------------------------------------------- requests */
+
+static void op_response(void *arg, int status, const char *body, size_t len)
+{
+    op_t *o = arg;
+    vk_client_t *c = o->c;
+    if (c->closed) {
+        free(o);
+        unref(c);
+        return;
+    }
+    o->status = status;
+    o->body = vk_xmalloc(len + 1);
+    memcpy(o->body, body, len);
+    o->body[len] = 0;
+    o->len = len;
+    if (c->qtail)
+        c->qtail->next = o;
+    else
+        c->qhead = o;
+    c->qtail = o;
+    kick(c);
+}
+
+static void run_local(vk_client_t *c, const char *method, const char *path, const char *query,
+                      const char *ctype, json_t *body, op_t *o)
+{
+    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    vk_http_local_t spec = {
+        .method = method,
+        .path = path,
+        .query = query,
+        .body = b,
+        .body_len = b ? strlen(b) : 0,
+        .content_type = b ? (ctype ? ctype : "application/json") : NULL,
+        .user = c->user,
+        .groups = (const char *const *)c->groups,
+        .on_response = op_response,
+        .arg = o,
+    };
+    vk_http_req_t *r = vk_http_local_request(&spec, c->handler, c->ctx);
+    free(b);
+    if (r) {
+        /* A plain request never streams; a handler that did would be a bug. */
+        vk_log_debug("client: %s %s still open after the handler", method, path);
+    }
+}
+
+void vk_client_request(vk_client_t *c, const char *method, const char *path, const char *query,
+                       const char *content_type, json_t *body, vk_client_cb cb, void *arg)
+{
+    op_t *o = vk_xcalloc(1, sizeof *o);
+    o->c = c;
+    o->cb = cb;
+    o->arg = arg;
+    c->refs++;
+    run_local(c, method, path, query, content_type, body, o);
+}
+
+void vk_client_get(vk_client_t *c, const char *path, vk_client_cb cb, void *arg)
+{
+    vk_client_request(c, "GET", path, NULL, NULL, NULL, cb, arg);
+}
+
+void vk_client_create(vk_client_t *c, const char *collection_path, json_t *obj, vk_client_cb cb,
+                      void *arg)
+{
+    vk_client_request(c, "POST", collection_path, NULL, NULL, obj, cb, arg);
+}
+
+void vk_client_update(vk_client_t *c, const char *path, json_t *obj, vk_client_cb cb, void *arg)
+{
+    vk_client_request(c, "PUT", path, NULL, NULL, obj, cb, arg);
+}
+
+void vk_client_patch(vk_client_t *c, const char *path, const char *type, json_t *patch,
+                     vk_client_cb cb, void *arg)
+{
+    const char *ct = !strcmp(type, "json")        ? "application/json-patch+json"
+                     : !strcmp(type, "strategic") ? "application/strategic-merge-patch+json"
+                                                  : "application/merge-patch+json";
+    vk_client_request(c, "PATCH", path, NULL, ct, patch, cb, arg);
+}
+
+void vk_client_delete(vk_client_t *c, const char *path, const char *propagation,
+                      vk_client_cb cb, void *arg)
+{
+    json_t *b = NULL;
+    if (propagation)
+        b = json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1",
+                      "propagationPolicy", propagation);
+    vk_client_request(c, "DELETE", path, NULL, NULL, b, cb, arg);
+    json_decref(b);
+}
+
+/* ------------------------------------------------------------- informers */
+
+static void inf_list(vk_client_informer_t *inf);
+static void inf_watch(vk_client_informer_t *inf);
+
+static const char *md_str(json_t *obj, const char *field)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), field));
+}
+
+static void obj_key(json_t *obj, char *buf, size_t n)
+{
+    const char *ns = md_str(obj, "namespace"), *name = md_str(obj, "name");
+    snprintf(buf, n, "%s/%s", ns ? ns : "", name ? name : "");
+}
+
+static void inf_apply(vk_client_informer_t *inf, int type, json_t *obj)
+{
+    char key[600];
+    obj_key(obj, key, sizeof key);
+    if (type == VK_CLIENT_DELETED) {
+        json_t *old = json_object_get(inf->items, key);
+        if (!old) return;
+        json_incref(old);
+        json_object_del(inf->items, key);
+        inf->on_change(inf->arg, type, obj);
+        json_decref(old);
+        return;
+    }
+    json_t *old = json_object_get(inf->items, key);
+    if (old && type == VK_CLIENT_ADDED) type = VK_CLIENT_MODIFIED;
+    if (!old && type == VK_CLIENT_MODIFIED) type = VK_CLIENT_ADDED;
+    json_object_set(inf->items, key, obj);
+    inf->on_change(inf->arg, type, obj);
+}
+
+static void inf_retry_cb(uv_timer_t *t)
+{
+    vk_client_informer_t *inf = t->data;
+    if (inf->c->closed) return;
+    if (inf->need_relist)
+        inf_list(inf);
+    else
+        inf_watch(inf);
+}
+
+static void inf_list_done(void *arg, int status, json_t *list)
+{
+    vk_client_informer_t *inf = arg;
+    inf->listing = 0;
+    if (status != 200 || !json_is_object(list)) {
+        vk_log_warn("client: list %s: status %d; retrying", inf->path, status);
+        inf->need_relist = 1;
+        uv_timer_start(&inf->retry, inf_retry_cb, 1000, 0);
+        return;
+    }
+    const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"),
+                                                       "resourceVersion"));
+    snprintf(inf->rv, sizeof inf->rv, "%s", rv ? rv : "0");
+    json_t *items = json_object_get(list, "items");
+    /* The list has no kind/apiVersion per item; fill them from the list's kind. */
+    const char *lkind = json_string_value(json_object_get(list, "kind"));
+    const char *apiv = json_string_value(json_object_get(list, "apiVersion"));
+    char kind[128] = "";
+    if (lkind && strlen(lkind) > 4 && strlen(lkind) < sizeof kind)
+        snprintf(kind, sizeof kind, "%.*s", (int)strlen(lkind) - 4, lkind);
+    json_t *seen = json_object();
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        if (kind[0] && !json_object_get(it, "kind")) json_object_set_new(it, "kind", json_string(kind));
+        if (apiv && !json_object_get(it, "apiVersion"))
+            json_object_set_new(it, "apiVersion", json_string(apiv));
+        char key[600];
+        obj_key(it, key, sizeof key);
+        json_object_set_new(seen, key, json_true());
+        json_t *old = json_object_get(inf->items, key);
+        if (old && json_equal(old, it)) continue;
+        inf_apply(inf, VK_CLIENT_ADDED, it);
+        if (inf->c->closed) break;
+    }
+    /* Objects gone while we were not watching. */
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_t *gone = json_array();
+    json_object_foreach_safe(inf->items, tmp, key, v) {
+        if (!json_object_get(seen, key)) json_array_append(gone, v);
+    }
+    json_decref(seen);
+    json_array_foreach(gone, i, it) {
+        if (inf->c->closed) break;
+        inf_apply(inf, VK_CLIENT_DELETED, it);
+    }
+    json_decref(gone);
+    if (inf->c->closed) return;
+    inf->need_relist = 0;
+    if (!inf->synced) {
+        inf->synced = 1;
+        if (inf->on_synced) inf->on_synced(inf->arg);
+        if (inf->c->closed) return;
+    }
+    inf_watch(inf);
+}
+
+static void inf_list(vk_client_informer_t *inf)
+{
+    if (inf->listing) return;
+    if (inf->synced) inf->relists++;
+    inf->listing = 1;
+    vk_client_get(inf->c, inf->path, inf_list_done, inf);
+}
+
+static void inf_stream_begin(void *arg, int status)
+{
+    (void)arg;
+    (void)status;
+}
+
+static int inf_chunk(void *arg, const char *data, size_t len)
+{
+    vk_client_informer_t *inf = arg;
+    inf->line = vk_xrealloc(inf->line, inf->line_len + len + 1);
+    memcpy(inf->line + inf->line_len, data, len);
+    inf->line_len += len;
+    inf->line[inf->line_len] = 0;
+    kick(inf->c);
+    return 0;
+}
+
+static void inf_stream_end(void *arg)
+{
+    vk_client_informer_t *inf = arg;
+    inf->watch = NULL;
+    inf->stream_ended = 1;
+    kick(inf->c);
+}
+
+/* A plain answer to the watch request: an error (410 Gone: relist). */
+static void inf_watch_response(void *arg, int status, const char *body, size_t len)
+{
+    vk_client_informer_t *inf = arg;
+    inf->watch = NULL;
+    if (inf->c->closed) return;
+    vk_log_debug("client: watch %s answered %d", inf->path, status);
+    inf->need_relist = 1;
+    uv_timer_start(&inf->retry, inf_retry_cb, status == 410 ? 0 : 1000, 0);
+}
+
+static void inf_watch(vk_client_informer_t *inf)
+{
+    char q[128];
+    snprintf(q, sizeof q, "watch=1&allowWatchBookmarks=true&resourceVersion=%s", inf->rv);
+    vk_http_local_t spec = {
+        .method = "GET",
+        .path = inf->path,
+        .query = q,
+        .user = inf->c->user,
+        .groups = (const char *const *)inf->c->groups,
+        .on_response = inf_watch_response,
+        .on_stream_begin = inf_stream_begin,
+        .on_chunk = inf_chunk,
+        .on_stream_end = inf_stream_end,
+        .arg = inf,
+    };
+    inf->stream_ended = 0;
+    inf->watch = NULL;
+    vk_http_req_t *r = vk_http_local_request(&spec, inf->c->handler, inf->c->ctx);
+    /* r is NULL when the handler already finished (answered or ended the stream). */
+    if (r && !inf->stream_ended) inf->watch = r;
+}
+
+/* Applies complete lines of the watch stream. */
+static void inf_process(vk_client_informer_t *inf)
+{
+    size_t start = 0;
+    while (!inf->c->closed && inf->line) {
+        char *nl = memchr(inf->line + start, '\n', inf->line_len - start);
+        if (!nl) break;
+        size_t n = (size_t)(nl - (inf->line + start));
+        json_t *ev = json_loadb(inf->line + start, n, 0, NULL);
+        start += n + 1;
+        if (!ev) continue;
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        json_t *obj = json_object_get(ev, "object");
+        if (type && obj) {
+            if (!strcmp(type, "ERROR")) {
+                json_int_t code = json_integer_value(json_object_get(obj, "code"));
+                vk_log_debug("client: watch %s error %d", inf->path, (int)code);
+                inf->need_relist = 1;
+            } else {
+                const char *rv = md_str(obj, "resourceVersion");
+                if (rv) snprintf(inf->rv, sizeof inf->rv, "%s", rv);
+                if (!strcmp(type, "ADDED"))
+                    inf_apply(inf, VK_CLIENT_ADDED, obj);
+                else if (!strcmp(type, "MODIFIED"))
+                    inf_apply(inf, VK_CLIENT_MODIFIED, obj);
+                else if (!strcmp(type, "DELETED"))
+                    inf_apply(inf, VK_CLIENT_DELETED, obj);
+            }
+        }
+        json_decref(ev);
+    }
+    if (!inf->line) return;
+    memmove(inf->line, inf->line + start, inf->line_len - start);
+    inf->line_len -= start;
+    inf->line[inf->line_len] = 0;
+    if (inf->c->closed) return;
+    if (inf->need_relist && inf->watch) {
+        vk_http_req_t *w = inf->watch;
+        inf->watch = NULL;
+        vk_http_local_cancel(w);
+        inf->stream_ended = 1;
+    }
+    if (inf->stream_ended) {
+        inf->stream_ended = 0;
+        inf->line_len = 0;
+        if (inf->need_relist)
+            inf_list(inf);
+        else
+            inf_watch(inf);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    vk_client_t *c = t->data;
+    op_t *q = c->qhead;
+    c->qhead = c->qtail = NULL;
+    while (q) {
+        op_t *o = q;
+        q = q->next;
+        if (!c->closed && o->cb) {
+            json_t *obj = o->len ? json_loadb(o->body, o->len, 0, NULL) : NULL;
+            o->cb(o->arg, o->status, obj);
+            json_decref(obj);
+        }
+        free(o->body);
+        free(o);
+        unref(c);
+    }
+    for (vk_client_informer_t *inf = c->informers; inf && !c->closed; inf = inf->next)
+        if (inf->line_len || inf->stream_ended) inf_process(inf);
+}
+
+vk_client_informer_t *vk_client_informer_new(vk_client_t *c, const char *collection_path,
+                               vk_client_informer_cb on_change, void (*on_synced)(void *arg), void *arg)
+{
+    vk_client_informer_t *inf = vk_xcalloc(1, sizeof *inf);
+    inf->c = c;
+    inf->path = vk_xstrdup(collection_path);
+    inf->on_change = on_change;
+    inf->on_synced = on_synced;
+    inf->arg = arg;
+    inf->items = json_object();
+    uv_timer_init(c->loop, &inf->retry);
+    inf->retry.data = inf;
+    c->refs++;
+    inf->next = c->informers;
+    c->informers = inf;
+    inf_list(inf);
+    return inf;
+}
+
+int vk_client_informer_synced(const vk_client_informer_t *inf)
+{
+    return inf->synced;
+}
+
+json_t *vk_client_informer_get(const vk_client_informer_t *inf, const char *ns, const char *name)
+{
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name);
+    return json_object_get(inf->items, key);
+}
+
+json_t *vk_client_informer_items(const vk_client_informer_t *inf)
+{
+    return inf->items;
+}
+
+int vk_client_informer_relists(const vk_client_informer_t *inf)
+{
+    return inf->relists;
+}
+
+/* ---------------------------------------------------------------- close */
+
+static void on_inf_closed(uv_handle_t *h)
+{
+    vk_client_informer_t *inf = h->data;
+    vk_client_t *c = inf->c;
+    json_decref(inf->items);
+    free(inf->line);
+    free(inf->path);
+    free(inf);
+    unref(c);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    unref(h->data);
+}
+
+void vk_client_close(vk_client_t *c)
+{
+    if (c->closed) return;
+    c->closed = 1;
+    /* Queued completions are dropped. */
+    while (c->qhead) {
+        op_t *o = c->qhead;
+        c->qhead = o->next;
+        free(o->body);
+        free(o);
+        c->refs--;
+    }
+    c->qtail = NULL;
+    vk_client_informer_t *next;
+    for (vk_client_informer_t *inf = c->informers; inf; inf = next) {
+        next = inf->next;
+        if (inf->watch) {
+            vk_http_req_t *w = inf->watch;
+            inf->watch = NULL;
+            vk_http_local_cancel(w);
+        }
+        uv_close((uv_handle_t *)&inf->retry, on_inf_closed);
+    }
+    c->informers = NULL;
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}

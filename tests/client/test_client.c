@@ -1,0 +1,230 @@
+/* Tests of proxy/client: a real API layer over a store in a temporary
+ * directory, requests as local requests (no network): create, get, update with
+ * a stale resourceVersion (409), patch, delete, and an informer that sees
+ * changes made by other requests. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "proxy/apiserver.h"
+#include "proxy/client.h"
+#include "store/store.h"
+#include "tests/test.h"
+
+typedef struct env {
+    uv_loop_t loop;
+    vk_store_t *store;
+    vk_apiserver_t *api;
+    vk_client_t *cl;
+    char dir[64];
+} env_t;
+
+static void env_open(env_t *e)
+{
+    memset(e, 0, sizeof *e);
+    strcpy(e->dir, "/tmp/vk-client-XXXXXX");
+    CHECK(mkdtemp(e->dir) != NULL);
+    uv_loop_init(&e->loop);
+    char db[128];
+    snprintf(db, sizeof db, "%s/store.db", e->dir);
+    CHECK_EQ_INT(vk_store_open(&e->loop, db, NULL, &e->store), 0);
+    vk_apiserver_config_t ac = {.tenant = "t", .external_address = "127.0.0.1:1"};
+    CHECK_EQ_INT(vk_apiserver_new(&e->loop, e->store, &ac, &e->api), 0);
+    for (int i = 0; i < 100000 && !vk_apiserver_ready(e->api); i++) uv_run(&e->loop, UV_RUN_ONCE);
+    CHECK(vk_apiserver_ready(e->api));
+    static const char *const groups[] = {"system:masters", NULL};
+    e->cl = vk_client_new(&e->loop, vk_apiserver_handle, e->api, "system:kube-controller-manager",
+                          groups);
+}
+
+static void env_close(env_t *e)
+{
+    vk_client_close(e->cl);
+    vk_apiserver_free(e->api);
+    vk_store_close(e->store, NULL, NULL);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(uv_loop_close(&e->loop), 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+typedef struct res {
+    int done, status;
+    json_t *obj;
+} res_t;
+
+static void on_res(void *arg, int status, json_t *obj)
+{
+    res_t *r = arg;
+    r->done = 1;
+    r->status = status;
+    json_decref(r->obj);
+    r->obj = json_incref(obj);
+}
+
+/* Runs the loop until r is done (the store's writes complete on the loop). */
+static void wait_res(env_t *e, res_t *r)
+{
+    for (int i = 0; i < 100000 && !r->done; i++) uv_run(&e->loop, UV_RUN_ONCE);
+}
+
+static void run_for(env_t *e, int turns)
+{
+    for (int i = 0; i < turns; i++) uv_run(&e->loop, UV_RUN_NOWAIT);
+}
+
+static json_t *cm(const char *name, const char *v)
+{
+    return json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                     "metadata", "name", name, "data", "k", v);
+}
+
+TEST(create_get_update_conflict_delete)
+{
+    env_t e;
+    env_open(&e);
+    char *coll = vk_client_path("", "v1", "configmaps", "default", NULL, NULL);
+    char *one = vk_client_path("", "v1", "configmaps", "default", "a", NULL);
+    CHECK_EQ_STR(one, "/api/v1/namespaces/default/configmaps/a");
+    res_t r = {0};
+    json_t *o = cm("a", "1");
+    vk_client_create(e.cl, coll, o, on_res, &r);
+    CHECK(!r.done); /* never called back inside the call */
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 201);
+    const char *rv1 = json_string_value(json_object_get(json_object_get(r.obj, "metadata"),
+                                                        "resourceVersion"));
+    CHECK(rv1 && *rv1);
+    char *rv1c = strdup(rv1 ? rv1 : "");
+    /* Creating it again: 409 AlreadyExists through the real path. */
+    r.done = 0;
+    vk_client_create(e.cl, coll, o, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 409);
+    CHECK_EQ_STR(json_string_value(json_object_get(r.obj, "reason")), "AlreadyExists");
+    /* Validation runs: a bad name is 422. */
+    r.done = 0;
+    json_t *bad = cm("Bad_Name", "x");
+    vk_client_create(e.cl, coll, bad, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 422);
+    json_decref(bad);
+    /* Update with the current resourceVersion works, with the old one conflicts. */
+    json_t *u = cm("a", "2");
+    json_object_set_new(json_object_get(u, "metadata"), "resourceVersion", json_string(rv1c));
+    r.done = 0;
+    vk_client_update(e.cl, one, u, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 200);
+    r.done = 0;
+    vk_client_update(e.cl, one, u, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 409);
+    CHECK_EQ_STR(json_string_value(json_object_get(r.obj, "reason")), "Conflict");
+    /* Merge patch, then get. */
+    json_t *p = json_pack("{s:{s:s}}", "data", "k", "3");
+    r.done = 0;
+    vk_client_patch(e.cl, one, "merge", p, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 200);
+    r.done = 0;
+    vk_client_get(e.cl, one, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(r.obj, "data"), "k")), "3");
+    /* Delete, then get is 404. */
+    r.done = 0;
+    vk_client_delete(e.cl, one, "Background", on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 200);
+    r.done = 0;
+    vk_client_get(e.cl, one, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 404);
+    json_decref(r.obj);
+    json_decref(p);
+    json_decref(u);
+    json_decref(o);
+    free(rv1c);
+    free(coll);
+    free(one);
+    env_close(&e);
+}
+
+typedef struct seen {
+    int added, modified, deleted, synced;
+    char last[64];
+} seen_t;
+
+static void on_change(void *arg, int type, json_t *obj)
+{
+    seen_t *s = arg;
+    if (type == VK_CLIENT_ADDED) s->added++;
+    if (type == VK_CLIENT_MODIFIED) s->modified++;
+    if (type == VK_CLIENT_DELETED) s->deleted++;
+    const char *v = json_string_value(json_object_get(json_object_get(obj, "data"), "k"));
+    snprintf(s->last, sizeof s->last, "%s", v ? v : "");
+}
+
+static void on_synced(void *arg)
+{
+    ((seen_t *)arg)->synced = 1;
+}
+
+TEST(informer_sees_changes)
+{
+    env_t e;
+    env_open(&e);
+    char *coll = vk_client_path("", "v1", "configmaps", "default", NULL, NULL);
+    char *one = vk_client_path("", "v1", "configmaps", "default", "w", NULL);
+    res_t r = {0};
+    json_t *o = cm("pre", "0");
+    vk_client_create(e.cl, coll, o, on_res, &r);
+    wait_res(&e, &r);
+    json_decref(o);
+    seen_t s = {0};
+    vk_client_informer_t *inf = vk_client_informer_new(e.cl, coll, on_change, on_synced, &s);
+    for (int i = 0; i < 1000 && !s.synced; i++) uv_run(&e.loop, UV_RUN_ONCE);
+    CHECK(s.synced);
+    /* "pre" and whatever the API server made itself (kube-root-ca.crt). */
+    int base = (int)json_object_size(vk_client_informer_items(inf));
+    CHECK(base >= 1);
+    CHECK_EQ_INT(s.added, base);
+    CHECK(vk_client_informer_get(inf, "default", "pre") != NULL);
+    o = cm("w", "1");
+    r.done = 0;
+    vk_client_create(e.cl, coll, o, on_res, &r);
+    wait_res(&e, &r);
+    json_t *p = json_pack("{s:{s:s}}", "data", "k", "2");
+    r.done = 0;
+    vk_client_patch(e.cl, one, "strategic", p, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 200);
+    r.done = 0;
+    vk_client_delete(e.cl, one, NULL, on_res, &r);
+    wait_res(&e, &r);
+    for (int i = 0; i < 1000 && s.deleted < 1; i++) uv_run(&e.loop, UV_RUN_ONCE);
+    run_for(&e, 10);
+    CHECK_EQ_INT(s.added, base + 1);
+    CHECK_EQ_INT(s.modified, 1);
+    CHECK_EQ_INT(s.deleted, 1);
+    CHECK_EQ_STR(s.last, "2");
+    CHECK(vk_client_informer_get(inf, "default", "w") == NULL);
+    CHECK_EQ_INT((int)json_object_size(vk_client_informer_items(inf)), base);
+    json_decref(r.obj);
+    json_decref(p);
+    json_decref(o);
+    free(coll);
+    free(one);
+    env_close(&e);
+}
+
+int main(void)
+{
+    RUN(create_get_update_conflict_delete);
+    RUN(informer_sees_changes);
+    TEST_EXIT();
+}
