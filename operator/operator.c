@@ -585,7 +585,8 @@ static int ensure_tenant_dir(op_t *op, const json_t *t, const vk_tenantdir_t *td
         rc = run_sync(op, name, args);
     }
     free(mpath);
-    if (rc != 0) {
+    /* A create of an earlier operator killed meanwhile may have won the race. */
+    if (rc != 0 && !vk_tenantdir_exists(td)) {
         snprintf(msg, msglen, "vkube tenant create %s failed (exit %d); see %s/%s.log", name, rc,
                  op->opts.data_dir, name);
         return -1;

@@ -252,7 +252,8 @@ kind: Tenant
 metadata: {name: op50-late, labels: {op50: "1"}}
 spec: {quota: {pods: "5"}}
 EOF
-wait_until 30 grep -q "tenant op50-late: created" "$oplog"
+# Killed as soon as it has accepted the Tenant, while `vkube tenant create` runs.
+wait_until 30 grep -q "tenant op50-late: phase Pending" "$oplog"
 globex_pid=$(serve_pids globex)
 kill -9 "$op_pid"
 wait "$op_pid" 2>/dev/null
