@@ -842,6 +842,20 @@ static void validate_env(json_t *c, const json_t *env, const char *f)
                           "a valid environment variable name must consist only of printable "
                           "ASCII characters other than '='");
         json_t *vf = member(e, "valueFrom");
+        if (json_is_object(vf)) {
+            static const char *const srcs[] = {"fieldRef", "resourceFieldRef", "configMapKeyRef",
+                                               "secretKeyRef", "fileKeyRef", NULL};
+            int n = 0;
+            for (int k = 0; srcs[k]; k++)
+                n += is_set(vf, srcs[k]);
+            if (n == 0)
+                e_invalid_str(c, pa("%s[%zu].valueFrom", f, i).s, "",
+                              "must specify one of: `fieldRef`, `resourceFieldRef`, "
+                              "`configMapKeyRef`, `secretKeyRef` or `fileKeyRef`");
+            else if (n > 1)
+                e_invalid_str(c, pa("%s[%zu].valueFrom", f, i).s, "",
+                              "may not have more than one field specified at a time");
+        }
         if (vf && is_set(e, "value") && *str_or_empty(e, "value"))
             e_invalid_str(c, pa("%s[%zu].valueFrom", f, i).s, "",
                           "may not be specified when `value` is not empty");
@@ -849,8 +863,64 @@ static void validate_env(json_t *c, const json_t *env, const char *f)
 }
 
 /* validateContainerCommon + the per-list duplicate name check. */
+/* A probe or lifecycle handler: exactly one of the handler kinds. */
+static void validate_handler(json_t *c, const json_t *h, const char *f, int probe)
+{
+    static const char *const kinds[] = {"exec", "httpGet", "tcpSocket", "grpc", "sleep", NULL};
+    int n = 0;
+    for (int i = 0; kinds[i]; i++) {
+        if (!is_set(h, kinds[i]) || (!probe && !strcmp(kinds[i], "grpc")) ||
+            (probe && !strcmp(kinds[i], "sleep")))
+            continue;
+        if (++n > 1)
+            e_forbidden(c, pa("%s.%s", f, kinds[i]).s, "may not specify more than 1 handler type");
+    }
+    if (n == 0)
+        e_required(c, f, "must specify a handler type");
+}
+
+static void validate_env_from(json_t *c, const json_t *list, const char *f)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *refs[] = {"configMapRef", "secretRef"};
+        for (int k = 0; k < 2; k++) {
+            json_t *r = member(e, refs[k]);
+            if (json_is_object(r) && !*str_or_empty(r, "name"))
+                e_required(c, pa("%s[%zu].%s.name", f, i, refs[k]).s, "");
+        }
+    }
+}
+
+/* AccumulateUniqueHostPorts: protocol/hostIP/hostPort unique across a list. */
+static void validate_host_ports(json_t *c, const json_t *list, const char *f)
+{
+    json_t *seen = json_object();
+    size_t i, j;
+    json_t *ct, *p;
+    json_array_foreach(list, i, ct)
+    {
+        json_array_foreach(member(ct, "ports"), j, p)
+        {
+            json_t *hp = member(p, "hostPort");
+            if (!json_is_integer(hp) || json_integer_value(hp) == 0)
+                continue;
+            char *key = vk_xasprintf("%s/%s/%lld", str_or_empty(p, "protocol"),
+                                     str_or_empty(p, "hostIP"), (long long)json_integer_value(hp));
+            if (json_object_get(seen, key))
+                e_duplicate_str(c, pa("%s[%zu].ports[%zu].hostPort", f, i, j).s, key);
+            else
+                json_object_set_new(seen, key, json_true());
+            free(key);
+        }
+    }
+    json_decref(seen);
+}
+
 static void validate_containers(json_t *c, const json_t *list, const json_t *volumes,
-                                const char *f, int required, json_t *names)
+                                const char *f, int required, json_t *names, int user_ns)
 {
     if (!json_is_array(list) || json_array_size(list) == 0) {
         if (required)
@@ -872,6 +942,7 @@ static void validate_containers(json_t *c, const json_t *list, const json_t *vol
             e_required(c, pa("%s.image", base.s).s, "");
         validate_container_ports(c, member(ct, "ports"), pa("%s.ports", base.s).s);
         validate_env(c, member(ct, "env"), pa("%s.env", base.s).s);
+        validate_env_from(c, member(ct, "envFrom"), pa("%s.envFrom", base.s).s);
         validate_mounts(c, member(ct, "volumeMounts"), volumes, pa("%s.volumeMounts", base.s).s);
         const char *pp = str_or_empty(ct, "imagePullPolicy");
         if (!*pp)
@@ -884,11 +955,25 @@ static void validate_containers(json_t *c, const json_t *list, const json_t *vol
             e_required(c, pa("%s.terminationMessagePolicy", base.s).s, "");
         else if (!in_list(tmp, tm_policies))
             e_notsupported_str(c, pa("%s.terminationMessagePolicy", base.s).s, tmp, tm_policies);
+        const char *pm = str_or_empty(member(ct, "securityContext"), "procMount");
+        if (!strcmp(pm, "Unmasked") && !user_ns)
+            e_invalid_str(c, pa("%s.securityContext.procMount", base.s).s, pm,
+                          "`hostUsers` must be false to use `Unmasked`");
         if (*name && json_object_get(names, name))
             e_duplicate_str(c, np.s, name);
         else if (*name)
             json_object_set_new(names, name, json_true());
+        json_t *lc = member(ct, "lifecycle");
+        const char *hooks[] = {"postStart", "preStop"};
+        for (int h = 0; h < 2; h++)
+            if (is_set(lc, hooks[h]))
+                validate_handler(c, member(lc, hooks[h]), pa("%s.lifecycle.%s", base.s, hooks[h]).s, 0);
+        const char *probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
+        for (int k = 0; k < 3; k++)
+            if (is_set(ct, probes[k]))
+                validate_handler(c, member(ct, probes[k]), pa("%s.%s", base.s, probes[k]).s, 1);
     }
+    validate_host_ports(c, list, f);
 }
 
 static const char *const volume_sources[] = {
@@ -981,9 +1066,11 @@ static void validate_pod_spec(json_t *c, const json_t *spec, const char *f)
     json_t *vols = member(spec, "volumes");
     validate_volumes(c, vols, pa("%s.volumes", f).s);
     json_t *names = json_object();
-    validate_containers(c, member(spec, "containers"), vols, pa("%s.containers", f).s, 1, names);
+    int user_ns = json_is_false(member(spec, "hostUsers"));
+    validate_containers(c, member(spec, "containers"), vols, pa("%s.containers", f).s, 1, names,
+                        user_ns);
     validate_containers(c, member(spec, "initContainers"), vols, pa("%s.initContainers", f).s, 0,
-                        names);
+                        names, user_ns);
     json_decref(names);
     const char *rp = str_or_empty(spec, "restartPolicy");
     if (!*rp)
@@ -2059,6 +2146,115 @@ static void validate_binding(json_t *c, const json_t *obj, const json_t *old, in
         e_invalid_json(c, "roleRef", ref, "cannot change roleRef");
 }
 
+/* ---- other kinds ------------------------------------------------------------------ */
+
+static void validate_pvc(json_t *c, const json_t *obj)
+{
+    static const char *const modes[] = {"ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce",
+                                        "ReadWriteOncePod", NULL};
+    json_t *spec = member(obj, "spec");
+    json_t *am = member(spec, "accessModes");
+    if (json_array_size(am) == 0)
+        e_required(c, "spec.accessModes", "at least 1 access mode is required");
+    size_t i;
+    json_t *m;
+    json_array_foreach(am, i, m) if (!json_is_string(m) || !in_list(json_string_value(m), modes))
+        e_notsupported(c, "spec.accessModes", m, modes);
+    json_t *st = member(member(member(spec, "resources"), "requests"), "storage");
+    long double q;
+    if (!st) {
+        e_required(c, "spec.resources[storage]", "");
+    } else if (parse_quantity(st, &q) == 0 && q <= 0) {
+        char *t = quantity_text(st);
+        e_invalid_str(c, "spec.resources[storage]", t, "must be greater than zero");
+        free(t);
+    }
+}
+
+static void validate_ingress(json_t *c, const json_t *obj)
+{
+    static const char *const path_types[] = {"Exact", "ImplementationSpecific", "Prefix", NULL};
+    json_t *spec = member(obj, "spec");
+    json_t *rules = member(spec, "rules");
+    if (!is_set(spec, "defaultBackend") && json_array_size(rules) == 0)
+        e_invalid_json(c, "spec", NULL, "either `defaultBackend` or `rules` must be specified");
+    size_t i, j;
+    json_t *r, *p;
+    json_array_foreach(rules, i, r)
+    {
+        const char *host = str_or_empty(r, "host");
+        if (*host) {
+            const char *h = !strncmp(host, "*.", 2) ? host + 2 : host;
+            msgs_t ms = {0};
+            dns1123_subdomain(h, &ms);
+            invalid_msgs(c, pa("spec.rules[%zu].host", i).s, host, &ms);
+        }
+        json_array_foreach(member(member(r, "http"), "paths"), j, p)
+        {
+            path_t pp = pa("spec.rules[%zu].http.paths[%zu]", i, j);
+            const char *pt = str_of(p, "pathType");
+            const char *path = str_or_empty(p, "path");
+            if (!pt) {
+                e_required(c, pa("%s.pathType", pp.s).s, "pathType must be specified");
+            } else if (!in_list(pt, path_types)) {
+                e_notsupported_str(c, pa("%s.pathType", pp.s).s, pt, path_types);
+            } else if (strcmp(pt, "ImplementationSpecific") != 0 || *path) {
+                if (path[0] != '/')
+                    e_invalid_str(c, pa("%s.path", pp.s).s, path, "must be an absolute path");
+            }
+            json_t *be = member(p, "backend");
+            if (!is_set(be, "service") && !is_set(be, "resource"))
+                e_invalid_str(c, pa("%s.backend", pp.s).s, "",
+                              "resource or service backend is required");
+        }
+    }
+}
+
+static void validate_pdb(json_t *c, const json_t *obj)
+{
+    json_t *spec = member(obj, "spec");
+    json_t *mina = member(spec, "minAvailable"), *maxu = member(spec, "maxUnavailable");
+    if (mina && !json_is_null(mina) && maxu && !json_is_null(maxu)) {
+        /* Upstream prints its internal struct here, Go field names and all. */
+        json_t *v = json_object();
+        json_object_set(v, "MinAvailable", mina);
+        json_object_set(v, "Selector", member(spec, "selector") ? member(spec, "selector") : json_null());
+        json_object_set(v, "MaxUnavailable", maxu);
+        json_object_set(v, "UnhealthyPodEvictionPolicy",
+                        member(spec, "unhealthyPodEvictionPolicy") ? member(spec, "unhealthyPodEvictionPolicy")
+                                                                  : json_null());
+        char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        add_err(c, "FieldValueInvalid", "Invalid value", "spec", s,
+                "minAvailable and maxUnavailable cannot be both set");
+        free(s);
+        json_decref(v);
+    }
+    const char *keys[] = {"minAvailable", "maxUnavailable"};
+    for (int k = 0; k < 2; k++) {
+        json_t *v = member(spec, keys[k]);
+        if (!v || json_is_null(v))
+            continue;
+        path_t f = pa("spec.%s", keys[k]);
+        validate_positive_int_or_percent(c, v, f.s);
+        int pct;
+        long long n = int_or_percent(v, &pct);
+        if (pct && n > 100)
+            e_invalid_json(c, f.s, v, "must not be greater than 100%");
+    }
+    if (is_set(spec, "selector"))
+        validate_label_selector(c, member(spec, "selector"), "spec.selector");
+}
+
+static void validate_lease(json_t *c, const json_t *obj)
+{
+    json_t *spec = member(obj, "spec");
+    const char *keys[] = {"leaseDurationSeconds", "leaseTransitions"};
+    json_t *d = member(spec, keys[0]);
+    if (json_is_integer(d) && json_integer_value(d) <= 0)
+        e_invalid_int(c, "spec.leaseDurationSeconds", json_integer_value(d), "must be greater than 0");
+    nonneg(c, spec, keys[1], "spec.leaseTransitions");
+}
+
 /* ---- dispatch ------------------------------------------------------------------- */
 
 int vk_validate_object(const char *group, const char *kind, const json_t *obj, const json_t *old,
@@ -2087,6 +2283,8 @@ int vk_validate_object(const char *group, const char *kind, const json_t *obj, c
             validate_configmap(causes, obj, old);
         } else if (!strcmp(kind, "Secret")) {
             validate_secret(causes, obj, old);
+        } else if (!strcmp(kind, "PersistentVolumeClaim")) {
+            validate_pvc(causes, obj);
         } else if (!strcmp(kind, "Namespace")) {
             size_t i;
             json_t *f;
@@ -2114,6 +2312,12 @@ int vk_validate_object(const char *group, const char *kind, const json_t *obj, c
             validate_job(causes, obj, old);
         else if (!strcmp(kind, "CronJob"))
             validate_cronjob(causes, obj, old);
+    } else if (!strcmp(group, "networking.k8s.io") && !strcmp(kind, "Ingress")) {
+        validate_ingress(causes, obj);
+    } else if (!strcmp(group, "policy") && !strcmp(kind, "PodDisruptionBudget")) {
+        validate_pdb(causes, obj);
+    } else if (!strcmp(group, "coordination.k8s.io") && !strcmp(kind, "Lease")) {
+        validate_lease(causes, obj);
     } else if (!strcmp(group, "rbac.authorization.k8s.io")) {
         if (!strcmp(kind, "Role"))
             validate_rules(causes, member(obj, "rules"), 1);

@@ -602,6 +602,51 @@ TEST(rbac_rules)
     json_decref(rb);
 }
 
+TEST(other_kinds)
+{
+    int rc;
+    json_t *pvc = parse("{\"metadata\":{\"name\":\"c\",\"namespace\":\"d\"},\"spec\":{\"accessModes\":[\"Bogus\"],"
+                        "\"resources\":{\"requests\":{\"storage\":\"0\"}}}}");
+    json_t *causes = check("", "PersistentVolumeClaim", pvc, NULL, &rc);
+    CHECK_EQ_STR(msg_for(causes, "spec.accessModes"),
+                 "Unsupported value: \"Bogus\": supported values: \"ReadOnlyMany\", \"ReadWriteMany\", "
+                 "\"ReadWriteOnce\", \"ReadWriteOncePod\"");
+    CHECK_EQ_STR(msg_for(causes, "spec.resources[storage]"), "Invalid value: \"0\": must be greater than zero");
+    CHECK_EQ_STR(sget(pvc, "spec.volumeMode"), "Filesystem");
+    json_decref(causes);
+    json_decref(pvc);
+    json_t *ing = parse("{\"metadata\":{\"name\":\"i\",\"namespace\":\"d\"},\"spec\":{\"rules\":[{\"host\":\"*.a.com\","
+                        "\"http\":{\"paths\":[{\"path\":\"/\",\"backend\":{}}]}}]}}");
+    causes = check("networking.k8s.io", "Ingress", ing, NULL, &rc);
+    CHECK_EQ_INT(json_array_size(causes), 2);
+    CHECK_EQ_STR(msg_for(causes, "spec.rules[0].http.paths[0].pathType"), "Required value: pathType must be specified");
+    CHECK_EQ_STR(msg_for(causes, "spec.rules[0].http.paths[0].backend"),
+                 "Invalid value: \"\": resource or service backend is required");
+    json_decref(causes);
+    json_decref(ing);
+    json_t *pdb = parse("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},\"spec\":{\"minAvailable\":1,\"maxUnavailable\":\"150%\"}}");
+    causes = check("policy", "PodDisruptionBudget", pdb, NULL, &rc);
+    CHECK_EQ_STR(msg_for(causes, "spec"),
+                 "Invalid value: {\"MinAvailable\":1,\"Selector\":null,\"MaxUnavailable\":\"150%\","
+                 "\"UnhealthyPodEvictionPolicy\":null}: minAvailable and maxUnavailable cannot be both set");
+    CHECK_EQ_STR(msg_for(causes, "spec.maxUnavailable"), "Invalid value: \"150%\": must not be greater than 100%");
+    json_decref(causes);
+    json_decref(pdb);
+    json_t *pod = parse("{\"metadata\":{\"name\":\"c\",\"namespace\":\"d\"},\"spec\":{\"containers\":["
+                        "{\"name\":\"c\",\"image\":\"i\",\"livenessProbe\":{\"periodSeconds\":5},"
+                        "\"securityContext\":{\"procMount\":\"Unmasked\"},\"ports\":[{\"containerPort\":80,\"hostPort\":80}]},"
+                        "{\"name\":\"d\",\"image\":\"i\",\"env\":[{\"name\":\"A\",\"valueFrom\":{}}],"
+                        "\"ports\":[{\"containerPort\":81,\"hostPort\":80}]}]}}");
+    causes = check("", "Pod", pod, NULL, &rc);
+    CHECK_EQ_STR(msg_for(causes, "spec.containers[0].livenessProbe"), "Required value: must specify a handler type");
+    CHECK_EQ_STR(msg_for(causes, "spec.containers[0].securityContext.procMount"),
+                 "Invalid value: \"Unmasked\": `hostUsers` must be false to use `Unmasked`");
+    CHECK_EQ_STR(msg_for(causes, "spec.containers[1].ports[0].hostPort"), "Duplicate value: \"TCP//80\"");
+    CHECK(msg_for(causes, "spec.containers[1].env[0].valueFrom") != NULL);
+    json_decref(causes);
+    json_decref(pod);
+}
+
 int main(void)
 {
     RUN(pod_missing_image_message);
@@ -616,5 +661,6 @@ int main(void)
     RUN(statefulset_daemonset);
     RUN(job_and_cronjob);
     RUN(rbac_rules);
+    RUN(other_kinds);
     TEST_EXIT();
 }
