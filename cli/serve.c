@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/tenantdir.h"
+#include "controllers/controllers.h"
 #include "proxy/apiserver.h"
 #include "proxy/http.h"
 #include "store/store.h"
@@ -22,6 +23,7 @@ typedef struct serve {
     vk_store_t *store;
     vk_apiserver_t *api;
     vk_http_server_t *http;
+    vk_controllers_t *ctrl;
     int stopping;
 } serve_t;
 
@@ -51,6 +53,8 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     s->stopping = 1;
     vk_log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    vk_controllers_stop(s->ctrl);
+    s->ctrl = NULL;
     vk_http_server_stop(s->http, on_http_stopped, s);
 }
 
@@ -181,6 +185,7 @@ int cli_serve(int argc, char **argv)
         vk_store_close(s->store, NULL, NULL);
         goto out;
     }
+    s->ctrl = vk_controllers_start(&s->loop, vk_apiserver_handle, s->api);
     uv_signal_init(&s->loop, &s->sigterm);
     uv_signal_init(&s->loop, &s->sigint);
     s->sigterm.data = s->sigint.data = s;
