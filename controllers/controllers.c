@@ -1,0 +1,1035 @@
+/* controllers: ReplicaSet, Deployment and Job controllers on informers of the
+ * tenant's own API (proxy/client); see controllers.h.
+ *
+ * One work queue of keys "rs/NS/NAME", "deploy/NS/NAME", "job/NS/NAME"
+ * (deduplicated) drained on a later loop turn. Writes that create pods with
+ * generateName are guarded by expectations (upstream's ControllerExpectations):
+ * an owner is not synced again until the informer has seen the pods it created
+ * or deleted, so a stale cache never makes extra pods. Every other write is an
+ * update with the cached resourceVersion (a stale cache gets 409 and a requeue)
+ * or a create by name (409 AlreadyExists). A resync every 2 s requeues every
+ * owner (minReadySeconds, TTLs, lost events). */
+#include "controllers/controllers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "proxy/client.h"
+#include "proxy/selector.h"
+
+#define EXPECT_TIMEOUT_S 30
+#define BURST 500
+
+struct vk_controllers {
+    uv_loop_t *loop;
+    vk_client_t *cl;
+    vk_client_informer_t *pods, *rss, *deps, *jobs;
+    json_t *queue;  /* key -> true */
+    json_t *expect; /* key -> [pending, since] */
+    uv_timer_t tick, resync;
+    int closing;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static json_t *md(json_t *o)
+{
+    return json_object_get(o, "metadata");
+}
+
+static const char *mds(json_t *o, const char *f)
+{
+    return json_string_value(json_object_get(md(o), f));
+}
+
+static json_t *at(json_t *o, const char *a, const char *b)
+{
+    json_t *x = json_object_get(o, a);
+    return b ? json_object_get(x, b) : x;
+}
+
+static long intval(json_t *v, long dflt)
+{
+    return json_is_integer(v) ? (long)json_integer_value(v) : dflt;
+}
+
+static void now_rfc3339(char *buf, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static long parse_time(const char *s)
+{
+    struct tm tm = {0};
+    if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+    return (long)timegm(&tm);
+}
+
+/* The controller ownerReference, borrowed; NULL if none. */
+static json_t *controller_ref(json_t *o)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(md(o), "ownerReferences"), i, r) {
+        if (json_is_true(json_object_get(r, "controller"))) return r;
+    }
+    return NULL;
+}
+
+static int owned_by(json_t *o, json_t *owner)
+{
+    json_t *r = controller_ref(o);
+    const char *uid = mds(owner, "uid");
+    return r && uid && json_string_value(json_object_get(r, "uid")) &&
+           !strcmp(json_string_value(json_object_get(r, "uid")), uid);
+}
+
+static json_t *owner_ref(json_t *owner, const char *api_version, const char *kind)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", api_version, "kind", kind, "name",
+                     mds(owner, "name"), "uid", mds(owner, "uid"), "controller", 1,
+                     "blockOwnerDeletion", 1);
+}
+
+static int terminating(json_t *o)
+{
+    return json_object_get(md(o), "deletionTimestamp") != NULL;
+}
+
+static const char *pod_phase(json_t *p)
+{
+    const char *s = json_string_value(at(p, "status", "phase"));
+    return s ? s : "Pending";
+}
+
+static int pod_active(json_t *p)
+{
+    const char *ph = pod_phase(p);
+    return strcmp(ph, "Succeeded") && strcmp(ph, "Failed") && !terminating(p);
+}
+
+/* Ready condition: 1 if True; *since gets its lastTransitionTime. */
+static int pod_ready(json_t *p, long *since)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(at(p, "status", "conditions"), i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && !strcmp(t, "Ready")) {
+            const char *st = json_string_value(json_object_get(c, "status"));
+            if (since) since[0] = parse_time(json_string_value(json_object_get(c, "lastTransitionTime")));
+            return st && !strcmp(st, "True");
+        }
+    }
+    return 0;
+}
+
+static int pod_available(json_t *p, long min_ready, long now)
+{
+    long since = 0;
+    if (!pod_ready(p, &since)) return 0;
+    return min_ready <= 0 || (since && since + min_ready <= now);
+}
+
+static int selector_match(json_t *sel, json_t *labels)
+{
+    if (!sel) return 0;
+    json_t *empty = NULL;
+    if (!labels) labels = empty = json_object();
+    int m = vk_selector_object_match(sel, labels, NULL);
+    json_decref(empty);
+    return m == 1;
+}
+
+static void enqueue(vk_controllers_t *k, const char *kind, const char *ns, const char *name)
+{
+    if (k->closing || !name) return;
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s/%s", kind, ns ? ns : "", name);
+    json_object_set_new(k->queue, key, json_true());
+}
+
+/* ------------------------------------------------------------ expectations */
+
+static void expect_add(vk_controllers_t *k, const char *key, long n)
+{
+    json_t *e = json_object_get(k->expect, key);
+    long cur = e ? intval(json_array_get(e, 0), 0) : 0;
+    json_object_set_new(k->expect, key, json_pack("[I,I]", (json_int_t)(cur + n),
+                                                  (json_int_t)time(NULL)));
+}
+
+static void expect_observed(vk_controllers_t *k, const char *key)
+{
+    json_t *e = json_object_get(k->expect, key);
+    if (!e) return;
+    long cur = intval(json_array_get(e, 0), 0) - 1;
+    if (cur <= 0)
+        json_object_del(k->expect, key);
+    else
+        json_array_set_new(e, 0, json_integer(cur));
+}
+
+static int expect_satisfied(vk_controllers_t *k, const char *key)
+{
+    json_t *e = json_object_get(k->expect, key);
+    if (!e) return 1;
+    if (time(NULL) - intval(json_array_get(e, 1), 0) > EXPECT_TIMEOUT_S) {
+        json_object_del(k->expect, key);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ writes */
+
+typedef struct wctx {
+    vk_controllers_t *k;
+    char key[600];   /* owner to requeue */
+    int expects;     /* a failed write settles one expectation */
+    char what[64];
+} wctx_t;
+
+static wctx_t *wctx(vk_controllers_t *k, const char *key, int expects, const char *what)
+{
+    wctx_t *w = vk_xcalloc(1, sizeof *w);
+    w->k = k;
+    snprintf(w->key, sizeof w->key, "%s", key);
+    w->expects = expects;
+    snprintf(w->what, sizeof w->what, "%s", what);
+    return w;
+}
+
+static void kick(vk_controllers_t *k);
+
+static void requeue_key(vk_controllers_t *k, const char *key)
+{
+    if (k->closing) return;
+    json_object_set_new(k->queue, key, json_true());
+    kick(k);
+}
+
+static void on_write(void *arg, int status, json_t *obj)
+{
+    wctx_t *w = arg;
+    vk_controllers_t *k = w->k;
+    if (status < 200 || status >= 300) {
+        if (status != 409 && status != 404)
+            vk_log_warn("controllers: %s for %s: %d %s", w->what, w->key, status,
+                        json_string_value(json_object_get(obj, "message")) ?: "");
+        if (w->expects) expect_observed(k, w->key);
+        requeue_key(k, w->key);
+        /* A conflict means the cache is behind: the informer will requeue. */
+    }
+    free(w);
+}
+
+static void write_status(vk_controllers_t *k, const char *key, const char *group,
+                         const char *resource, json_t *obj, json_t *status)
+{
+    json_t *o = json_deep_copy(obj);
+    json_object_set(o, "status", status);
+    char *path = vk_client_path(group, "v1", resource, mds(obj, "namespace"), mds(obj, "name"),
+                                "status");
+    vk_client_update(k->cl, path, o, on_write, wctx(k, key, 0, "status update"));
+    free(path);
+    json_decref(o);
+}
+
+static void update_obj(vk_controllers_t *k, const char *key, const char *group,
+                       const char *resource, json_t *o, const char *what)
+{
+    char *path = vk_client_path(group, "v1", resource, mds(o, "namespace"), mds(o, "name"), NULL);
+    vk_client_update(k->cl, path, o, on_write, wctx(k, key, 0, what));
+    free(path);
+}
+
+static void scale_rs(vk_controllers_t *k, const char *key, json_t *rs, long replicas)
+{
+    json_t *o = json_deep_copy(rs);
+    json_object_set_new(json_object_get(o, "spec"), "replicas", json_integer(replicas));
+    update_obj(k, key, "apps", "replicasets", o, "scale replicaset");
+    json_decref(o);
+}
+
+static void delete_pod(vk_controllers_t *k, const char *key, json_t *p)
+{
+    char *path = vk_client_path("", "v1", "pods", mds(p, "namespace"), mds(p, "name"), NULL);
+    vk_client_delete(k->cl, path, NULL, on_write, wctx(k, key, 1, "delete pod"));
+    free(path);
+}
+
+/* Creates a pod from template owned by owner. */
+static void create_pod(vk_controllers_t *k, const char *key, json_t *owner, json_t *tmpl,
+                       json_t *ref, json_t *extra_labels)
+{
+    json_t *m = json_object();
+    char gen[300];
+    snprintf(gen, sizeof gen, "%s-", mds(owner, "name"));
+    json_object_set_new(m, "generateName", json_string(gen));
+    json_object_set_new(m, "namespace", json_string(mds(owner, "namespace")));
+    json_t *labels = json_deep_copy(at(tmpl, "metadata", "labels"));
+    if (!labels) labels = json_object();
+    if (extra_labels) json_object_update(labels, extra_labels);
+    json_object_set_new(m, "labels", labels);
+    json_t *ann = at(tmpl, "metadata", "annotations");
+    if (ann) json_object_set(m, "annotations", ann);
+    json_t *fin = at(tmpl, "metadata", "finalizers");
+    if (fin) json_object_set(m, "finalizers", fin);
+    json_object_set_new(m, "ownerReferences", json_pack("[O]", ref));
+    json_t *pod = json_pack("{s:s,s:s,s:o,s:O}", "apiVersion", "v1", "kind", "Pod", "metadata", m,
+                            "spec", json_object_get(tmpl, "spec"));
+    char *path = vk_client_path("", "v1", "pods", mds(owner, "namespace"), NULL, NULL);
+    vk_client_create(k->cl, path, pod, on_write, wctx(k, key, 1, "create pod"));
+    free(path);
+    json_decref(pod);
+}
+
+/* ------------------------------------------------------------ ReplicaSet */
+
+static int cmp_delete_order(const void *a, const void *b)
+{
+    json_t *pa = *(json_t *const *)a, *pb = *(json_t *const *)b;
+    /* Unscheduled, then pending, then not ready, then newest first. */
+    int sa = json_string_value(at(pa, "spec", "nodeName")) != NULL;
+    int sb = json_string_value(at(pb, "spec", "nodeName")) != NULL;
+    if (sa != sb) return sa - sb;
+    int ra = !strcmp(pod_phase(pa), "Running"), rb = !strcmp(pod_phase(pb), "Running");
+    if (ra != rb) return ra - rb;
+    int ya = pod_ready(pa, NULL), yb = pod_ready(pb, NULL);
+    if (ya != yb) return ya - yb;
+    const char *ca = mds(pa, "creationTimestamp"), *cb = mds(pb, "creationTimestamp");
+    int c = strcmp(cb ? cb : "", ca ? ca : "");
+    if (c) return c;
+    return strcmp(mds(pb, "name"), mds(pa, "name"));
+}
+
+static void patch_owner_refs(vk_controllers_t *k, const char *key, json_t *pod, json_t *refs)
+{
+    json_t *p = json_pack("{s:{s:O,s:s}}", "metadata", "ownerReferences", refs, "resourceVersion",
+                          mds(pod, "resourceVersion"));
+    char *path = vk_client_path("", "v1", "pods", mds(pod, "namespace"), mds(pod, "name"), NULL);
+    vk_client_patch(k->cl, path, "merge", p, on_write, wctx(k, key, 0, "adopt/release pod"));
+    free(path);
+    json_decref(p);
+}
+
+static void sync_rs(vk_controllers_t *k, const char *key, const char *ns, const char *name)
+{
+    json_t *rs = vk_client_informer_get(k->rss, ns, name);
+    if (!rs) {
+        json_object_del(k->expect, key);
+        return;
+    }
+    if (!expect_satisfied(k, key)) return;
+    json_t *spec = json_object_get(rs, "spec");
+    json_t *sel = json_object_get(spec, "selector");
+    long want = intval(json_object_get(spec, "replicas"), 1);
+    long min_ready = intval(json_object_get(spec, "minReadySeconds"), 0);
+    json_t *tlabels = at(json_object_get(spec, "template"), "metadata", "labels");
+    long now = (long)time(NULL);
+    json_t *active = json_array();
+    const char *pk;
+    json_t *p;
+    long fully = 0, ready = 0, avail = 0;
+    json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
+        if (strcmp(mds(p, "namespace") ?: "", ns)) continue;
+        json_t *labels = json_object_get(md(p), "labels");
+        int match = selector_match(sel, labels);
+        json_t *ref = controller_ref(p);
+        if (ref && owned_by(p, rs)) {
+            if (!match && !terminating(rs)) {
+                /* Orphan it: the labels no longer match. */
+                json_t *refs = json_array();
+                size_t i;
+                json_t *r;
+                json_array_foreach(json_object_get(md(p), "ownerReferences"), i, r)
+                    if (r != ref) json_array_append(refs, r);
+                patch_owner_refs(k, key, p, refs);
+                json_decref(refs);
+                continue;
+            }
+        } else if (!ref && match && !terminating(rs) && !terminating(p) && pod_active(p)) {
+            /* Adopt the orphan. */
+            json_t *refs = json_deep_copy(json_object_get(md(p), "ownerReferences"));
+            if (!json_is_array(refs)) {
+                json_decref(refs);
+                refs = json_array();
+            }
+            json_array_append_new(refs, owner_ref(rs, "apps/v1", "ReplicaSet"));
+            patch_owner_refs(k, key, p, refs);
+            json_decref(refs);
+            continue; /* counted once the adoption is seen */
+        } else {
+            continue;
+        }
+        if (!pod_active(p)) continue;
+        json_array_append(active, p);
+        json_t *tsel = tlabels ? json_pack("{s:O}", "matchLabels", tlabels)
+                               : json_pack("{s:{}}", "matchLabels");
+        if (selector_match(tsel, labels)) fully++;
+        json_decref(tsel);
+        if (pod_ready(p, NULL)) ready++;
+        if (pod_available(p, min_ready, now)) avail++;
+    }
+    long have = (long)json_array_size(active);
+    if (!terminating(rs)) {
+        if (have < want) {
+            long n = want - have;
+            if (n > BURST) n = BURST;
+            expect_add(k, key, n);
+            json_t *ref = owner_ref(rs, "apps/v1", "ReplicaSet");
+            for (long i = 0; i < n; i++)
+                create_pod(k, key, rs, json_object_get(spec, "template"), ref, NULL);
+            json_decref(ref);
+        } else if (have > want) {
+            size_t n = (size_t)json_array_size(active);
+            json_t **v = vk_xmalloc(n * sizeof *v);
+            for (size_t i = 0; i < n; i++) v[i] = json_array_get(active, i);
+            qsort(v, n, sizeof *v, cmp_delete_order);
+            long del = have - want;
+            expect_add(k, key, del);
+            for (long i = 0; i < del; i++) delete_pod(k, key, v[i]);
+            free(v);
+        }
+    }
+    json_t *st = json_deep_copy(json_object_get(rs, "status"));
+    if (!json_is_object(st)) {
+        json_decref(st);
+        st = json_object();
+    }
+    json_object_set_new(st, "replicas", json_integer(have));
+    json_object_set_new(st, "fullyLabeledReplicas", json_integer(fully));
+    json_object_set_new(st, "readyReplicas", json_integer(ready));
+    json_object_set_new(st, "availableReplicas", json_integer(avail));
+    json_object_set(st, "observedGeneration", json_object_get(md(rs), "generation"));
+    /* Upstream omits zero counts. */
+    static const char *const zero[] = {"fullyLabeledReplicas", "readyReplicas",
+                                       "availableReplicas"};
+    for (size_t i = 0; i < 3; i++)
+        if (!json_integer_value(json_object_get(st, zero[i]))) json_object_del(st, zero[i]);
+    if (!json_equal(st, json_object_get(rs, "status")))
+        write_status(k, key, "apps", "replicasets", rs, st);
+    json_decref(st);
+    json_decref(active);
+}
+
+/* ------------------------------------------------------------ Deployment */
+
+static long rs_revision(json_t *rs)
+{
+    const char *r = json_string_value(
+        json_object_get(json_object_get(md(rs), "annotations"), "deployment.kubernetes.io/revision"));
+    return r ? atol(r) : 0;
+}
+
+static int equal_ignore_hash(json_t *a, json_t *b)
+{
+    json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
+    json_t *lx = at(json_object_get(x, "metadata"), "labels", NULL);
+    json_t *ly = at(json_object_get(y, "metadata"), "labels", NULL);
+    if (lx) json_object_del(lx, "pod-template-hash");
+    if (ly) json_object_del(ly, "pod-template-hash");
+    if (lx && !json_object_size(lx)) json_object_del(json_object_get(x, "metadata"), "labels");
+    if (ly && !json_object_size(ly)) json_object_del(json_object_get(y, "metadata"), "labels");
+    int eq = json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return eq;
+}
+
+static int cmp_revision(const void *a, const void *b)
+{
+    long ra = rs_revision(*(json_t *const *)a), rb = rs_revision(*(json_t *const *)b);
+    return ra < rb ? -1 : ra > rb;
+}
+
+static json_t *condition(json_t *old_status, const char *type, const char *status,
+                         const char *reason, const char *msg, const char *now)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(old_status, "conditions"), i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (!t || strcmp(t, type)) continue;
+        const char *s = json_string_value(json_object_get(c, "status"));
+        const char *r = json_string_value(json_object_get(c, "reason"));
+        const char *m = json_string_value(json_object_get(c, "message"));
+        if (s && r && m && !strcmp(s, status) && !strcmp(r, reason) && !strcmp(m, msg))
+            return json_incref(c);
+        const char *lt = json_string_value(json_object_get(c, "lastTransitionTime"));
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", status,
+                         "lastUpdateTime", now, "lastTransitionTime",
+                         s && !strcmp(s, status) && lt ? lt : now, "reason", reason, "message",
+                         msg);
+    }
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", status, "lastUpdateTime",
+                     now, "lastTransitionTime", now, "reason", reason, "message", msg);
+}
+
+static void create_rs(vk_controllers_t *k, const char *key, json_t *d, const char *hash,
+                      long revision, long replicas, long max_replicas)
+{
+    json_t *spec = json_object_get(d, "spec");
+    json_t *tmpl = json_deep_copy(json_object_get(spec, "template"));
+    json_t *tm = json_object_get(tmpl, "metadata");
+    if (!tm) json_object_set_new(tmpl, "metadata", tm = json_object());
+    json_t *labels = json_object_get(tm, "labels");
+    if (!labels) json_object_set_new(tm, "labels", labels = json_object());
+    json_object_set_new(labels, "pod-template-hash", json_string(hash));
+    json_t *sel = json_deep_copy(json_object_get(spec, "selector"));
+    if (!json_is_object(sel)) {
+        json_decref(sel);
+        sel = json_object();
+    }
+    json_t *ml = json_object_get(sel, "matchLabels");
+    if (!ml) json_object_set_new(sel, "matchLabels", ml = json_object());
+    json_object_set_new(ml, "pod-template-hash", json_string(hash));
+    char name[300], rev[32], des[32], mx[32];
+    snprintf(name, sizeof name, "%s-%s", mds(d, "name"), hash);
+    snprintf(rev, sizeof rev, "%ld", revision);
+    snprintf(des, sizeof des, "%ld", intval(json_object_get(spec, "replicas"), 1));
+    snprintf(mx, sizeof mx, "%ld", max_replicas);
+    json_t *ann = json_deep_copy(json_object_get(md(d), "annotations"));
+    if (!json_is_object(ann)) {
+        json_decref(ann);
+        ann = json_object();
+    }
+    json_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
+    json_object_set_new(ann, "deployment.kubernetes.io/revision", json_string(rev));
+    json_object_set_new(ann, "deployment.kubernetes.io/desired-replicas", json_string(des));
+    json_object_set_new(ann, "deployment.kubernetes.io/max-replicas", json_string(mx));
+    json_t *rs = json_pack(
+        "{s:s,s:s,s:{s:s,s:s,s:O,s:o,s:[o]},s:{s:I,s:I,s:o,s:o}}", "apiVersion", "apps/v1", "kind",
+        "ReplicaSet", "metadata", "name", name, "namespace", mds(d, "namespace"), "labels", labels,
+        "annotations", ann, "ownerReferences", owner_ref(d, "apps/v1", "Deployment"), "spec",
+        "replicas", (json_int_t)replicas, "minReadySeconds",
+        (json_int_t)intval(json_object_get(spec, "minReadySeconds"), 0), "selector", sel,
+        "template", tmpl);
+    char *path = vk_client_path("apps", "v1", "replicasets", mds(d, "namespace"), NULL, NULL);
+    vk_client_create(k->cl, path, rs, on_write, wctx(k, key, 0, "create replicaset"));
+    free(path);
+    json_decref(rs);
+}
+
+static void sync_deploy(vk_controllers_t *k, const char *key, const char *ns, const char *name)
+{
+    json_t *d = vk_client_informer_get(k->deps, ns, name);
+    if (!d || terminating(d)) return;
+    json_t *spec = json_object_get(d, "spec");
+    long desired = intval(json_object_get(spec, "replicas"), 1);
+    int paused = json_is_true(json_object_get(spec, "paused"));
+    const char *stype = json_string_value(at(spec, "strategy", "type"));
+    int recreate = stype && !strcmp(stype, "Recreate");
+    long surge = 0, unavail = 0;
+    if (!recreate)
+        vk_controllers_surge_unavailable(at(spec, "strategy", "rollingUpdate"), desired, &surge,
+                                         &unavail);
+    json_t *tmpl = json_object_get(spec, "template");
+    /* Owned ReplicaSets, oldest revision first. */
+    json_t *owned = json_array();
+    const char *rk;
+    json_t *rs;
+    json_object_foreach(vk_client_informer_items(k->rss), rk, rs) {
+        if (!strcmp(mds(rs, "namespace") ?: "", ns) && owned_by(rs, d)) json_array_append(owned, rs);
+    }
+    size_t n = json_array_size(owned);
+    json_t **v = vk_xcalloc(n + 1, sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = json_array_get(owned, i);
+    qsort(v, n, sizeof *v, cmp_revision);
+    json_t *newrs = NULL;
+    long max_old_rev = 0, all = 0;
+    for (size_t i = 0; i < n; i++) {
+        all += intval(at(v[i], "spec", "replicas"), 1);
+        if (!newrs && equal_ignore_hash(json_object_get(json_object_get(v[i], "spec"), "template"),
+                                        tmpl))
+            newrs = v[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != newrs && rs_revision(v[i]) > max_old_rev) max_old_rev = rs_revision(v[i]);
+    long collision = intval(at(d, "status", "collisionCount"), -1);
+    char hash[16];
+    vk_controllers_template_hash(tmpl, collision, hash);
+    int wrote = 0;
+    if (!newrs && !paused) {
+        long initial = desired;
+        if (recreate) {
+            for (size_t i = 0; i < n; i++)
+                if (intval(at(v[i], "status", "replicas"), 0) > 0) initial = 0;
+        } else {
+            initial = vk_controllers_new_rs_scale_up(desired, surge, all, 0);
+        }
+        create_rs(k, key, d, hash, max_old_rev + 1, initial, desired + surge);
+        goto out;
+    }
+    if (newrs && rs_revision(newrs) <= max_old_rev && !paused) {
+        /* Rolled back to an old template: it becomes the newest revision. */
+        json_t *o = json_deep_copy(newrs);
+        json_t *ann = json_object_get(md(o), "annotations");
+        if (!ann) json_object_set_new(md(o), "annotations", ann = json_object());
+        char rev[32];
+        snprintf(rev, sizeof rev, "%ld", max_old_rev + 1);
+        json_object_set_new(ann, "deployment.kubernetes.io/revision", json_string(rev));
+        update_obj(k, key, "apps", "replicasets", o, "revision of replicaset");
+        json_decref(o);
+        goto out;
+    }
+    if (!paused && newrs) {
+        long newr = intval(at(newrs, "spec", "replicas"), 1);
+        if (recreate) {
+            int old_running = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (v[i] == newrs) continue;
+                if (intval(at(v[i], "spec", "replicas"), 1) > 0) {
+                    scale_rs(k, key, v[i], 0);
+                    wrote = 1;
+                }
+                if (intval(at(v[i], "status", "replicas"), 0) > 0) old_running = 1;
+            }
+            if (!wrote && !old_running && newr != desired) {
+                scale_rs(k, key, newrs, desired);
+                wrote = 1;
+            }
+        } else {
+            if (newr > desired) {
+                scale_rs(k, key, newrs, desired);
+                wrote = 1;
+            } else {
+                long up = vk_controllers_new_rs_scale_up(desired, surge, all, newr);
+                if (up > 0) {
+                    scale_rs(k, key, newrs, newr + up);
+                    wrote = 1;
+                }
+            }
+            if (!wrote) {
+                long min_avail = desired - unavail;
+                long new_unavail = newr - intval(at(newrs, "status", "availableReplicas"), 0);
+                long budget = vk_controllers_max_scale_down(all, min_avail, new_unavail);
+                long total_avail = 0;
+                for (size_t i = 0; i < n; i++)
+                    total_avail += intval(at(v[i], "status", "availableReplicas"), 0);
+                long avail_down = total_avail - min_avail;
+                for (size_t i = 0; i < n && budget > 0; i++) {
+                    if (v[i] == newrs) continue;
+                    long r = intval(at(v[i], "spec", "replicas"), 1);
+                    if (r <= 0) continue;
+                    /* Unhealthy replicas go first, then available ones within
+                     * the availability budget. */
+                    long unhealthy = r - intval(at(v[i], "status", "availableReplicas"), 0);
+                    if (unhealthy < 0) unhealthy = 0;
+                    long down = unhealthy < budget ? unhealthy : budget;
+                    long more = r - down;
+                    if (more > budget - down) more = budget - down;
+                    if (more > avail_down) more = avail_down;
+                    if (more < 0) more = 0;
+                    down += more;
+                    avail_down -= more;
+                    if (down > 0) {
+                        scale_rs(k, key, v[i], r - down);
+                        budget -= down;
+                        wrote = 1;
+                    }
+                }
+            }
+        }
+    }
+    /* Revision history: delete the oldest scaled-down ReplicaSets over the limit. */
+    long limit = intval(json_object_get(spec, "revisionHistoryLimit"), 10);
+    long idle = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != newrs && !intval(at(v[i], "spec", "replicas"), 1) &&
+            !intval(at(v[i], "status", "replicas"), 0) && !terminating(v[i]))
+            idle++;
+    for (size_t i = 0; i < n && idle > limit; i++) {
+        if (v[i] == newrs || intval(at(v[i], "spec", "replicas"), 1) ||
+            intval(at(v[i], "status", "replicas"), 0) || terminating(v[i]))
+            continue;
+        char *path =
+            vk_client_path("apps", "v1", "replicasets", ns, mds(v[i], "name"), NULL);
+        vk_client_delete(k->cl, path, NULL, on_write, wctx(k, key, 0, "delete old replicaset"));
+        free(path);
+        idle--;
+    }
+    /* The Deployment's revision annotation follows the new ReplicaSet's. */
+    if (newrs) {
+        char rev[32];
+        snprintf(rev, sizeof rev, "%ld", rs_revision(newrs));
+        const char *cur = json_string_value(json_object_get(
+            json_object_get(md(d), "annotations"), "deployment.kubernetes.io/revision"));
+        if (!cur || strcmp(cur, rev)) {
+            json_t *o = json_deep_copy(d);
+            json_t *ann = json_object_get(md(o), "annotations");
+            if (!ann) json_object_set_new(md(o), "annotations", ann = json_object());
+            json_object_set_new(ann, "deployment.kubernetes.io/revision", json_string(rev));
+            update_obj(k, key, "apps", "deployments", o, "revision of deployment");
+            json_decref(o);
+            goto out; /* the status waits for the next sync (same object) */
+        }
+    }
+    /* Status. */
+    long replicas = 0, ready = 0, avail = 0, spec_sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        replicas += intval(at(v[i], "status", "replicas"), 0);
+        ready += intval(at(v[i], "status", "readyReplicas"), 0);
+        avail += intval(at(v[i], "status", "availableReplicas"), 0);
+        spec_sum += intval(at(v[i], "spec", "replicas"), 1);
+    }
+    long updated = newrs ? intval(at(newrs, "status", "replicas"), 0) : 0;
+    json_t *old = json_object_get(d, "status");
+    json_t *st = json_object();
+    json_object_set(st, "observedGeneration", json_object_get(md(d), "generation"));
+    if (replicas) json_object_set_new(st, "replicas", json_integer(replicas));
+    if (updated) json_object_set_new(st, "updatedReplicas", json_integer(updated));
+    if (ready) json_object_set_new(st, "readyReplicas", json_integer(ready));
+    if (avail) json_object_set_new(st, "availableReplicas", json_integer(avail));
+    long unav = spec_sum - avail;
+    if (unav < desired - avail) unav = desired - avail;
+    if (unav > 0) json_object_set_new(st, "unavailableReplicas", json_integer(unav));
+    if (json_object_get(old, "collisionCount"))
+        json_object_set(st, "collisionCount", json_object_get(old, "collisionCount"));
+    char now[32], msg[512];
+    now_rfc3339(now, sizeof now);
+    json_t *conds = json_array();
+    int min_ok = avail >= desired - unavail;
+    json_array_append_new(conds, condition(old, "Available", min_ok ? "True" : "False",
+                                           min_ok ? "MinimumReplicasAvailable"
+                                                  : "MinimumReplicasUnavailable",
+                                           min_ok ? "Deployment has minimum availability."
+                                                  : "Deployment does not have minimum availability.",
+                                           now));
+    const char *nname = newrs ? mds(newrs, "name") : "";
+    if (paused) {
+        json_array_append_new(conds, condition(old, "Progressing", "Unknown", "DeploymentPaused",
+                                               "Deployment is paused", now));
+    } else if (newrs && updated == desired && replicas == updated && avail >= updated &&
+               intval(at(newrs, "spec", "replicas"), 1) == desired) {
+        snprintf(msg, sizeof msg, "ReplicaSet \"%s\" has successfully progressed.", nname);
+        json_array_append_new(conds, condition(old, "Progressing", "True",
+                                               "NewReplicaSetAvailable", msg, now));
+    } else {
+        snprintf(msg, sizeof msg, "ReplicaSet \"%s\" is progressing.", nname);
+        json_array_append_new(conds,
+                              condition(old, "Progressing", "True", "ReplicaSetUpdated", msg, now));
+    }
+    json_object_set_new(st, "conditions", conds);
+    if (!json_equal(st, old)) write_status(k, key, "apps", "deployments", d, st);
+    json_decref(st);
+out:
+    (void)wrote;
+    free(v);
+    json_decref(owned);
+}
+
+/* ------------------------------------------------------------ Job */
+
+static int has_condition(json_t *o, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(at(o, "status", "conditions"), i, c) {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        const char *s = json_string_value(json_object_get(c, "status"));
+        if (t && s && !strcmp(t, type) && !strcmp(s, "True")) return 1;
+    }
+    return 0;
+}
+
+static void sync_job(vk_controllers_t *k, const char *key, const char *ns, const char *name)
+{
+    json_t *j = vk_client_informer_get(k->jobs, ns, name);
+    if (!j) {
+        json_object_del(k->expect, key);
+        return;
+    }
+    if (terminating(j)) return;
+    char now[32];
+    now_rfc3339(now, sizeof now);
+    json_t *spec = json_object_get(j, "spec");
+    int finished = has_condition(j, "Complete") || has_condition(j, "Failed");
+    if (finished) {
+        json_t *ttl = json_object_get(spec, "ttlSecondsAfterFinished");
+        const char *done = json_string_value(at(j, "status", "completionTime"));
+        if (!done) {
+            size_t i;
+            json_t *c;
+            json_array_foreach(at(j, "status", "conditions"), i, c)
+                done = json_string_value(json_object_get(c, "lastTransitionTime"));
+        }
+        if (json_is_integer(ttl) && parse_time(done) + json_integer_value(ttl) <= time(NULL)) {
+            char *path = vk_client_path("batch", "v1", "jobs", ns, name, NULL);
+            vk_client_delete(k->cl, path, "Background", on_write, wctx(k, key, 0, "ttl delete"));
+            free(path);
+        }
+        return;
+    }
+    if (!expect_satisfied(k, key)) return;
+    long par = intval(json_object_get(spec, "parallelism"), 1);
+    json_t *compj = json_object_get(spec, "completions");
+    long comp = intval(compj, -1);
+    long backoff = intval(json_object_get(spec, "backoffLimit"), 6);
+    long active = 0, succeeded = 0, failed = 0, ready = 0;
+    json_t *act = json_array();
+    const char *pk;
+    json_t *p;
+    json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
+        if (strcmp(mds(p, "namespace") ?: "", ns) || !owned_by(p, j)) continue;
+        const char *ph = pod_phase(p);
+        if (!strcmp(ph, "Succeeded"))
+            succeeded++;
+        else if (!strcmp(ph, "Failed"))
+            failed++;
+        else if (!terminating(p)) {
+            active++;
+            json_array_append(act, p);
+            if (pod_ready(p, NULL)) ready++;
+        }
+    }
+    json_t *old = json_object_get(j, "status");
+    json_t *st = json_deep_copy(old);
+    if (!json_is_object(st)) {
+        json_decref(st);
+        st = json_object();
+    }
+    if (!json_object_get(st, "startTime")) json_object_set_new(st, "startTime", json_string(now));
+    json_t *conds = json_deep_copy(json_object_get(st, "conditions"));
+    if (!json_is_array(conds)) {
+        json_decref(conds);
+        conds = json_array();
+    }
+    int complete = comp >= 0 ? succeeded >= comp : (succeeded > 0 && active == 0);
+    int failing = failed > backoff;
+    size_t i;
+    if (failing) {
+        json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "FailureTarget",
+                                               "status", "True", "lastProbeTime", now,
+                                               "lastTransitionTime", now, "reason",
+                                               "BackoffLimitExceeded", "message",
+                                               "Job has reached the specified backoff limit"));
+        json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "Failed",
+                                               "status", "True", "lastProbeTime", now,
+                                               "lastTransitionTime", now, "reason",
+                                               "BackoffLimitExceeded", "message",
+                                               "Job has reached the specified backoff limit"));
+        for (i = 0; i < json_array_size(act); i++) delete_pod(k, key, json_array_get(act, i));
+        if (json_array_size(act)) expect_add(k, key, (long)json_array_size(act));
+        active = 0;
+    } else if (complete) {
+        json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type",
+                                               "SuccessCriteriaMet", "status", "True",
+                                               "lastProbeTime", now, "lastTransitionTime", now,
+                                               "reason", "CompletionsReached", "message",
+                                               "Reached expected number of succeeded pods"));
+        json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "Complete",
+                                               "status", "True", "lastProbeTime", now,
+                                               "lastTransitionTime", now, "reason",
+                                               "CompletionsReached", "message",
+                                               "Reached expected number of succeeded pods"));
+        json_object_set_new(st, "completionTime", json_string(now));
+        for (i = 0; i < json_array_size(act); i++) delete_pod(k, key, json_array_get(act, i));
+        if (json_array_size(act)) expect_add(k, key, (long)json_array_size(act));
+        active = 0;
+    } else if (!json_is_true(json_object_get(spec, "suspend"))) {
+        long want = par;
+        if (comp >= 0 && comp - succeeded < want) want = comp - succeeded;
+        if (active < want) {
+            long nnew = want - active;
+            if (nnew > BURST) nnew = BURST;
+            expect_add(k, key, nnew);
+            json_t *ref = owner_ref(j, "batch/v1", "Job");
+            json_t *extra = json_pack("{s:s,s:s,s:s,s:s}", "batch.kubernetes.io/job-name", name,
+                                      "job-name", name, "batch.kubernetes.io/controller-uid",
+                                      mds(j, "uid"), "controller-uid", mds(j, "uid"));
+            for (long x = 0; x < nnew; x++)
+                create_pod(k, key, j, json_object_get(spec, "template"), ref, extra);
+            json_decref(extra);
+            json_decref(ref);
+        }
+    }
+    json_object_set_new(st, "conditions", conds);
+    if (!json_array_size(conds)) json_object_del(st, "conditions");
+    json_object_set_new(st, "active", json_integer(active));
+    json_object_set_new(st, "succeeded", json_integer(succeeded));
+    json_object_set_new(st, "failed", json_integer(failed));
+    json_object_set_new(st, "ready", json_integer(ready));
+    static const char *const zero[] = {"active", "succeeded", "failed"};
+    for (i = 0; i < 3; i++)
+        if (!json_integer_value(json_object_get(st, zero[i]))) json_object_del(st, zero[i]);
+    if (!json_equal(st, old)) write_status(k, key, "batch", "jobs", j, st);
+    json_decref(st);
+    json_decref(act);
+}
+
+/* ------------------------------------------------------------ plumbing */
+
+static void on_tick(uv_timer_t *t)
+{
+    vk_controllers_t *k = t->data;
+    /* Nothing is decided before every cache is loaded (no duplicate pods). */
+    if (!vk_client_informer_synced(k->pods) || !vk_client_informer_synced(k->rss) ||
+        !vk_client_informer_synced(k->deps) || !vk_client_informer_synced(k->jobs))
+        return;
+    json_t *q = k->queue;
+    k->queue = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(q, key, v) {
+        if (k->closing) break;
+        char kind[16], ns[300], name[300];
+        const char *s1 = strchr(key, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+        if (!s2 || (size_t)(s1 - key) >= sizeof kind) continue;
+        snprintf(kind, sizeof kind, "%.*s", (int)(s1 - key), key);
+        snprintf(ns, sizeof ns, "%.*s", (int)(s2 - s1 - 1), s1 + 1);
+        snprintf(name, sizeof name, "%s", s2 + 1);
+        if (!strcmp(kind, "rs"))
+            sync_rs(k, key, ns, name);
+        else if (!strcmp(kind, "deploy"))
+            sync_deploy(k, key, ns, name);
+        else if (!strcmp(kind, "job"))
+            sync_job(k, key, ns, name);
+    }
+    json_decref(q);
+}
+
+static void kick(vk_controllers_t *k)
+{
+    if (!k->closing && json_object_size(k->queue)) uv_timer_start(&k->tick, on_tick, 0, 0);
+}
+
+static void enqueue_owner(vk_controllers_t *k, json_t *obj)
+{
+    json_t *ref = controller_ref(obj);
+    if (!ref) return;
+    const char *kind = json_string_value(json_object_get(ref, "kind"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    if (!kind || !name) return;
+    if (!strcmp(kind, "ReplicaSet"))
+        enqueue(k, "rs", mds(obj, "namespace"), name);
+    else if (!strcmp(kind, "Deployment"))
+        enqueue(k, "deploy", mds(obj, "namespace"), name);
+    else if (!strcmp(kind, "Job"))
+        enqueue(k, "job", mds(obj, "namespace"), name);
+}
+
+static void on_pod(void *arg, int type, json_t *p)
+{
+    vk_controllers_t *k = arg;
+    json_t *ref = controller_ref(p);
+    if (ref && (type == VK_CLIENT_ADDED || type == VK_CLIENT_DELETED)) {
+        const char *kind = json_string_value(json_object_get(ref, "kind"));
+        char key[600];
+        snprintf(key, sizeof key, "%s/%s/%s",
+                 kind && !strcmp(kind, "Job") ? "job" : "rs", mds(p, "namespace") ?: "",
+                 json_string_value(json_object_get(ref, "name")) ?: "");
+        expect_observed(k, key);
+    }
+    if (ref) {
+        enqueue_owner(k, p);
+    } else if (type != VK_CLIENT_DELETED) {
+        /* An orphan: ReplicaSets whose selector matches may adopt it. */
+        const char *rk;
+        json_t *rs;
+        json_object_foreach(vk_client_informer_items(k->rss), rk, rs) {
+            if (!strcmp(mds(rs, "namespace") ?: "", mds(p, "namespace") ?: "") &&
+                selector_match(at(rs, "spec", "selector"), json_object_get(md(p), "labels")))
+                enqueue(k, "rs", mds(rs, "namespace"), mds(rs, "name"));
+        }
+    }
+    kick(k);
+}
+
+static void on_rs(void *arg, int type, json_t *rs)
+{
+    vk_controllers_t *k = arg;
+    enqueue(k, "rs", mds(rs, "namespace"), mds(rs, "name"));
+    enqueue_owner(k, rs);
+    kick(k);
+}
+
+static void on_deploy(void *arg, int type, json_t *d)
+{
+    vk_controllers_t *k = arg;
+    enqueue(k, "deploy", mds(d, "namespace"), mds(d, "name"));
+    kick(k);
+}
+
+static void on_job(void *arg, int type, json_t *j)
+{
+    vk_controllers_t *k = arg;
+    enqueue(k, "job", mds(j, "namespace"), mds(j, "name"));
+    kick(k);
+}
+
+static void on_synced(void *arg)
+{
+    kick(arg);
+}
+
+static void on_resync(uv_timer_t *t)
+{
+    vk_controllers_t *k = t->data;
+    struct {
+        vk_client_informer_t *inf;
+        const char *kind;
+    } all[] = {{k->rss, "rs"}, {k->deps, "deploy"}, {k->jobs, "job"}};
+    for (size_t i = 0; i < 3; i++) {
+        if (!vk_client_informer_synced(all[i].inf)) continue;
+        const char *key;
+        json_t *o;
+        json_object_foreach(vk_client_informer_items(all[i].inf), key, o)
+            enqueue(k, all[i].kind, mds(o, "namespace"), mds(o, "name"));
+    }
+    kick(k);
+}
+
+vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handler, void *ctx)
+{
+    vk_controllers_t *k = vk_xcalloc(1, sizeof *k);
+    k->loop = loop;
+    static const char *const groups[] = {"system:masters", NULL};
+    k->cl = vk_client_new(loop, handler, ctx, "system:kube-controller-manager", groups);
+    k->queue = json_object();
+    k->expect = json_object();
+    uv_timer_init(loop, &k->tick);
+    uv_timer_init(loop, &k->resync);
+    k->tick.data = k->resync.data = k;
+    char *p = vk_client_path("", "v1", "pods", NULL, NULL, NULL);
+    k->pods = vk_client_informer_new(k->cl, p, on_pod, on_synced, k);
+    free(p);
+    p = vk_client_path("apps", "v1", "replicasets", NULL, NULL, NULL);
+    k->rss = vk_client_informer_new(k->cl, p, on_rs, on_synced, k);
+    free(p);
+    p = vk_client_path("apps", "v1", "deployments", NULL, NULL, NULL);
+    k->deps = vk_client_informer_new(k->cl, p, on_deploy, on_synced, k);
+    free(p);
+    p = vk_client_path("batch", "v1", "jobs", NULL, NULL, NULL);
+    k->jobs = vk_client_informer_new(k->cl, p, on_job, on_synced, k);
+    free(p);
+    uv_timer_start(&k->resync, on_resync, 2000, 2000);
+    return k;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    vk_controllers_t *k = h->data;
+    if (h == (uv_handle_t *)&k->resync) {
+        json_decref(k->queue);
+        json_decref(k->expect);
+        free(k);
+    }
+}
+
+void vk_controllers_stop(vk_controllers_t *k)
+{
+    if (!k) return;
+    k->closing = 1;
+    vk_client_close(k->cl);
+    uv_close((uv_handle_t *)&k->tick, on_closed);
+    uv_close((uv_handle_t *)&k->resync, on_closed);
+}

@@ -1,0 +1,54 @@
+/* controllers: the workload controllers that run inside the tenant process
+ * (what kube-controller-manager is to a real cluster): ReplicaSet, Deployment
+ * and Job. They watch and write through proxy/client, i.e. through the tenant's
+ * own API handler (authorization, validation, resourceVersion, watches), as the
+ * user "system:kube-controller-manager" in group "system:masters". On start
+ * they list everything again, so a restarted tenant picks up where it was.
+ *
+ * Started by cli/serve after the API layer exists; runs on the tenant's loop.
+ * The pure parts (template hash, rolling-update arithmetic) are public for the
+ * unit tests in tests/controllers/. */
+#ifndef VK_CONTROLLERS_H
+#define VK_CONTROLLERS_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "proxy/http.h"
+
+typedef struct vk_controllers vk_controllers_t;
+
+/* Starts the controllers; requests go through handler(ctx, req) (the API
+ * server's vk_apiserver_handle). Caller stops them with vk_controllers_stop. */
+vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handler, void *ctx);
+/* Stops watching and frees the controllers (requests in flight finish quietly). */
+void vk_controllers_stop(vk_controllers_t *k);
+
+/* ---- Pure logic (exposed for tests) ---- */
+/* FNV-32a of data. */
+uint32_t vk_controllers_fnv32a(const void *data, size_t len);
+/* Upstream's rand.SafeEncodeString: each byte of s mapped onto
+ * "bcdfghjklmnpqrstvwxz2456789". out must hold strlen(s)+1. */
+void vk_controllers_safe_encode(const char *s, char *out);
+/* The pod-template-hash of a Deployment's spec.template (borrowed; the
+ * pod-template-hash label is ignored) with collisionCount (<0: none): FNV-32a
+ * over the template's canonical JSON (sorted keys) then the count, rendered as
+ * the safe-encoded decimal. out needs 16 bytes. */
+void vk_controllers_template_hash(json_t *tmpl, long collision_count, char *out);
+/* An IntOrString (int, "N" or "P%") against total; round_up for maxSurge.
+ * Returns the value, or -1 if v is malformed. NULL v gives dflt. */
+long vk_controllers_int_or_percent(json_t *v, long total, int round_up, long dflt);
+/* Rolling update numbers: maxSurge and maxUnavailable for replicas (both 0 is
+ * turned into maxUnavailable 1, as upstream). */
+void vk_controllers_surge_unavailable(json_t *rolling, long replicas, long *surge,
+                                      long *unavailable);
+/* How many replicas the new ReplicaSet may add now (RollingUpdate). */
+long vk_controllers_new_rs_scale_up(long desired, long surge, long all_replicas,
+                                    long new_replicas);
+/* How many old replicas may be removed now: all_replicas (spec sum),
+ * min_available = desired - unavailable, new RS's unavailable pods. */
+long vk_controllers_max_scale_down(long all_replicas, long min_available,
+                                   long new_unavailable);
+
+#endif
