@@ -183,6 +183,8 @@ static void translate_container(json_t *c, const vk_translate_ctx_t *ctx, const 
                                 int mount_token)
 {
     const char *tenant = ctx->tenant->name;
+    /* (Validation refuses non-object containers; never write through one.) */
+    if (!json_is_object(c)) return;
     json_t *env = json_object_get(c, "env");
     int has_host = 0, has_port = 0;
     size_t i;
@@ -553,7 +555,10 @@ int vk_translate_service_to_host(const vk_translate_ctx_t *ctx, const json_t *te
     int rc = host_metadata(ctx, tenant_svc, "Service", &meta, err, errlen);
     if (rc) return rc;
     json_t *spec = json_deep_copy(json_object_get(tenant_svc, "spec"));
-    if (!json_is_object(spec)) spec = json_object();
+    if (!json_is_object(spec)) {
+        json_decref(spec);
+        spec = json_object();
+    }
     json_t *sel = json_object_get(spec, "selector");
     if (json_is_object(sel) && json_object_size(sel))
         json_object_set_new(spec, "selector", vk_translate_selector_to_host(ctx, ns, sel));
