@@ -1,0 +1,127 @@
+/* crd: CustomResourceDefinitions (apiextensions.k8s.io/v1) as kube-apiserver
+ * handles them, in pure functions over jansson values:
+ *   - validating a CRD on create/update (names, group, scope, versions,
+ *     conversion, subresources, printer columns, schemas via proxy/crdschema.h),
+ *   - its status: acceptedNames, conditions NamesAccepted / Established (names
+ *     conflicting with other resources of the group: NamesAccepted False),
+ *     plus one vkube condition "UnsupportedFeatures" naming what this server
+ *     does not do (x-kubernetes-validations CEL rules — accepted, listed, not
+ *     enforced; webhook conversion — only the storage version is served),
+ *   - the resource rows (proxy/resources.h) of its served versions,
+ *   - apiVersion rewriting between versions (conversion None),
+ *   - Table columns and cells from additionalPrinterColumns,
+ *   - the scale subresource (autoscaling/v1 Scale) from the replica paths,
+ *   - the schema to publish in OpenAPI (proxy/openapi.h).
+ * No I/O, no global state. Called by the REST layer (proxy/apiserver.c,
+ * proxy/rest.c, proxy/table.c) on the loop thread; see the wiring note in
+ * the CRD work report. */
+#ifndef VK_CRD_H
+#define VK_CRD_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/resources.h"
+
+/* ---- the CRD object ------------------------------------------------------ */
+
+/* Validates a CRD (borrowed; defaulted by proxy/defaults.c first); old is
+ * the stored CRD on update, NULL on create. Appends causes in the format of
+ * proxy/validate.h (answer 422 with vk_validate_message("apiextensions.k8s.io",
+ * "CustomResourceDefinition", name, causes)). Returns the number appended. */
+size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *causes);
+
+/* Warnings to send (one `Warning: 299 - "<text>"` header each) when a CRD is
+ * created or updated: features accepted but not implemented here (CEL rules,
+ * webhook conversion). New JSON array of strings (maybe empty); caller
+ * json_decref's it. */
+json_t *vk_crd_warnings(const json_t *crd);
+
+/* Computes the CRD's status (new reference, caller json_decref's it) from
+ * its spec, its current status (kept: storedVersions, lastTransitionTimes of
+ * unchanged conditions) and the resource table `res` (borrowed), which must
+ * not hold this CRD's own rows (remove them with vk_crd_rows_remove first).
+ * now is the RFC 3339 time for lastTransitionTime of changed conditions.
+ * *accepted (may be NULL) is set to 1 when the names are accepted: then add
+ * the rows of vk_crd_rows, else serve nothing. */
+json_t *vk_crd_status(const json_t *crd, const vk_resources_t *res, const char *now,
+                      int *accepted);
+
+/* ---- resource rows ------------------------------------------------------- */
+
+typedef struct vk_crd_rows {
+    size_t n;
+    vk_resource_t *rows; /* one per served version, strings owned by this struct */
+} vk_crd_rows_t;
+
+/* The rows for the CRD's served versions, with status.acceptedNames (or
+ * spec.names when there are none yet). Caller frees with vk_crd_rows_free. */
+vk_crd_rows_t *vk_crd_rows(const json_t *crd);
+void vk_crd_rows_free(vk_crd_rows_t *r);
+/* Adds every row to t (0, or the first error of vk_resources_add; rows added
+ * before the error are removed again). */
+int vk_crd_rows_add(const json_t *crd, vk_resources_t *t);
+/* Removes every run-time row of the CRD's group whose kind is the CRD's
+ * accepted kind (all versions). Returns how many were removed. */
+size_t vk_crd_rows_remove(const json_t *crd, vk_resources_t *t);
+
+/* ---- versions ------------------------------------------------------------ */
+
+/* The spec.versions[] entry named version, or NULL. Borrowed. */
+const json_t *vk_crd_version(const json_t *crd, const char *version);
+/* Its schema.openAPIV3Schema, or NULL. Borrowed. */
+const json_t *vk_crd_schema(const json_t *crd, const char *version);
+/* The storage version's name, or NULL. Borrowed. */
+const char *vk_crd_storage_version(const json_t *crd);
+
+/* Converts obj (borrowed, modified in place) to `version` of the CRD's
+ * group: conversion None rewrites apiVersion. With strategy Webhook, only an
+ * object already at `version` passes; anything else returns VK_EINTERNAL
+ * with *err (caller frees with free()) saying webhook conversion is not
+ * supported (kube-apiserver answers 500 when a conversion webhook fails).
+ * VK_ENOTFOUND when version is not a version of the CRD. */
+int vk_crd_convert(const json_t *crd, json_t *obj, const char *version, char **err);
+
+/* ---- tables -------------------------------------------------------------- */
+
+/* columnDefinitions for a Table of the CRD's version: Name, the
+ * additionalPrinterColumns, or Age when there are none. New reference. */
+json_t *vk_crd_table_columns(const json_t *crd, const char *version);
+/* The row {"cells": [...]} for obj (borrowed). now: Unix seconds (ages).
+ * New reference. */
+json_t *vk_crd_table_row(const json_t *crd, const char *version, const json_t *obj, int64_t now);
+
+/* Evaluates the JSONPath subset printer columns use (".a.b", ".a[0].b",
+ * ".a[*].b", ".a['x.y']", ".a[-1]") on obj. Appends the matched values
+ * (borrowed from obj) to out (a JSON array). 0, or VK_EINVALID for a path
+ * outside the subset. */
+int vk_crd_jsonpath(const json_t *obj, const char *path, json_t *out);
+
+/* ---- scale --------------------------------------------------------------- */
+
+/* The autoscaling/v1 Scale of obj (borrowed) for a version with the scale
+ * subresource. New reference in *scale; 0, VK_ENOTFOUND when the version
+ * has no scale subresource. */
+int vk_crd_scale_get(const json_t *crd, const char *version, const json_t *obj, json_t **scale);
+/* Writes scale.spec.replicas (scale borrowed) into obj at specReplicasPath.
+ * 0; VK_ENOTFOUND (no scale subresource); VK_EINVALID with causes appended
+ * (spec.replicas missing or negative). */
+int vk_crd_scale_set(const json_t *crd, const char *version, json_t *obj, const json_t *scale,
+                     json_t *causes);
+/* Checks, as upstream on every create/update of a resource with a scale
+ * subresource, that the value at specReplicasPath (and statusReplicasPath)
+ * is absent or a non-negative integer. Appends causes; returns how many. */
+size_t vk_crd_scale_validate(const json_t *crd, const char *version, const json_t *obj,
+                             json_t *causes);
+
+/* ---- OpenAPI ------------------------------------------------------------- */
+
+/* The schema to give vk_openapi_set_schema for a version (new reference,
+ * NULL when the version has none): the openAPIV3Schema; with v2 != 0 in the
+ * form upstream publishes in /openapi/v2 (nullable, anyOf/oneOf/allOf/not,
+ * x-kubernetes-int-or-string types and x-kubernetes-validations removed, as
+ * kubectl's v2 validation cannot use them). */
+json_t *vk_crd_openapi_schema(const json_t *crd, const char *version, int v2);
+
+#endif
