@@ -2142,8 +2142,17 @@ static void validate_binding(json_t *c, const json_t *obj, const json_t *old, in
             e_notsupported_str(c, pa("%s.kind", f.s).s, sk, subject_kinds);
         }
     }
-    if (old && !json_equal(ref ? ref : json_null(), member(old, "roleRef") ? member(old, "roleRef") : json_null()))
-        e_invalid_json(c, "roleRef", ref, "cannot change roleRef");
+    if (old && !json_equal(ref ? ref : json_null(), member(old, "roleRef") ? member(old, "roleRef") : json_null())) {
+        /* Upstream prints its internal RoleRef struct (Go field names). */
+        json_t *r = json_object();
+        json_object_set_new(r, "APIGroup", json_string(str_or_empty(ref, "apiGroup")));
+        json_object_set_new(r, "Kind", json_string(str_or_empty(ref, "kind")));
+        json_object_set_new(r, "Name", json_string(str_or_empty(ref, "name")));
+        char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        add_err(c, "FieldValueInvalid", "Invalid value", "roleRef", s, "cannot change roleRef");
+        free(s);
+        json_decref(r);
+    }
 }
 
 /* ---- other kinds ------------------------------------------------------------------ */
