@@ -1177,6 +1177,9 @@ int vk_operator_run(const vk_operator_opts_t *opts)
         buf[n > 0 ? n : 0] = 0;
         op->bin = vk_xstrdup(buf);
     }
+    /* A peer closing a connection mid-write must be an error, not death:
+     * vk_operator_run owns the process (like `vkube serve`). */
+    signal(SIGPIPE, SIG_IGN);
     op->applied = json_object();
     op->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
     uv_loop_init(&op->loop);

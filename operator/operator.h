@@ -73,8 +73,8 @@ typedef struct vk_operator_opts {
     int resync_ms;               /* full pass when idle (0: 30000) */
 } vk_operator_opts_t;
 
-/* Runs the operator on its own loops until SIGTERM/SIGINT, then stops its
- * children and returns 0; or a negative error (with a message on stderr) if
+/* Runs the operator on its own loops until SIGTERM/SIGINT (SIGPIPE is set to
+ * ignored: it owns the process), then stops its children and returns 0; or a negative error (with a message on stderr) if
  * it cannot start. */
 int vk_operator_run(const vk_operator_opts_t *opts);
 

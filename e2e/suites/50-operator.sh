@@ -312,3 +312,39 @@ wait_until 20 bash -c "[[ \$('$HOST_KUBECTL' --kubeconfig='$kc' get tenant op50-
 k delete tenant op50-cluster --timeout=90s >&2 && ! k get ns $ns >/dev/null 2>&1 &&
 	ok op-cluster-delete || not_ok op-cluster-delete
 stop_operator
+
+# The same reconcile loop built with ASan+UBSan (tests/operator/opmain.c): a
+# tenant's whole life, a control-plane crash, then SIGTERM; exit status 0
+# means no leak, no memory error, no undefined behaviour.
+asan_op=$VKUBE_ROOT/build/test/operator/opmain
+if [[ -x $asan_op ]]; then
+	asan_data=$tmp/asan-data
+	mkdir -p "$asan_data"
+	"$asan_op" "$tmp/operator.kubeconfig" "$asan_data" "$vkube" 5 >"$tmp/asan-op.log" 2>&1 &
+	op_pid=$!
+	k apply -f - >&2 <<'EOF'
+apiVersion: vkube.io/v1alpha1
+kind: Tenant
+metadata: {name: op50-asan, labels: {op50: "1"}}
+spec: {quota: {pods: "3"}}
+EOF
+	ready() { [[ $(k get tenant op50-asan -o jsonpath='{.status.phase}') == Ready ]]; }
+	wait_until 60 ready
+	p=$(pgrep -f -- "serve --data-dir $asan_data --tenant op50-asan\$")
+	[[ -n $p ]] && kill -9 $p
+	wait_until 30 bash -c "p=\$(pgrep -f -- 'serve --data-dir $asan_data --tenant op50-asan\$'); [[ -n \$p && \$p != '$p' ]]"
+	wait_until 30 ready
+	k delete tenant op50-asan --timeout=60s >&2
+	kill -TERM "$op_pid"
+	wait "$op_pid"
+	rc=$?
+	op_pid=
+	if ((rc == 0)) && ! grep -q "Sanitizer" "$tmp/asan-op.log" && grep -q "tenant op50-asan: deleted" "$tmp/asan-op.log"; then
+		ok op-asan-lifecycle
+	else
+		not_ok op-asan-lifecycle "exit $rc; $(grep -m3 -E 'Sanitizer|runtime error' "$tmp/asan-op.log")"
+		tail -n 30 "$tmp/asan-op.log" >&2
+	fi
+else
+	not_ok op-asan-lifecycle "$asan_op missing (make test-build)"
+fi
