@@ -75,16 +75,12 @@ static char *goq(const char *s)
     return o;
 }
 
-/* A float64 as Go's %v prints it (shortest repr; exponent form below 1e-4
- * and from 1e21 as strconv 'g' with the shortest precision does). */
+/* A float64 as kube-openapi's messages print it (checked against
+ * kube-apiserver 1.36): the shortest representation, in exponent form when
+ * the exponent is below -4 or at least 21: 10 -> "10", 1e6 -> "1000000",
+ * 0.00001 -> "1e-05". */
 static void gofloat(double d, char *buf, size_t n)
 {
-    if (d == (double)(long long)d && fabs(d) < 1e21) {
-        snprintf(buf, n, "%lld", (long long)d);
-        if (fabs(d) < 1e21 && strlen(buf) > 21)
-            snprintf(buf, n, "%g", d);
-        return;
-    }
     char tmp[64];
     int prec;
     for (prec = 1; prec <= 17; prec++) {
@@ -92,12 +88,10 @@ static void gofloat(double d, char *buf, size_t n)
         if (strtod(tmp, NULL) == d)
             break;
     }
-    int exp = atoi(strchr(tmp, 'e') + 1);
+    char *e = strchr(tmp, 'e');
+    int exp = atoi(e + 1);
     if (exp < -4 || exp >= 21) {
-        /* mantissa digits, then e+XX with at least two digits */
-        char mant[40];
-        snprintf(mant, sizeof mant, "%.*s", (int)(strchr(tmp, 'e') - tmp), tmp);
-        snprintf(buf, n, "%se%c%02d", mant, exp < 0 ? '-' : '+', abs(exp));
+        snprintf(buf, n, "%.*se%c%02d", (int)(e - tmp), tmp, exp < 0 ? '-' : '+', abs(exp));
     } else {
         snprintf(buf, n, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, d);
     }
@@ -131,13 +125,11 @@ static double num(const json_t *v)
     return json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
 }
 
+/* A schema limit (a float64 upstream) as kube-openapi prints it. */
 static char *numtxt(const json_t *v)
 {
     char b[64];
-    if (json_is_integer(v))
-        snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
-    else
-        gofloat(json_real_value(v), b, sizeof b);
+    gofloat(num(v), b, sizeof b);
     return vk_xstrdup(b);
 }
 
@@ -365,13 +357,13 @@ static int is_date(const char *s)
            atoi(s + 8) <= 31;
 }
 
-/* RFC 3339 date-time (as strfmt: 'T' or ' ' or 't', fraction, Z or offset). */
+/* RFC 3339 date-time ('T' or 't', optional fraction, Z or an offset). */
 static int is_datetime(const char *s)
 {
     if (!is_date(s))
         return 0;
     s += 10;
-    if (*s != 'T' && *s != 't' && *s != ' ')
+    if (*s != 'T' && *s != 't')
         return 0;
     s++;
     if (!(digits(s, 2) && s[2] == ':' && digits(s + 3, 2) && s[5] == ':' && digits(s + 6, 2)))
