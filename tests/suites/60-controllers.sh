@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Controllers suite: stock kubectl against `vkube serve` (no host cluster).
+# Pods never run here, so the test plays the kubelet: it marks pods Running and
+# Ready (or Succeeded) by writing pod status through the API. Checks deployments
+# (create, ownerReferences, rollout status, scale, set image, history, undo,
+# Recreate, pause), ReplicaSet adoption/orphaning, delete with each propagation
+# policy, jobs to completion and backoff failure, and recovery after a restart.
+# One line per check: "ok controllers:<name>" or "not ok controllers:<name> - <why>".
+set -u
+cd "$(dirname "$0")/../.."
+D=$(mktemp -d /tmp/vk-ctrl-XXXXXX)
+cp bin/vkube "$D/vkube" # a private copy: others relink bin/vkube concurrently
+VK=$D/vkube
+SERVER_PID=
+MARKER_PID=
+cleanup() {
+    [ -n "$MARKER_PID" ] && kill "$MARKER_PID" 2>/dev/null
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    rm -rf "$D"
+}
+trap cleanup EXIT
+ok() { echo "ok controllers:$1"; }
+nok() { echo "not ok controllers:$1 - $2"; }
+
+"$VK" tenant create t --data-dir "$D" >/dev/null 2>"$D/create.err" || {
+    nok setup "tenant create failed: $(cat "$D/create.err")"; exit 1; }
+start_server() {
+    : > "$D/serve.out"
+    "$VK" serve --data-dir "$D" --tenant t >> "$D/serve.out" 2>> "$D/serve.err" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        grep -q "serving on" "$D/serve.out" 2>/dev/null && break
+        sleep 0.05
+    done
+}
+start_server
+export KUBECONFIG=$D/t/kubeconfig
+K=/usr/lib/google-cloud-sdk/bin/kubectl.1.33
+NS=ctl
+$K create namespace $NS >/dev/null
+
+# The test's kubelet: pods of the namespace that are Pending become Running and
+# Ready (labels run=batch: Succeeded; fail=yes: Failed).
+mark_pods() {
+    local now; now=$(date -u +%FT%TZ)
+    $K -n $NS get pods -o jsonpath='{range .items[?(@.status.phase=="Pending")]}{.metadata.name} {.metadata.labels.run}{.metadata.labels.fail}{"\n"}{end}' 2>/dev/null |
+    while read -r p kind; do
+        [ -z "$p" ] && continue
+        case "$kind" in
+            batch) st='{"status":{"phase":"Succeeded"}}' ;;
+            yes) st='{"status":{"phase":"Failed"}}' ;;
+            *) st="{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"$now\"}]}}" ;;
+        esac
+        $K -n $NS patch pod "$p" --subresource=status --type=merge -p "$st" >/dev/null 2>&1
+    done
+}
+marker_start() { ( while :; do mark_pods; sleep 0.3; done ) & MARKER_PID=$!; }
+marker_stop() { kill "$MARKER_PID" 2>/dev/null; wait "$MARKER_PID" 2>/dev/null; MARKER_PID=; }
+# wait_for NAME SECONDS CMD...: retries CMD until it succeeds.
+wait_for() {
+    local n=$1 t=$2; shift 2
+    for _ in $(seq 1 $((t * 5))); do
+        if out=$("$@" 2>&1); then ok "$n"; return 0; fi
+        sleep 0.2
+    done
+    nok "$n" "timed out: $(tail -c 300 <<<"$out")"
+    return 1
+}
+count_pods() { $K -n $NS get pods -l "$1" --no-headers 2>/dev/null | grep -c . ; }
+pods_are() { [ "$(count_pods "$1")" = "$2" ]; }
+
+# ---- Deployment: create, owners, rollout status
+$K -n $NS create deployment web --image=nginx:1.24 --replicas=3 >/dev/null
+wait_for deploy-3-pods 15 pods_are app=web 3
+owners=$($K -n $NS get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].controller} {end}')
+rsname=$($K -n $NS get rs -l app=web -o jsonpath='{.items[0].metadata.name}')
+hash=$($K -n $NS get rs "$rsname" -o jsonpath='{.metadata.labels.pod-template-hash}')
+if [ "$owners" = "ReplicaSet/true ReplicaSet/true ReplicaSet/true " ] && [ "$rsname" = "web-$hash" ] &&
+   [ "$($K -n $NS get rs "$rsname" -o jsonpath='{.metadata.ownerReferences[0].kind}')" = Deployment ]; then
+    ok deploy-owner-references
+else
+    nok deploy-owner-references "pods: '$owners' rs: $rsname hash: $hash"
+fi
+if timeout 10 $K -n $NS rollout status deploy/web --timeout=1s >/dev/null 2>&1; then
+    nok rollout-waits-for-ready "rollout status succeeded before any pod was ready"
+else
+    ok rollout-waits-for-ready
+fi
+marker_start
+if out=$(timeout 30 $K -n $NS rollout status deploy/web --timeout=25s 2>&1); then ok rollout-status; else nok rollout-status "$out"; fi
+out=$($K -n $NS get deploy web --no-headers)
+if [[ $out =~ ^web\ +3/3\ +3\ +3 ]]; then ok get-deploy-columns; else nok get-deploy-columns "$out"; fi
+conds=$($K -n $NS get deploy web -o jsonpath='{range .status.conditions[*]}{.type}={.status}/{.reason} {end}')
+if [[ $conds == *"Available=True/MinimumReplicasAvailable"* && $conds == *"Progressing=True/NewReplicaSetAvailable"* ]]; then
+    ok deploy-conditions; else nok deploy-conditions "$conds"; fi
+gen=$($K -n $NS get deploy web -o jsonpath='{.metadata.generation}/{.status.observedGeneration}')
+if [ "${gen%/*}" = "${gen#*/}" ]; then ok observed-generation; else nok observed-generation "$gen"; fi
+
+# ---- scale up and down
+$K -n $NS scale deploy web --replicas=5 >/dev/null
+wait_for scale-up-5 15 pods_are app=web 5
+if timeout 30 $K -n $NS rollout status deploy/web --timeout=25s >/dev/null 2>&1; then ok scale-up-rollout; else nok scale-up-rollout "rollout status failed"; fi
+$K -n $NS scale deploy web --replicas=2 >/dev/null
+wait_for scale-down-2 15 pods_are app=web 2
+
+# ---- set image: a second ReplicaSet, rolling update, history, undo
+$K -n $NS scale deploy web --replicas=4 >/dev/null
+$K -n $NS set image deploy/web nginx=nginx:1.25 >/dev/null
+if out=$(timeout 60 $K -n $NS rollout status deploy/web --timeout=55s 2>&1); then ok set-image-rollout; else nok set-image-rollout "$(tail -c 300 <<<"$out")"; fi
+imgs=$($K -n $NS get pods -l app=web -o jsonpath='{range .items[*]}{.spec.containers[0].image} {end}')
+if [ "$imgs" = "nginx:1.25 nginx:1.25 nginx:1.25 nginx:1.25 " ]; then ok set-image-pods; else nok set-image-pods "$imgs"; fi
+rs_count=$($K -n $NS get rs -l app=web --no-headers | grep -c .)
+old_repl=$($K -n $NS get rs "$rsname" -o jsonpath='{.spec.replicas}')
+if [ "$rs_count" = 2 ] && [ "$old_repl" = 0 ]; then ok old-rs-scaled-to-zero; else nok old-rs-scaled-to-zero "rs=$rs_count old=$old_repl"; fi
+hist=$($K -n $NS rollout history deploy/web 2>&1)
+if grep -qE '^1 ' <<<"$hist" && grep -qE '^2 ' <<<"$hist"; then ok rollout-history; else nok rollout-history "$hist"; fi
+$K -n $NS rollout undo deploy/web >/dev/null
+if out=$(timeout 60 $K -n $NS rollout status deploy/web --timeout=55s 2>&1); then ok undo-rollout; else nok undo-rollout "$(tail -c 300 <<<"$out")"; fi
+img=$($K -n $NS get deploy web -o jsonpath='{.spec.template.spec.containers[0].image} {.metadata.annotations.deployment\.kubernetes\.io/revision}')
+rev=$($K -n $NS get rs "$rsname" -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}')
+if [ "$img" = "nginx:1.24 3" ] && [ "$rev" = 3 ]; then ok undo-revision; else nok undo-revision "deploy: $img, first rs revision: $rev"; fi
+
+# ---- Recreate strategy
+$K -n $NS create deployment rec --image=nginx:1.24 --replicas=2 >/dev/null
+$K -n $NS patch deploy rec --type=merge -p '{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}' >/dev/null
+timeout 30 $K -n $NS rollout status deploy/rec --timeout=25s >/dev/null 2>&1
+$K -n $NS set image deploy/rec nginx=nginx:1.25 >/dev/null
+if out=$(timeout 60 $K -n $NS rollout status deploy/rec --timeout=55s 2>&1); then ok recreate-rollout; else nok recreate-rollout "$(tail -c 300 <<<"$out")"; fi
+imgs=$($K -n $NS get pods -l app=rec -o jsonpath='{range .items[*]}{.spec.containers[0].image} {end}')
+if [ "$imgs" = "nginx:1.25 nginx:1.25 " ]; then ok recreate-pods; else nok recreate-pods "$imgs"; fi
+
+# ---- paused deployments do not roll out
+$K -n $NS rollout pause deploy/rec >/dev/null
+$K -n $NS set image deploy/rec nginx=nginx:1.26 >/dev/null
+sleep 2
+n=$($K -n $NS get rs -l app=rec --no-headers | grep -c .)
+if [ "$n" = 2 ]; then ok paused-no-new-rs; else nok paused-no-new-rs "$n replicasets"; fi
+$K -n $NS rollout resume deploy/rec >/dev/null
+if timeout 60 $K -n $NS rollout status deploy/rec --timeout=55s >/dev/null 2>&1 &&
+   [ "$($K -n $NS get rs -l app=rec --no-headers | grep -c .)" = 3 ]; then ok resume-rolls-out; else nok resume-rolls-out "no third replicaset or rollout failed"; fi
+
+# ---- ReplicaSet adoption and orphaning
+$K -n $NS run stray --image=nginx --labels=app=solo,tier=x >/dev/null
+cat <<EOF | $K -n $NS apply -f - >/dev/null
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: solo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: solo}}
+  template:
+    metadata: {labels: {app: solo}}
+    spec: {containers: [{name: c, image: nginx}]}
+EOF
+adopted() { [ "$($K -n $NS get pod stray -o jsonpath='{.metadata.ownerReferences[0].name}')" = solo ] && pods_are app=solo 2; }
+wait_for rs-adopts-orphan 15 adopted
+$K -n $NS label pod stray app=gone --overwrite >/dev/null
+released() { [ -z "$($K -n $NS get pod stray -o jsonpath='{.metadata.ownerReferences}')" ] && pods_are app=solo 2; }
+wait_for rs-releases-and-replaces 15 released
+ready_rs() { [ "$($K -n $NS get rs solo -o jsonpath='{.status.readyReplicas}/{.status.availableReplicas}/{.status.fullyLabeledReplicas}')" = 2/2/2 ]; }
+wait_for rs-status-counts 15 ready_rs
+
+# ---- delete with each propagation policy
+for pol in background foreground orphan; do
+    $K -n $NS create deployment "d-$pol" --image=nginx --replicas=2 >/dev/null
+    wait_for "del-$pol-ready" 15 pods_are "app=d-$pol" 2 >/dev/null
+    rs=$($K -n $NS get rs -l "app=d-$pol" -o jsonpath='{.items[0].metadata.name}')
+    $K -n $NS delete deploy "d-$pol" --cascade=$pol --wait=true >/dev/null 2>&1
+    if [ $pol = orphan ]; then
+        orphaned() { [ -n "$rs" ] && [ -z "$($K -n $NS get rs "$rs" -o jsonpath='{.metadata.ownerReferences}' 2>/dev/null)" ] &&
+                     $K -n $NS get rs "$rs" >/dev/null 2>&1 && pods_are "app=d-$pol" 2; }
+        wait_for delete-orphan 15 orphaned
+    else
+        gone() { ! $K -n $NS get rs "$rs" >/dev/null 2>&1 && pods_are "app=d-$pol" 0; }
+        wait_for "delete-$pol" 15 gone
+    fi
+done
+
+# ---- Jobs
+cat <<EOF | $K -n $NS apply -f - >/dev/null
+apiVersion: batch/v1
+kind: Job
+metadata: {name: calc}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    metadata: {labels: {run: batch}}
+    spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}
+EOF
+if $K -n $NS wait --for=condition=complete job/calc --timeout=40s >/dev/null 2>&1; then ok job-complete; else nok job-complete "$($K -n $NS get job calc -o jsonpath='{.status}')"; fi
+s=$($K -n $NS get job calc -o jsonpath='{.status.succeeded}')
+n=$($K -n $NS get pods -l job-name=calc --no-headers | grep -c .)
+if [ "$s" = 3 ] && [ "$n" = 3 ]; then ok job-completions; else nok job-completions "succeeded=$s pods=$n"; fi
+cat <<EOF | $K -n $NS apply -f - >/dev/null
+apiVersion: batch/v1
+kind: Job
+metadata: {name: bad}
+spec:
+  backoffLimit: 2
+  template:
+    metadata: {labels: {fail: "yes"}}
+    spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}
+EOF
+if $K -n $NS wait --for=condition=failed job/bad --timeout=40s >/dev/null 2>&1; then ok job-backoff-failed; else nok job-backoff-failed "$($K -n $NS get job bad -o jsonpath='{.status}')"; fi
+f=$($K -n $NS get job bad -o jsonpath='{.status.failed}')
+if [ "$f" = 3 ]; then ok job-backoff-count; else nok job-backoff-count "failed=$f (want backoffLimit+1 = 3)"; fi
+cat <<EOF | $K -n $NS apply -f - >/dev/null
+apiVersion: batch/v1
+kind: Job
+metadata: {name: short}
+spec:
+  ttlSecondsAfterFinished: 1
+  template:
+    metadata: {labels: {run: batch}}
+    spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}
+EOF
+ttl_gone() { ! $K -n $NS get job short >/dev/null 2>&1; }
+wait_for job-ttl-deleted 20 ttl_gone
+
+# ---- restart: the controllers relist and carry on
+marker_stop
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+start_server
+$K -n $NS scale deploy web --replicas=6 >/dev/null 2>&1
+wait_for restart-scale-6 20 pods_are app=web 6
+marker_start
+if timeout 40 $K -n $NS rollout status deploy/web --timeout=35s >/dev/null 2>&1; then ok restart-rollout; else nok restart-rollout "rollout status failed after restart"; fi
+marker_stop
