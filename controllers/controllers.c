@@ -313,7 +313,9 @@ static int cmp_delete_order(const void *a, const void *b)
 
 static void patch_owner_refs(vk_controllers_t *k, const char *key, json_t *pod, json_t *refs)
 {
-    json_t *p = json_pack("{s:{s:O,s:s}}", "metadata", "ownerReferences", refs, "resourceVersion",
+    /* No references left: remove the field (null in a merge patch), as upstream shows it. */
+    json_t *p = json_pack("{s:{s:O,s:s}}", "metadata", "ownerReferences",
+                          json_array_size(refs) ? refs : json_null(), "resourceVersion",
                           mds(pod, "resourceVersion"));
     char *path = vk_client_path("", "v1", "pods", mds(pod, "namespace"), mds(pod, "name"), NULL);
     vk_client_patch(k->cl, path, "merge", p, on_write, wctx(k, key, 0, "adopt/release pod"));

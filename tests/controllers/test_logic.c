@@ -1,0 +1,122 @@
+/* Unit tests of the controllers' pure logic: FNV-32a, safe encoding, the
+ * pod-template hash, IntOrString percentages and rolling-update arithmetic. */
+#include <jansson.h>
+#include <string.h>
+
+#include "controllers/controllers.h"
+#include "tests/test.h"
+
+TEST(fnv32a_vectors)
+{
+    /* Published FNV-1a 32-bit test vectors. */
+    CHECK(vk_controllers_fnv32a("", 0) == 0x811c9dc5u);
+    CHECK(vk_controllers_fnv32a("a", 1) == 0xe40c292cu);
+    CHECK(vk_controllers_fnv32a("foobar", 6) == 0xbf9cf968u);
+}
+
+TEST(safe_encode)
+{
+    char out[16];
+    vk_controllers_safe_encode("123", out);
+    CHECK_EQ_STR(out, "567");
+    vk_controllers_safe_encode("0", out); /* '0' = 48, 48 % 27 = 21 */
+    CHECK_EQ_STR(out, "4");
+}
+
+TEST(template_hash)
+{
+    json_t *t = json_loads("{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":"
+                           "[{\"name\":\"c\",\"image\":\"nginx\"}]}}",
+                           0, NULL);
+    char a[16], b[16], c[16], d[16];
+    vk_controllers_template_hash(t, -1, a);
+    CHECK(strlen(a) >= 1 && strlen(a) <= 10);
+    CHECK(strspn(a, "bcdfghjklmnpqrstvwxz2456789") == strlen(a));
+    /* The hash label itself does not change the hash. */
+    json_object_set_new(json_object_get(json_object_get(t, "metadata"), "labels"),
+                        "pod-template-hash", json_string(a));
+    vk_controllers_template_hash(t, -1, b);
+    CHECK_EQ_STR(a, b);
+    /* A collision count does. */
+    vk_controllers_template_hash(t, 1, c);
+    CHECK(strcmp(a, c) != 0);
+    /* So does the image. */
+    json_t *ctr = json_array_get(json_object_get(json_object_get(t, "spec"), "containers"), 0);
+    json_object_set_new(ctr, "image", json_string("nginx:2"));
+    vk_controllers_template_hash(t, -1, d);
+    CHECK(strcmp(a, d) != 0);
+    /* Key order does not matter (canonical JSON). */
+    json_t *u = json_loads("{\"spec\":{\"containers\":[{\"image\":\"nginx\",\"name\":\"c\"}]},"
+                           "\"metadata\":{\"labels\":{\"app\":\"web\"}}}",
+                           0, NULL);
+    vk_controllers_template_hash(u, -1, b);
+    CHECK_EQ_STR(a, b);
+    json_decref(t);
+    json_decref(u);
+}
+
+TEST(int_or_percent)
+{
+    json_t *p25 = json_string("25%"), *n3 = json_integer(3), *bad = json_string("x%");
+    json_t *s2 = json_string("2"), *neg = json_integer(-1);
+    CHECK_EQ_INT(vk_controllers_int_or_percent(p25, 10, 1, 0), 3); /* 2.5 up */
+    CHECK_EQ_INT(vk_controllers_int_or_percent(p25, 10, 0, 0), 2); /* 2.5 down */
+    CHECK_EQ_INT(vk_controllers_int_or_percent(p25, 4, 1, 0), 1);
+    CHECK_EQ_INT(vk_controllers_int_or_percent(n3, 10, 0, 0), 3);
+    CHECK_EQ_INT(vk_controllers_int_or_percent(s2, 10, 0, 0), 2);
+    CHECK_EQ_INT(vk_controllers_int_or_percent(NULL, 10, 0, 7), 7);
+    CHECK_EQ_INT(vk_controllers_int_or_percent(bad, 10, 0, 0), -1);
+    CHECK_EQ_INT(vk_controllers_int_or_percent(neg, 10, 0, 0), -1);
+    json_decref(p25);
+    json_decref(n3);
+    json_decref(bad);
+    json_decref(s2);
+    json_decref(neg);
+}
+
+TEST(surge_unavailable)
+{
+    long s, u;
+    vk_controllers_surge_unavailable(NULL, 10, &s, &u); /* defaults 25% / 25% */
+    CHECK_EQ_INT(s, 3);
+    CHECK_EQ_INT(u, 2);
+    vk_controllers_surge_unavailable(NULL, 1, &s, &u);
+    CHECK_EQ_INT(s, 1);
+    CHECK_EQ_INT(u, 0);
+    json_t *r = json_pack("{s:i,s:i}", "maxSurge", 0, "maxUnavailable", 0);
+    vk_controllers_surge_unavailable(r, 5, &s, &u);
+    CHECK_EQ_INT(s, 0);
+    CHECK_EQ_INT(u, 1); /* both zero would never progress */
+    json_decref(r);
+    r = json_pack("{s:s,s:s}", "maxSurge", "100%", "maxUnavailable", "0%");
+    vk_controllers_surge_unavailable(r, 3, &s, &u);
+    CHECK_EQ_INT(s, 3);
+    CHECK_EQ_INT(u, 0);
+    json_decref(r);
+}
+
+TEST(rolling_arithmetic)
+{
+    /* New RS from zero: 3 replicas, surge 1, 3 old: one new pod. */
+    CHECK_EQ_INT(vk_controllers_new_rs_scale_up(3, 1, 3, 0), 1);
+    /* Already at desired + surge: nothing. */
+    CHECK_EQ_INT(vk_controllers_new_rs_scale_up(3, 1, 4, 1), 0);
+    /* Never beyond desired for the new RS. */
+    CHECK_EQ_INT(vk_controllers_new_rs_scale_up(3, 10, 0, 2), 1);
+    CHECK_EQ_INT(vk_controllers_new_rs_scale_up(10, 3, 10, 0), 3);
+    /* Scale down: 4 total, 3 must stay available, new RS has 1 unavailable. */
+    CHECK_EQ_INT(vk_controllers_max_scale_down(4, 3, 1), 0);
+    CHECK_EQ_INT(vk_controllers_max_scale_down(4, 3, 0), 1);
+    CHECK_EQ_INT(vk_controllers_max_scale_down(13, 8, 3), 2);
+}
+
+int main(void)
+{
+    RUN(fnv32a_vectors);
+    RUN(safe_encode);
+    RUN(template_hash);
+    RUN(int_or_percent);
+    RUN(surge_unavailable);
+    RUN(rolling_arithmetic);
+    TEST_EXIT();
+}
