@@ -1003,6 +1003,7 @@ typedef struct chk {
     json_t *c;
     int in_junctor; /* inside anyOf/allOf/oneOf/not */
     int phase;      /* PH_* */
+    int ios_anyof;  /* inside anyOf/allOf of an x-kubernetes-int-or-string node */
 } chk_t;
 
 static void check_node(chk_t *k, const json_t *s, const char *p, int kind, int root_meta);
@@ -1042,10 +1043,16 @@ static void check_children(chk_t *k, const json_t *s, const char *p, int root)
         json_array_foreach(mem(s, junctors[j]), i, sub)
         {
             char *cp = vk_xasprintf("%s.%s[%zu]", p, junctors[j], i);
-            int was = k->in_junctor;
+            int was = k->in_junctor, was_ios = k->ios_anyof;
             k->in_junctor = 1;
+            /* int-or-string may spell its types as anyOf [{integer}, {string}] */
+            if (bget(s, "x-kubernetes-int-or-string") && j < 2)
+                k->ios_anyof = 1;
+            else if (j == 2)
+                k->ios_anyof = 0;
             check_node(k, sub, cp, N_JUNCTOR, 0);
             k->in_junctor = was;
+            k->ios_anyof = was_ios;
             free(cp);
         }
     }
@@ -1186,7 +1193,8 @@ static void check_node(chk_t *k, const json_t *s, const char *p, int kind, int r
     }
     if (k->phase == PH_STRUCT) {
         if (kind == N_JUNCTOR) {
-            if (type && *type)
+            if (type && *type &&
+                !(k->ios_anyof && (!strcmp(type, "integer") || !strcmp(type, "string"))))
                 fld(k, "FieldValueForbidden", p, "type", "Forbidden: must be empty to be structural");
             if (bget(s, "nullable"))
                 fld(k, "FieldValueForbidden", p, "nullable", "Forbidden: must be false to be structural");

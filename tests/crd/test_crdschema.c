@@ -309,6 +309,15 @@ TEST(check_rules)
                  "Invalid value: \"array\": must be object at the root");
     json_decref(s);
     json_array_clear(c);
+    /* kubebuilder's IntOrString: types inside anyOf are allowed there only */
+    s = J("{\"type\":\"object\",\"properties\":{\"p\":{\"x-kubernetes-int-or-string\":true,"
+          "\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"string\"}]},\"q\":{\"type\":"
+          "\"string\",\"anyOf\":[{\"type\":\"string\"}]}}}");
+    CHECK_EQ_INT(vk_crdschema_check(s, "p", c), 1);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(c, 0), "field")),
+                 "p.properties[q].anyOf[0].type");
+    json_decref(s);
+    json_array_clear(c);
     /* a valid default inside a valid schema */
     s = J("{\"type\":\"object\",\"properties\":{\"r\":{\"type\":\"integer\",\"default\":3}}}");
     CHECK_EQ_INT(vk_crdschema_check(s, "p", c), 0);
