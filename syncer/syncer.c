@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_SERVICES, I_COUNT };
+enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_SERVICES, I_SLICES, I_COUNT };
 
 typedef struct {
     struct vk_syncer *s;
@@ -29,6 +29,7 @@ struct vk_syncer {
     int running, dirty, stopped;
     vk_hostexec_t *exec;
     json_t *nodes_put; /* node name -> host resourceVersion last put into the tenant */
+    json_t *slices_put; /* host slice name -> {rv, ns, name} of the tenant slice */
     vk_syncer_stats_t stats;
 };
 
@@ -98,6 +99,70 @@ static void sync_nodes(vk_syncer_t *s)
     json_decref(used);
 }
 
+static int pod_ref(void *data, const char *host_pod, const char **ns, const char **name,
+                   const char **uid)
+{
+    vk_syncer_t *s = data;
+    char key[400];
+    snprintf(key, sizeof key, "%s/%s", s->cfg.translate.tenant->host_namespace, host_pod);
+    const json_t *hp = vk_informer_get(s->inf[I_PODS], key);
+    return hp ? vk_translate_tenant_ref(&s->cfg.translate, hp, ns, name, uid, NULL) : VK_ENOTFOUND;
+}
+
+/* Mirrors the host EndpointSlices of our Services into the tenant. */
+static void sync_slices(vk_syncer_t *s)
+{
+    const vk_syncer_tenant_ops_t *ops = s->cfg.ops;
+    if (!s->inf[I_SLICES] || !s->synced[I_SLICES] || !s->synced[I_SERVICES] || !s->synced[I_PODS] ||
+        !ops->put_endpointslice)
+        return;
+    const char *hns = s->cfg.translate.tenant->host_namespace;
+    json_t *slices = vk_informer_list(s->inf[I_SLICES]);
+    json_t *live = json_object();
+    size_t i;
+    json_t *sl;
+    json_array_foreach(slices, i, sl)
+    {
+        const json_t *md = json_object_get(sl, "metadata");
+        const char *name = sget(md, "name"), *rv = sget(md, "resourceVersion");
+        const char *hsvc = sget(json_object_get(md, "labels"), "kubernetes.io/service-name");
+        if (!name || !hsvc) continue;
+        char key[400];
+        snprintf(key, sizeof key, "%s/%s", hns, hsvc);
+        const json_t *svc = vk_informer_get(s->inf[I_SERVICES], key);
+        const char *tns, *tname;
+        if (!svc || vk_translate_tenant_ref(&s->cfg.translate, svc, &tns, &tname, NULL, NULL)) continue;
+        json_object_set_new(live, name, json_true());
+        json_t *prev = json_object_get(s->slices_put, name);
+        if (prev && rv && sget(prev, "rv") && !strcmp(sget(prev, "rv"), rv)) continue;
+        json_t *ts = vk_translate_endpointslice_to_tenant(&s->cfg.translate, sl, tns, tname, pod_ref, s);
+        /* An endpoint whose pod is not cached yet is retried on the next sync. */
+        int complete = json_array_size(json_object_get(ts, "endpoints")) ==
+                       json_array_size(json_object_get(sl, "endpoints"));
+        if (ops->put_endpointslice(s->cfg.tenant_ctx, ts) == 0) {
+            json_object_set_new(s->slices_put, name,
+                                json_pack("{s:s,s:s,s:s}", "rv", rv && complete ? rv : "", "ns", tns, "name",
+                                          sget(json_object_get(ts, "metadata"), "name")));
+            s->stats.tenant_actions++;
+        }
+        json_decref(ts);
+    }
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(s->slices_put, tmp, name, v)
+    {
+        if (json_object_get(live, name)) continue;
+        if (!ops->delete_endpointslice ||
+            ops->delete_endpointslice(s->cfg.tenant_ctx, sget(v, "ns"), sget(v, "name")) == 0) {
+            json_object_del(s->slices_put, name);
+            s->stats.tenant_actions++;
+        }
+    }
+    json_decref(live);
+    json_decref(slices);
+}
+
 static void on_event_obj(vk_syncer_t *s, const char *type, const json_t *ev)
 {
     if (!strcmp(type, "DELETED") || !s->cfg.ops->record_event) return;
@@ -124,6 +189,7 @@ static void inf_event(void *data, const char *type, const json_t *obj, const jso
     switch (sl->which) {
     case I_EVENTS: on_event_obj(s, type, obj); break;
     case I_NODES: sync_nodes(s); break;
+    case I_SLICES: sync_slices(s); break;
     default: vk_syncer_notify(s);
     }
 }
@@ -133,6 +199,7 @@ static void inf_synced(void *data)
     slot_t *sl = data;
     sl->s->synced[sl->which] = 1;
     if (sl->which == I_NODES) sync_nodes(sl->s);
+    if (sl->which == I_SLICES || sl->which == I_SERVICES) sync_slices(sl->s);
     vk_syncer_notify(sl->s);
 }
 
@@ -210,6 +277,7 @@ static void pass_done(void *data, int failures)
     s->running = 0;
     if (s->stopped) return;
     sync_nodes(s);
+    sync_slices(s);
     if (s->dirty || failures) {
         s->dirty = 0;
         /* Failed actions are retried by the next pass, a little later. */
@@ -312,6 +380,7 @@ static void freed(uv_handle_t *h)
 {
     vk_syncer_t *s = h->data;
     json_decref(s->nodes_put);
+    json_decref(s->slices_put);
     free(s);
 }
 
@@ -326,6 +395,7 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
     s->cfg = *cfg;
     if (!s->cfg.debounce_ms) s->cfg.debounce_ms = 20;
     s->nodes_put = json_object();
+    s->slices_put = json_object();
     uv_timer_init(vk_httpc_loop(host), &s->debounce);
     s->debounce.data = s;
     const char *hns = cfg->translate.tenant->host_namespace;
@@ -336,8 +406,10 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
     snprintf(paths[I_EVENTS], 300, "/api/v1/namespaces/%s/events", hns);
     snprintf(paths[I_NODES], 300, "/api/v1/nodes");
     snprintf(paths[I_SERVICES], 300, "/api/v1/namespaces/%s/services", hns);
+    snprintf(paths[I_SLICES], 300, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", hns);
     for (int i = 0; i < I_COUNT; i++) {
         if (i == I_SERVICES && !cfg->ops->write_service_ip) continue;
+        if (i == I_SLICES && (!cfg->ops->write_service_ip || !cfg->ops->put_endpointslice)) continue;
         s->slots[i] = (slot_t){s, i};
         vk_informer_config_t ic = {.path = paths[i], .event_cb = inf_event, .synced_cb = inf_synced,
                                    .data = &s->slots[i]};
