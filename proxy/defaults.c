@@ -612,6 +612,62 @@ void vk_defaults_pod_admission(json_t *pod)
     add_default_toleration(spec, "node.kubernetes.io/unreachable");
 }
 
+#define SA_MOUNT_PATH "/var/run/secrets/kubernetes.io/serviceaccount"
+
+static int mounts_path(const json_t *containers, const char *path)
+{
+    size_t i, j;
+    json_t *c, *m;
+    json_array_foreach(containers, i, c) json_array_foreach(member(c, "volumeMounts"), j, m)
+    {
+        const char *mp = str_of(m, "mountPath");
+        if (mp && !strcmp(mp, path))
+            return 1;
+    }
+    return 0;
+}
+
+void vk_defaults_pod_token_volume(json_t *pod, const char *suffix, int automount)
+{
+    json_t *spec = member(pod, "spec");
+    if (!json_is_object(spec) || !automount || json_is_false(member(spec, "automountServiceAccountToken")))
+        return;
+    if (mounts_path(member(spec, "containers"), SA_MOUNT_PATH) ||
+        mounts_path(member(spec, "initContainers"), SA_MOUNT_PATH))
+        return;
+    char *name = vk_xasprintf("kube-api-access-%s", suffix ? suffix : "");
+    json_t *vol = json_pack(
+        "{s:s, s:{s:[{s:{s:i, s:s}}, {s:{s:s, s:[{s:s, s:s}]}}, {s:{s:[{s:s, s:{s:s, s:s}}]}}], s:i}}",
+        "name", name, "projected", "sources", "serviceAccountToken", "expirationSeconds", 3607,
+        "path", "token", "configMap", "name", "kube-root-ca.crt", "items", "key", "ca.crt", "path",
+        "ca.crt", "downwardAPI", "items", "path", "namespace", "fieldRef", "apiVersion", "v1",
+        "fieldPath", "metadata.namespace", "defaultMode", 0644);
+    json_t *vols = member(spec, "volumes");
+    if (!json_is_array(vols)) {
+        vols = json_array();
+        json_object_set_new(spec, "volumes", vols);
+    }
+    json_array_append_new(vols, vol);
+    const char *lists[] = {"initContainers", "containers"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(member(spec, lists[l]), i, c)
+        {
+            if (!json_is_object(c))
+                continue;
+            json_t *mounts = member(c, "volumeMounts");
+            if (!json_is_array(mounts)) {
+                mounts = json_array();
+                json_object_set_new(c, "volumeMounts", mounts);
+            }
+            json_array_append_new(mounts, json_pack("{s:s, s:b, s:s}", "name", name, "readOnly", 1,
+                                                    "mountPath", SA_MOUNT_PATH));
+        }
+    }
+    free(name);
+}
+
 static int needs_node_port(const char *type)
 {
     return type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));

@@ -29,6 +29,17 @@ void vk_defaults_apply(const char *group, const char *version, const char *kind,
  * not-ready/unreachable NoExecute tolerations. pod is borrowed, modified. */
 void vk_defaults_pod_admission(json_t *pod);
 
+/* What the ServiceAccount admission plugin mounts on create: a projected
+ * volume "kube-api-access-<suffix>" (token for 3607 s, kube-root-ca.crt's
+ * ca.crt, the namespace) mounted read-only at
+ * /var/run/secrets/kubernetes.io/serviceaccount in every container and init
+ * container. Nothing is added when automount is 0 (the pod's or its service
+ * account's automountServiceAccountToken is false; the caller decides, the
+ * pod's own field is also honoured here) or when a container already mounts
+ * that path. suffix is 5 random characters of [bcdfghjklmnpqrstvwxz2456789]
+ * chosen by the caller (this module has no randomness). pod is modified. */
+void vk_defaults_pod_token_volume(json_t *pod, const char *suffix, int automount);
+
 /* On update, carries over values the registry allocated and a client may omit
  * in a PUT (Service clusterIP/clusterIPs/ipFamilies/ipFamilyPolicy, nodePorts,
  * healthCheckNodePort), as kube-apiserver's service registry does.

@@ -143,6 +143,17 @@ TEST(pod_defaults)
     CHECK_EQ_INT(iget(spec, "priority"), 0);
     CHECK_EQ_STR(sget(spec, "tolerations.0.key"), "node.kubernetes.io/not-ready");
     CHECK_EQ_INT(iget(spec, "tolerations.1.tolerationSeconds"), 300);
+    vk_defaults_pod_token_volume(pod, "abcde", 1);
+    CHECK_EQ_STR(sget(spec, "volumes.2.name"), "kube-api-access-abcde");
+    CHECK_EQ_INT(iget(spec, "volumes.2.projected.sources.0.serviceAccountToken.expirationSeconds"), 3607);
+    CHECK_EQ_STR(sget(spec, "volumes.2.projected.sources.1.configMap.name"), "kube-root-ca.crt");
+    CHECK_EQ_STR(sget(spec, "containers.4.volumeMounts.0.mountPath"),
+                 "/var/run/secrets/kubernetes.io/serviceaccount");
+    CHECK_EQ_INT(iget(spec, "containers.4.volumeMounts.0.readOnly"), 1);
+    /* Once mounted, or with automount off, nothing more is added. */
+    vk_defaults_pod_token_volume(pod, "fghij", 1);
+    vk_defaults_pod_token_volume(pod, "fghij", 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(spec, "volumes")), 3);
     json_decref(causes);
     json_decref(pod);
 }

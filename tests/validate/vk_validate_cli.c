@@ -36,7 +36,10 @@ int main(int argc, char **argv)
     if (old)
         vk_defaults_keep_allocated(group, argv[2], obj, old);
     else if (!*group && !strcmp(argv[2], "Pod"))
+    {
         vk_defaults_pod_admission(obj);
+        vk_defaults_pod_token_volume(obj, getenv("VK_TOKEN_SUFFIX") ? getenv("VK_TOKEN_SUFFIX") : "xxxxx", 1);
+    }
     json_t *causes = json_array();
     int rc = vk_validate_object(group, argv[2], obj, old, causes);
     if (rc) {
