@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/mem.h"
 #include "proxy/crdschema.h"
+#include "proxy/openapi.h"
 #include "proxy/printers.h"
 #include "proxy/schema.h"
 #include "proxy/validate.h"
@@ -1165,5 +1166,39 @@ json_t *vk_crd_openapi_schema(const json_t *crd, const char *version, int v2)
     json_t *out = json_deep_copy(s);
     if (v2)
         strip_v2(out);
+    return out;
+}
+
+int vk_crd_openapi_apply(const json_t *crd, struct vk_openapi *o)
+{
+    const json_t *spec = mem(crd, "spec");
+    const char *kind = sor(names_of(crd), "kind");
+    size_t i;
+    json_t *v;
+    json_array_foreach(mem(spec, "versions"), i, v)
+    {
+        if (!json_is_true(mem(v, "served")))
+            continue;
+        int rc = vk_openapi_set_schema(o, sor(spec, "group"), sor(v, "name"), kind,
+                                       mem(mem(v, "schema"), "openAPIV3Schema"));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+char *vk_crd_strict_error(const char *kind, const char *version, const json_t *pruned)
+{
+    char *out = vk_xasprintf("%s in version \"%s\" cannot be handled as a %s: strict decoding error: ",
+                             kind, version, kind);
+    size_t i;
+    json_t *p;
+    json_array_foreach(pruned, i, p)
+    {
+        char *n = vk_xasprintf("%s%sunknown field \"%s\"", out, i ? ", " : "",
+                               json_string_value(p));
+        free(out);
+        out = n;
+    }
     return out;
 }

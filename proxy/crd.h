@@ -93,7 +93,8 @@ json_t *vk_crd_table_columns(const json_t *crd, const char *version);
 json_t *vk_crd_table_row(const json_t *crd, const char *version, const json_t *obj, int64_t now);
 
 /* Evaluates the JSONPath subset printer columns use (".a.b", ".a[0].b",
- * ".a[*].b", ".a['x.y']", ".a[-1]") on obj. Appends the matched values
+ * ".a[*].b", ".a['x.y']", ".a[-1]") on obj; a string cell shows the first
+ * match only, as upstream. Appends the matched values
  * (borrowed from obj) to out (a JSON array). 0, or VK_EINVALID for a path
  * outside the subset. */
 int vk_crd_jsonpath(const json_t *obj, const char *path, json_t *out);
@@ -123,5 +124,21 @@ size_t vk_crd_scale_validate(const json_t *crd, const char *version, const json_
  * x-kubernetes-int-or-string types and x-kubernetes-validations removed, as
  * kubectl's v2 validation cannot use them). */
 json_t *vk_crd_openapi_schema(const json_t *crd, const char *version, int v2);
+
+/* Sets, for every served version, the schema of the CRD's kind in o (see
+ * proxy/openapi.h; o must have been built from a table holding the CRD's
+ * rows). Returns 0 or the first error of vk_openapi_set_schema. */
+struct vk_openapi;
+int vk_crd_openapi_apply(const json_t *crd, struct vk_openapi *o);
+
+/* ---- fieldValidation ------------------------------------------------------- */
+
+/* The 400 BadRequest message of fieldValidation=Strict for the pruned paths
+ * of vk_crdschema_prune (a JSON array of strings, borrowed):
+ * `Widget in version "v1" cannot be handled as a Widget: strict decoding
+ * error: unknown field "spec.foo", unknown field "spec.bar"`. With Warn,
+ * send one header per path instead: `Warning: 299 - "unknown field
+ * \"spec.foo\""`. Caller frees with free(). */
+char *vk_crd_strict_error(const char *kind, const char *version, const json_t *pruned);
 
 #endif
