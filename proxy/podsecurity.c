@@ -580,6 +580,8 @@ static void check_sysctls(results_t *rs, const json_t *spec)
     }
     if (b.n)
         fail(rs, "sysctls", "forbidden sysctls", b.s);
+    else
+        free(b.s); /* only empty names were seen */
 }
 
 static void collect_host_process(const json_t *c, void *ctx)
