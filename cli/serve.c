@@ -44,6 +44,12 @@ static void on_http_stopped(void *arg)
     vk_store_close(s->store, on_store_closed, s);
 }
 
+static void on_controllers_stopped(void *arg)
+{
+    serve_t *s = arg;
+    vk_http_server_stop(s->http, on_http_stopped, s);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     serve_t *s = h->data;
@@ -53,9 +59,9 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     s->stopping = 1;
     vk_log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    vk_controllers_stop(s->ctrl);
+    /* The controllers' requests in flight finish before the API layer goes. */
+    vk_controllers_stop(s->ctrl, on_controllers_stopped, s);
     s->ctrl = NULL;
-    vk_http_server_stop(s->http, on_http_stopped, s);
 }
 
 static int parse_size(const char *cmd, const char *flag, const char *v, size_t *out)

@@ -32,6 +32,9 @@ struct vk_controllers {
     json_t *expect; /* key -> [pending, since] */
     uv_timer_t tick, resync;
     int closing;
+    int closed; /* handles and the client that finished closing */
+    void (*done_cb)(void *arg);
+    void *done_arg;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -1020,18 +1023,28 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
 static void on_closed(uv_handle_t *h)
 {
     vk_controllers_t *k = h->data;
-    if (h == (uv_handle_t *)&k->resync) {
+    if (++k->closed == 3) {
+        void (*done)(void *) = k->done_cb;
+        void *arg = k->done_arg;
         json_decref(k->queue);
         json_decref(k->expect);
         free(k);
+        if (done) done(arg);
     }
 }
 
-void vk_controllers_stop(vk_controllers_t *k)
+static void on_client_closed(void *arg)
 {
-    if (!k) return;
+    vk_controllers_t *k = arg;
+    on_closed((uv_handle_t *)&k->tick);
+}
+
+void vk_controllers_stop(vk_controllers_t *k, void (*done_cb)(void *arg), void *arg)
+{
     k->closing = 1;
-    vk_client_close(k->cl);
+    k->done_cb = done_cb;
+    k->done_arg = arg;
+    vk_client_close(k->cl, on_client_closed, k);
     uv_close((uv_handle_t *)&k->tick, on_closed);
     uv_close((uv_handle_t *)&k->resync, on_closed);
 }

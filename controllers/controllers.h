@@ -22,8 +22,9 @@ typedef struct vk_controllers vk_controllers_t;
 /* Starts the controllers; requests go through handler(ctx, req) (the API
  * server's vk_apiserver_handle). Caller stops them with vk_controllers_stop. */
 vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handler, void *ctx);
-/* Stops watching and frees the controllers (requests in flight finish quietly). */
-void vk_controllers_stop(vk_controllers_t *k);
+/* Stops watching; requests in flight finish quietly, then everything is freed
+ * and done_cb(arg) runs (may be NULL). Free the API layer only after that. */
+void vk_controllers_stop(vk_controllers_t *k, void (*done_cb)(void *arg), void *arg);
 
 /* ---- Pure logic (exposed for tests) ---- */
 /* FNV-32a of data. */

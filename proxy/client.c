@@ -15,6 +15,7 @@ struct op {
     vk_client_cb cb;
     void *arg;
     int status;
+    int internal; /* an informer's own list: never called back after close */
     char *body; /* malloc'd response body */
     size_t len;
     op_t *next; /* completion queue */
@@ -51,11 +52,14 @@ struct vk_client {
     vk_client_informer_t *informers;
     int refs; /* in-flight requests + open handles */
     int closed;
+    void (*done_cb)(void *arg);
+    void *done_arg;
 };
 
 static void unref(vk_client_t *c)
 {
     if (--c->refs) return;
+    if (c->done_cb) c->done_cb(c->done_arg);
     for (char **g = c->groups; *g; g++) free(*g);
     free(c->groups);
     free(c->user);
@@ -110,6 +114,8 @@ static void op_response(void *arg, int status, const char *body, size_t len)
     op_t *o = arg;
     vk_client_t *c = o->c;
     if (c->closed) {
+        /* The caller still hears of it (status 0) so it can free its context. */
+        if (o->cb && !o->internal) o->cb(o->arg, 0, NULL);
         free(o);
         unref(c);
         return;
@@ -308,7 +314,13 @@ static void inf_list(vk_client_informer_t *inf)
     if (inf->listing) return;
     if (inf->synced) inf->relists++;
     inf->listing = 1;
-    vk_client_get(inf->c, inf->path, inf_list_done, inf);
+    op_t *o = vk_xcalloc(1, sizeof *o);
+    o->c = inf->c;
+    o->cb = inf_list_done;
+    o->arg = inf;
+    o->internal = 1;
+    inf->c->refs++;
+    run_local(inf->c, "GET", inf->path, NULL, NULL, NULL, o);
 }
 
 static void inf_stream_begin(void *arg, int status)
@@ -502,14 +514,17 @@ static void on_timer_closed(uv_handle_t *h)
     unref(h->data);
 }
 
-void vk_client_close(vk_client_t *c)
+void vk_client_close(vk_client_t *c, void (*done_cb)(void *arg), void *arg)
 {
     if (c->closed) return;
     c->closed = 1;
+    c->done_cb = done_cb;
+    c->done_arg = arg;
     /* Queued completions are dropped. */
     while (c->qhead) {
         op_t *o = c->qhead;
         c->qhead = o->next;
+        if (o->cb && !o->internal) o->cb(o->arg, 0, NULL);
         free(o->body);
         free(o);
         c->refs--;

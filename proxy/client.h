@@ -21,9 +21,11 @@
 typedef struct vk_client vk_client_t;
 typedef struct vk_client_informer vk_client_informer_t;
 
-/* Result of one request: status is the HTTP status (0 if the client closed
- * before the answer); obj is the decoded body (an object or a Status), borrowed
- * for the callback's duration (json_incref to keep it); may be NULL. */
+/* Result of one request: status is the HTTP status, or 0 (obj NULL) if the
+ * client was closed before the answer (then it may run inside vk_client_close
+ * or later, so the caller can free its context); obj is the decoded body (an
+ * object or a Status), borrowed for the callback's duration (json_incref to
+ * keep it); may be NULL. Every request's callback runs exactly once. */
 typedef void (*vk_client_cb)(void *arg, int status, json_t *obj);
 
 /* A client that runs requests through handler(ctx, req) as user/groups
@@ -31,8 +33,10 @@ typedef void (*vk_client_cb)(void *arg, int status, json_t *obj);
 vk_client_t *vk_client_new(uv_loop_t *loop, vk_http_handler_cb handler, void *ctx,
                            const char *user, const char *const *groups);
 /* Cancels informers (their callbacks stop); requests still in flight finish
- * without calling back; memory is freed once the last one has finished. */
-void vk_client_close(vk_client_t *c);
+ * with status 0; memory is freed once the last one has finished, then
+ * done_cb(arg) runs (may be NULL). The API layer must outlive the client until
+ * then (a request in flight still runs through it). */
+void vk_client_close(vk_client_t *c, void (*done_cb)(void *arg), void *arg);
 
 /* Path of a resource: "/api/v1" for group "" else "/apis/GROUP/VERSION", then
  * "/namespaces/NS" if ns, "/RESOURCE", "/NAME" if name, "/SUB" if sub. Caller

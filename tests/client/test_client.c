@@ -39,9 +39,17 @@ static void env_open(env_t *e)
                           groups);
 }
 
+static void set_done(void *arg)
+{
+    *(int *)arg = 1;
+}
+
 static void env_close(env_t *e)
 {
-    vk_client_close(e->cl);
+    int done = 0;
+    vk_client_close(e->cl, set_done, &done);
+    for (int i = 0; i < 100000 && !done; i++) uv_run(&e->loop, UV_RUN_ONCE);
+    CHECK(done);
     vk_apiserver_free(e->api);
     vk_store_close(e->store, NULL, NULL);
     uv_run(&e->loop, UV_RUN_DEFAULT);

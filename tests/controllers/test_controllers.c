@@ -1,0 +1,246 @@
+/* The controllers on a real API layer over a temporary store, under the
+ * sanitizers: a Deployment gets a ReplicaSet and pods, status follows pods
+ * marked Ready through the API, a scale-down deletes pods, a Job completes,
+ * and stopping everything leaves no handle or allocation behind. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "controllers/controllers.h"
+#include "proxy/apiserver.h"
+#include "proxy/client.h"
+#include "store/store.h"
+#include "tests/test.h"
+
+typedef struct env {
+    uv_loop_t loop;
+    vk_store_t *store;
+    vk_apiserver_t *api;
+    vk_client_t *cl;
+    vk_controllers_t *ctl;
+    char dir[64];
+} env_t;
+
+static void env_open(env_t *e)
+{
+    memset(e, 0, sizeof *e);
+    strcpy(e->dir, "/tmp/vk-ctl-XXXXXX");
+    CHECK(mkdtemp(e->dir) != NULL);
+    uv_loop_init(&e->loop);
+    char db[128];
+    snprintf(db, sizeof db, "%s/store.db", e->dir);
+    CHECK_EQ_INT(vk_store_open(&e->loop, db, NULL, &e->store), 0);
+    vk_apiserver_config_t ac = {.tenant = "t", .external_address = "127.0.0.1:1"};
+    CHECK_EQ_INT(vk_apiserver_new(&e->loop, e->store, &ac, &e->api), 0);
+    for (int i = 0; i < 100000 && !vk_apiserver_ready(e->api); i++) uv_run(&e->loop, UV_RUN_ONCE);
+    static const char *const groups[] = {"system:masters", NULL};
+    e->cl = vk_client_new(&e->loop, vk_apiserver_handle, e->api, "test", groups);
+    e->ctl = vk_controllers_start(&e->loop, vk_apiserver_handle, e->api);
+}
+
+static void set_done(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static void env_close(env_t *e)
+{
+    int done = 0, done2 = 0;
+    vk_controllers_stop(e->ctl, set_done, &done);
+    vk_client_close(e->cl, set_done, &done2);
+    for (int i = 0; i < 100000 && !(done && done2); i++) uv_run(&e->loop, UV_RUN_ONCE);
+    CHECK(done && done2);
+    vk_apiserver_free(e->api);
+    vk_store_close(e->store, NULL, NULL);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(uv_loop_close(&e->loop), 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+typedef struct res {
+    int done, status;
+    json_t *obj;
+} res_t;
+
+static void on_res(void *arg, int status, json_t *obj)
+{
+    res_t *r = arg;
+    r->done = 1;
+    r->status = status;
+    json_decref(r->obj);
+    r->obj = json_incref(obj);
+}
+
+/* Runs one request to completion; returns the status, *obj (if not NULL) gets the body. */
+static int call(env_t *e, const char *method, const char *path, const char *ctype, json_t *body,
+                json_t **obj)
+{
+    res_t r = {0};
+    vk_client_request(e->cl, method, path, NULL, ctype, body, on_res, &r);
+    for (int i = 0; i < 100000 && !r.done; i++) uv_run(&e->loop, UV_RUN_ONCE);
+    if (obj)
+        *obj = r.obj;
+    else
+        json_decref(r.obj);
+    return r.status;
+}
+
+/* Runs the loop for about ms milliseconds of wall time. */
+static void run_ms(env_t *e, int ms)
+{
+    uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000u;
+    uv_timer_t t;
+    uv_timer_init(&e->loop, &t);
+    while (uv_hrtime() < end) {
+        uv_timer_start(&t, (uv_timer_cb)(void (*)(void))uv_timer_stop, 20, 0);
+        uv_run(&e->loop, UV_RUN_ONCE);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+}
+
+/* Pods in namespace default with label selector sel; *items borrowed from *list. */
+static json_t *list_pods(env_t *e, const char *sel)
+{
+    char path[256];
+    json_t *o = NULL;
+    snprintf(path, sizeof path, "/api/v1/namespaces/default/pods");
+    res_t r = {0};
+    vk_client_request(e->cl, "GET", path, sel, NULL, NULL, on_res, &r);
+    for (int i = 0; i < 100000 && !r.done; i++) uv_run(&e->loop, UV_RUN_ONCE);
+    o = r.obj;
+    return o;
+}
+
+static size_t count_pods(env_t *e, const char *sel)
+{
+    json_t *l = list_pods(e, sel);
+    size_t n = json_array_size(json_object_get(l, "items"));
+    json_decref(l);
+    return n;
+}
+
+/* Waits up to ~5 s for the pod count. */
+static size_t wait_pods(env_t *e, const char *sel, size_t want)
+{
+    size_t n = 0;
+    for (int i = 0; i < 100; i++) {
+        n = count_pods(e, sel);
+        if (n == want) break;
+        run_ms(e, 50);
+    }
+    return n;
+}
+
+/* The test plays the kubelet: every pod matching sel gets phase (and Ready). */
+static void mark_pods(env_t *e, const char *sel, const char *phase)
+{
+    json_t *l = list_pods(e, sel);
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(l, "items"), i, p) {
+        const char *name = json_string_value(json_object_get(json_object_get(p, "metadata"), "name"));
+        char path[256];
+        snprintf(path, sizeof path, "/api/v1/namespaces/default/pods/%s/status", name);
+        json_t *patch = json_pack("{s:{s:s,s:[{s:s,s:s,s:s}]}}", "status", "phase", phase,
+                                  "conditions", "type", "Ready", "status", "True",
+                                  "lastTransitionTime", "2026-01-01T00:00:00Z");
+        CHECK_EQ_INT(call(e, "PATCH", path, "application/merge-patch+json", patch, NULL), 200);
+        json_decref(patch);
+    }
+    json_decref(l);
+}
+
+static json_t *get(env_t *e, const char *path)
+{
+    json_t *o = NULL;
+    call(e, "GET", path, NULL, NULL, &o);
+    return o;
+}
+
+TEST(deployment_rs_pods_status)
+{
+    env_t e;
+    env_open(&e);
+    json_t *d = json_loads(
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+        "\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":"
+        "{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+        "\"image\":\"nginx\"}]}}}}",
+        0, NULL);
+    CHECK_EQ_INT(call(&e, "POST", "/apis/apps/v1/namespaces/default/deployments", NULL, d, NULL),
+                 201);
+    CHECK_EQ_INT((int)wait_pods(&e, "labelSelector=app%3Dweb", 3), 3);
+    run_ms(&e, 200);
+    CHECK_EQ_INT((int)count_pods(&e, "labelSelector=app%3Dweb"), 3); /* no extra pods */
+    mark_pods(&e, "labelSelector=app%3Dweb", "Running");
+    json_t *got = NULL;
+    long avail = 0;
+    for (int i = 0; i < 100 && avail != 3; i++) {
+        run_ms(&e, 50);
+        json_decref(got);
+        got = get(&e, "/apis/apps/v1/namespaces/default/deployments/web");
+        avail = (long)json_integer_value(
+            json_object_get(json_object_get(got, "status"), "availableReplicas"));
+    }
+    CHECK_EQ_INT((int)avail, 3);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(json_object_get(got, "status"),
+                                                         "updatedReplicas")),
+                 3);
+    json_decref(got);
+    /* Scale down to 1. */
+    json_t *p = json_pack("{s:{s:i}}", "spec", "replicas", 1);
+    CHECK_EQ_INT(call(&e, "PATCH", "/apis/apps/v1/namespaces/default/deployments/web",
+                      "application/merge-patch+json", p, NULL),
+                 200);
+    json_decref(p);
+    CHECK_EQ_INT((int)wait_pods(&e, "labelSelector=app%3Dweb", 1), 1);
+    json_decref(d);
+    env_close(&e);
+}
+
+TEST(job_completes)
+{
+    env_t e;
+    env_open(&e);
+    json_t *j = json_loads(
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"j\"},"
+        "\"spec\":{\"completions\":2,\"parallelism\":1,\"template\":{\"spec\":{\"restartPolicy\":"
+        "\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}",
+        0, NULL);
+    CHECK_EQ_INT(call(&e, "POST", "/apis/batch/v1/namespaces/default/jobs", NULL, j, NULL), 201);
+    /* parallelism 1: one pod at a time. */
+    CHECK_EQ_INT((int)wait_pods(&e, "labelSelector=job-name%3Dj", 1), 1);
+    mark_pods(&e, "labelSelector=job-name%3Dj", "Succeeded");
+    CHECK_EQ_INT((int)wait_pods(&e, "labelSelector=job-name%3Dj", 2), 2);
+    mark_pods(&e, "labelSelector=job-name%3Dj", "Succeeded");
+    json_t *got = NULL;
+    int complete = 0;
+    for (int i = 0; i < 100 && !complete; i++) {
+        run_ms(&e, 50);
+        json_decref(got);
+        got = get(&e, "/apis/batch/v1/namespaces/default/jobs/j");
+        size_t k;
+        json_t *c;
+        json_array_foreach(json_object_get(json_object_get(got, "status"), "conditions"), k, c)
+            if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Complete"))
+                complete = 1;
+    }
+    CHECK(complete);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(json_object_get(got, "status"),
+                                                         "succeeded")),
+                 2);
+    json_decref(got);
+    json_decref(j);
+    env_close(&e);
+}
+
+int main(void)
+{
+    RUN(deployment_rs_pods_status);
+    RUN(job_completes);
+    TEST_EXIT();
+}
