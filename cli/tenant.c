@@ -1,5 +1,7 @@
 /* cli/tenant: `vkube tenant create|kubeconfig|list|delete`. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +10,10 @@
 #include "cli/cli.h"
 #include "common/cert.h"
 #include "common/err.h"
+#include "common/mem.h"
 #include "common/tenantdir.h"
 #include "store/store.h"
+#include "syncer/tenant.h"
 
 static int tenant_usage(FILE *f)
 {
@@ -48,6 +52,63 @@ static int create_store(const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* Reads and validates a Tenant manifest for tenant name: *out (owned) holds
+ * the file's text. 0, or an exit code with a message in err. */
+static int read_manifest(const char *path, const char *name, char **out, size_t *len, char *err,
+                         size_t errlen)
+{
+    FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s", path);
+        return 1;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = vk_xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 >= cap) buf = vk_xrealloc(buf, cap *= 2);
+    }
+    if (f != stdin) fclose(f);
+    buf[n] = 0;
+    vk_tenant_config_t cfg;
+    char why[1536];
+    if (vk_tenant_config_parse(buf, n, &cfg, why, sizeof why)) {
+        snprintf(err, errlen, "%s: invalid Tenant manifest: %s", path, why);
+        free(buf);
+        return 1;
+    }
+    int bad = strcmp(cfg.name, name) != 0;
+    if (bad)
+        snprintf(err, errlen, "%s: metadata.name \"%s\" does not match the tenant name \"%s\"",
+                 path, cfg.name, name);
+    vk_tenant_config_free(&cfg);
+    if (bad) {
+        free(buf);
+        return 2;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Writes DIR/NAME/tenant.yaml (0600). 0 or -1 with a message in err. */
+static int write_manifest(const char *dir, const char *text, size_t len, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tenant.yaml", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f) close(fd);
+    int ok = f && fwrite(text, 1, len, f) == len;
+    if (f && fclose(f)) ok = 0;
+    if (!ok) {
+        snprintf(err, errlen, "cannot write %.1000s/tenant.yaml", dir);
+        return -1;
+    }
+    return 0;
+}
+
 static int tenant_create(int argc, char **argv)
 {
     const char *data_dir = NULL, *listen = NULL, *file = NULL;
@@ -57,7 +118,7 @@ static int tenant_create(int argc, char **argv)
         {"--listen", NULL, 1, &listen, NULL, NULL, 0,
          "address the API server will listen on (default: a free 127.0.0.1 port)"},
         {"--san", NULL, 1, NULL, NULL, sans, 16, "extra DNS name or IP for the serving certificate (repeatable)"},
-        {"--filename", "-f", 1, &file, NULL, NULL, 0, "create from a Tenant manifest (not yet supported)"},
+        {"--filename", "-f", 1, &file, NULL, NULL, 0, "a Tenant manifest (vkube.io/v1alpha1) for this tenant, kept as DIR/NAME/tenant.yaml"},
         {0}};
     const char *pos[1];
     int npos;
@@ -71,24 +132,30 @@ static int tenant_create(int argc, char **argv)
         return 0;
     }
     if (rc) return rc;
-    if (file) {
-        fprintf(stderr, "vkube tenant create: -f/--filename (Tenant manifests) is not supported "
-                        "yet; use 'vkube tenant create NAME --data-dir DIR'\n");
-        return 1;
-    }
     if (npos != 1) {
         fprintf(stderr, "vkube tenant create: exactly one tenant NAME is required\n");
         return 2;
     }
     if (!(data_dir = data_dir_or_env("tenant create", data_dir))) return 2;
+    char err[2048];
+    char *manifest = NULL;
+    size_t manifest_len = 0;
+    if (file && (rc = read_manifest(file, pos[0], &manifest, &manifest_len, err, sizeof err))) {
+        fprintf(stderr, "vkube tenant create: %s\n", err);
+        return rc;
+    }
     vk_tenantdir_t t;
     vk_tenantdir_paths(data_dir, pos[0], &t);
-    char err[512];
     rc = vk_tenantdir_create(&t, listen, sans, err, sizeof err);
     if (!rc && create_store(t.store_db, err, sizeof err)) {
         vk_tenantdir_remove(&t);
         rc = 1;
     }
+    if (!rc && manifest && write_manifest(t.dir, manifest, manifest_len, err, sizeof err)) {
+        vk_tenantdir_remove(&t);
+        rc = 1;
+    }
+    free(manifest);
     if (rc) {
         fprintf(stderr, "vkube tenant create: %s\n", err);
         vk_tenantdir_free(&t);

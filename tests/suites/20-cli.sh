@@ -60,7 +60,7 @@ expect_fail err:create-no-name "tenant NAME is required" tenant create --data-di
 expect_fail err:create-bad-name "invalid tenant name" tenant create Bad_Name --data-dir "$D"
 expect_fail err:create-bad-listen "invalid --listen" tenant create t0 --data-dir "$D" --listen nonsense
 expect_fail err:create-port-range "invalid --listen" tenant create t0 --data-dir "$D" --listen 127.0.0.1:70000
-expect_fail err:create-from-file "not supported yet" tenant create -f "$D/tenant.yaml"
+expect_fail err:create-from-missing-file "cannot open" tenant create t0 --data-dir "$D" -f "$D/tenant.yaml"
 expect_fail err:unknown-flag 'unknown flag "--frob"' tenant create t0 --data-dir "$D" --frob
 expect_fail err:flag-needs-value "needs a value" tenant create t0 --data-dir
 expect_fail err:no-data-dir "data-dir is required" tenant create t0
