@@ -52,4 +52,19 @@ long vk_controllers_new_rs_scale_up(long desired, long surge, long all_replicas,
 long vk_controllers_max_scale_down(long all_replicas, long min_available,
                                    long new_unavailable);
 
+/* A parsed cron schedule (standard 5 fields, names, ranges, steps, lists, and
+ * @yearly/@annually/@monthly/@weekly/@daily/@midnight/@hourly), in UTC. */
+typedef struct vk_controllers_cron {
+    uint64_t minute; /* bit per value */
+    uint32_t hour, dom;
+    uint16_t month;
+    uint8_t dow;
+    int dom_star, dow_star; /* "*" (no step): day matching ANDs instead of ORs */
+} vk_controllers_cron_t;
+/* 0, or -1 if spec is not a valid schedule. */
+int vk_controllers_cron_parse(const char *spec, vk_controllers_cron_t *out);
+/* The first scheduled time (Unix seconds) strictly after `after`, or -1 if
+ * none within 5 years. */
+long long vk_controllers_cron_next(const vk_controllers_cron_t *c, long long after);
+
 #endif

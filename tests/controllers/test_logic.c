@@ -2,6 +2,7 @@
  * pod-template hash, IntOrString percentages and rolling-update arithmetic. */
 #include <jansson.h>
 #include <string.h>
+#include <time.h>
 
 #include "controllers/controllers.h"
 #include "tests/test.h"
@@ -110,8 +111,53 @@ TEST(rolling_arithmetic)
     CHECK_EQ_INT(vk_controllers_max_scale_down(13, 8, 3), 2);
 }
 
+static long long utc(int y, int mo, int d, int h, int mi)
+{
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
+    return (long long)timegm(&tm);
+}
+
+static long long next_of(const char *spec, long long after)
+{
+    vk_controllers_cron_t c;
+    if (vk_controllers_cron_parse(spec, &c)) return -2;
+    return vk_controllers_cron_next(&c, after);
+}
+
+TEST(cron_schedules)
+{
+    CHECK(next_of("*/15 * * * *", utc(2026, 1, 1, 0, 7)) == utc(2026, 1, 1, 0, 15));
+    /* Strictly after: at 00:15 exactly the next one is 00:30. */
+    CHECK(next_of("*/15 * * * *", utc(2026, 1, 1, 0, 15)) == utc(2026, 1, 1, 0, 30));
+    CHECK(next_of("* * * * *", utc(2026, 1, 1, 0, 15) + 30) == utc(2026, 1, 1, 0, 16));
+    /* Weekdays at 9: Friday 2 Jan 2026 10:00 -> Monday 5 Jan 09:00. */
+    CHECK(next_of("0 9 * * 1-5", utc(2026, 1, 2, 10, 0)) == utc(2026, 1, 5, 9, 0));
+    CHECK(next_of("0 9 * * mon-fri", utc(2026, 1, 2, 10, 0)) == utc(2026, 1, 5, 9, 0));
+    CHECK(next_of("@monthly", utc(2026, 1, 15, 3, 0)) == utc(2026, 2, 1, 0, 0));
+    CHECK(next_of("@hourly", utc(2026, 1, 15, 3, 0)) == utc(2026, 1, 15, 4, 0));
+    CHECK(next_of("@weekly", utc(2026, 1, 1, 0, 0)) == utc(2026, 1, 4, 0, 0)); /* Sunday */
+    CHECK(next_of("0 0 * * 7", utc(2026, 1, 1, 0, 0)) == utc(2026, 1, 4, 0, 0));
+    /* Leap day. */
+    CHECK(next_of("0 0 29 feb *", utc(2026, 3, 1, 0, 0)) == utc(2028, 2, 29, 0, 0));
+    /* Day of month and day of week both restricted: either matches (Friday 2 Jan). */
+    CHECK(next_of("0 0 13 * 5", utc(2026, 1, 1, 0, 0)) == utc(2026, 1, 2, 0, 0));
+    /* Lists and ranges with steps. */
+    CHECK(next_of("5,35 8-18/5 * * *", utc(2026, 1, 1, 8, 40)) == utc(2026, 1, 1, 13, 5));
+    vk_controllers_cron_t c;
+    CHECK(vk_controllers_cron_parse("60 * * * *", &c) == -1);
+    CHECK(vk_controllers_cron_parse("* * *", &c) == -1);
+    CHECK(vk_controllers_cron_parse("* * * * * *", &c) == -1);
+    CHECK(vk_controllers_cron_parse("@every 5m", &c) == -1);
+    CHECK(vk_controllers_cron_parse("a b c d e", &c) == -1);
+    CHECK(vk_controllers_cron_parse("5-1 * * * *", &c) == -1);
+    CHECK(vk_controllers_cron_parse("*/0 * * * *", &c) == -1);
+    CHECK(vk_controllers_cron_parse("0 0 31 feb *", &c) == 0);
+    CHECK(vk_controllers_cron_next(&c, utc(2026, 1, 1, 0, 0)) == -1); /* never */
+}
+
 int main(void)
 {
+    RUN(cron_schedules);
     RUN(fnv32a_vectors);
     RUN(safe_encode);
     RUN(template_hash);
