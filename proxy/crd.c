@@ -285,6 +285,26 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
     else if (!strchr(group, '.'))
         cause(c, "FieldValueInvalid", "spec.group",
               "Invalid value: \"%s\": should be a domain with at least one dot", group);
+    /* Groups of the Kubernetes project need the API review annotation. */
+    size_t gl = strlen(group);
+    if (!strcmp(group, "k8s.io") || !strcmp(group, "kubernetes.io") ||
+        (gl > 7 && !strcmp(group + gl - 7, ".k8s.io")) ||
+        (gl > 14 && !strcmp(group + gl - 14, ".kubernetes.io"))) {
+        const char *f = "metadata.annotations[api-approved.kubernetes.io]";
+        const char *ann = sget(mem(mem(crd, "metadata"), "annotations"), "api-approved.kubernetes.io");
+        if (!ann)
+            cause(c, "FieldValueRequired", f,
+                  "Required value: protected groups must have approval annotation "
+                  "\"api-approved.kubernetes.io\", see "
+                  "https://github.com/kubernetes/enhancements/pull/1111");
+        else if (strncmp(ann, "unapproved", 10) != 0 && strncmp(ann, "https://", 8) != 0 &&
+                 strncmp(ann, "http://", 7) != 0)
+            cause(c, "FieldValueInvalid", f,
+                  "Invalid value: \"%s\": protected groups must have approval annotation "
+                  "\"api-approved.kubernetes.io\" with either a URL or a reason starting with "
+                  "\"unapproved\", see https://github.com/kubernetes/enhancements/pull/1111",
+                  ann);
+    }
     static const char *const scopes[] = {"Cluster", "Namespaced", NULL};
     const char *scope = sor(spec, "scope");
     if (!*scope)

@@ -123,6 +123,9 @@ TEST(crd_noschema) { crd_case("c4-noschema"); }
 TEST(crd_storage) { crd_case("c5-storage"); }
 TEST(crd_misc) { crd_case("c6-misc"); }
 TEST(crd_ok_webhook) { crd_case("c7-ok-webhook"); }
+TEST(crd_protected) { crd_case("c8-protected"); }
+TEST(crd_protected_unapproved) { crd_case("c9-protected-unapproved"); }
+TEST(crd_protected_bad) { crd_case("c10-protected-bad"); }
 
 /* Runs the write pipeline the REST layer runs on create. */
 static json_t *pipeline(const json_t *crd, json_t *obj, json_t *pruned)
@@ -225,6 +228,8 @@ TEST(obj_bad3) { obj_case("bad3"); }
 TEST(obj_bad4) { obj_case("bad4"); }
 TEST(obj_bad5) { obj_case("bad5"); }
 TEST(obj_bad6) { obj_case("bad6"); }
+TEST(obj_bad7_meta) { obj_case("bad7"); }
+TEST(obj_bad8_embedded_meta) { obj_case("bad8"); }
 TEST(obj_ok1) { obj_case("ok1"); }
 TEST(obj_ok2) { obj_case("ok2"); }
 
@@ -333,12 +338,17 @@ int main(void)
     RUN(crd_storage);
     RUN(crd_misc);
     RUN(crd_ok_webhook);
+    RUN(crd_protected);
+    RUN(crd_protected_unapproved);
+    RUN(crd_protected_bad);
     RUN(obj_bad1);
     RUN(obj_bad2);
     RUN(obj_bad3);
     RUN(obj_bad4);
     RUN(obj_bad5);
     RUN(obj_bad6);
+    RUN(obj_bad7_meta);
+    RUN(obj_bad8_embedded_meta);
     RUN(obj_ok1);
     RUN(obj_ok2);
     RUN(table_ok1);
