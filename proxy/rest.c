@@ -19,7 +19,9 @@
 #include "proxy/apply.h"
 #include "proxy/defaults.h"
 #include "proxy/patch.h"
+#include "proxy/podsecurity.h"
 #include "proxy/protobuf.h"
+#include "proxy/schema.h"
 #include "proxy/rbac.h"
 #include "proxy/status.h"
 #include "proxy/table.h"
@@ -221,12 +223,143 @@ static void reply_invalid(vk_rest_call_t *c, const char *name, const char *field
 
 /* Defaults then validates a built-in object (old is NULL on create). 0, or
  * answers 422 and returns -1. */
+/* Adds `Warning: 299 - "<text>"` with quotes and backslashes escaped. */
+static void add_warning(vk_rest_call_t *c, const char *text)
+{
+    char h[4096] = "299 - \"";
+    size_t n = strlen(h);
+    for (const char *p = text; *p && n + 4 < sizeof h; p++) {
+        if (*p == '"' || *p == '\\') h[n++] = '\\';
+        h[n++] = *p;
+    }
+    h[n++] = '"';
+    h[n] = 0;
+    vk_http_add_header(c->req, "Warning", h);
+}
+
+/* Removes the member at a strict-decoding path ("spec.containers[0].foo"; map
+ * keys may contain dots) from obj, as decoding into Go structs drops it. */
+static void drop_path(json_t *obj, const char *path)
+{
+    char *p = vk_xstrdup(path);
+    json_t *cur = obj;
+    char *seg = p;
+    while (cur && seg && *seg) {
+        /* The longest prefix of the rest that names a member (keys may hold dots). */
+        char *end = seg + strlen(seg), *best = NULL;
+        for (char *e = end; e > seg; e--) {
+            if (e != end && *e != '.' && *e != '[') continue;
+            char save = *e;
+            *e = 0;
+            int found = json_object_get(cur, seg) != NULL;
+            *e = save;
+            if (found) {
+                best = e;
+                break;
+            }
+        }
+        if (!best) break;
+        char save = *best;
+        *best = 0;
+        if (save == 0) {
+            json_object_del(cur, seg);
+            break;
+        }
+        cur = json_object_get(cur, seg);
+        *best = save;
+        char *q = best;
+        while (*q == '[' && cur) {
+            cur = json_array_get(cur, strtoul(q + 1, &q, 10));
+            if (*q == ']') q++;
+        }
+        seg = *q == '.' ? q + 1 : q;
+        if (!*seg) break;
+    }
+    free(p);
+}
+
+/* fieldValidation: unknown fields are an error (Strict), a Warning header
+ * (Warn, the default) or ignored; unless Strict they are dropped from obj.
+ * 0, or answers 400 and returns -1. */
+static int check_unknown_fields(vk_rest_call_t *c, json_t *obj)
+{
+    const char *fv = query(c, "fieldValidation");
+    if (fv && strcmp(fv, "Strict") && strcmp(fv, "Warn") && strcmp(fv, "Ignore")) {
+        reply_msg(c, VK_EBADREQUEST, "fieldValidation must be one of \"Ignore\", \"Warn\", or "
+                  "\"Strict\", not %s", fv);
+        return -1;
+    }
+    int strict = fv && !strcmp(fv, "Strict"), warn = !fv || !strcmp(fv, "Warn");
+    enum { MAXP = 256 };
+    char **paths = vk_xcalloc(MAXP, sizeof *paths);
+    int n = vk_schema_unknown_fields(c->res->group, c->res->version, c->res->kind, obj, paths,
+                                     MAXP);
+    size_t k = n <= 0 ? 0 : n < MAXP ? (size_t)n : MAXP;
+    int rc = 0;
+    if (k && strict) {
+        char msg[4096] = "strict decoding error: ";
+        size_t len = strlen(msg);
+        for (size_t i = 0; i < k && len < sizeof msg; i++)
+            len += (size_t)snprintf(msg + len, sizeof msg - len, "%sunknown field \"%s\"",
+                                    i ? ", " : "", paths[i]);
+        vk_rest_reply_err(c, VK_EBADREQUEST, msg);
+        rc = -1;
+    } else {
+        for (size_t i = 0; i < k; i++) {
+            if (warn) {
+                char t[1024];
+                snprintf(t, sizeof t, "unknown field \"%s\"", paths[i]);
+                add_warning(c, t);
+            }
+            drop_path(obj, paths[i]);
+        }
+    }
+    for (size_t i = 0; i < k; i++) free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+/* Pod Security admission with the namespace's enforce label: pods violating
+ * it are refused (403), workloads whose template would are warned about. */
+static int check_pod_security(vk_rest_call_t *c, const json_t *obj)
+{
+    if (!(c->res->flags & VK_RES_NAMESPACED) || !c->ns || c->sub) return 0;
+    char *key = vk_xasprintf("/core/namespaces/%s", c->ns);
+    vk_kv_t *kv;
+    int rc = vk_store_get(c->ctx->store, key, &kv);
+    free(key);
+    if (rc) return 0;
+    json_t *ns = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+    vk_kv_unref(kv);
+    vk_podsecurity_level_t level = vk_podsecurity_namespace_level(ns, VK_PODSECURITY_PRIVILEGED);
+    json_decref(ns);
+    if (level == VK_PODSECURITY_PRIVILEGED) return 0;
+    char *v = vk_podsecurity_check_object(level, c->res->group, c->res->kind, obj);
+    if (!v) return 0;
+    int is_pod = !c->res->group[0] && !strcmp(c->res->kind, "Pod");
+    if (is_pod) {
+        char *msg = vk_podsecurity_forbidden_message(level, "pods", meta_str(obj, "name"), v);
+        vk_rest_reply_status(c, vk_status_new(403, "Forbidden", msg, c->res,
+                                              meta_str(obj, "name")));
+        free(msg);
+        free(v);
+        return -1;
+    }
+    char *w = vk_podsecurity_warning(level, v);
+    add_warning(c, w);
+    free(w);
+    free(v);
+    return 0;
+}
+
 static int default_and_validate(vk_rest_call_t *c, json_t *obj, const json_t *old)
 {
     const vk_resource_t *r = c->res;
     if (r->flags & VK_RES_CUSTOM) return 0;
+    if (!c->sub && check_unknown_fields(c, obj)) return -1;
     vk_defaults_apply(r->group, r->version, r->kind, obj);
     if (!old && !strcmp(r->kind, "Pod") && !r->group[0]) vk_defaults_pod_admission(obj);
+    if (!old && check_pod_security(c, obj)) return -1;
     if (old) vk_defaults_keep_allocated(r->group, r->kind, obj, old);
     if (c->sub) return 0; /* status and scale writes: no spec validation */
     json_t *causes = json_array();

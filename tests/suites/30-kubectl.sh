@@ -120,6 +120,13 @@ expect_fail apply-server-side-conflict 'conflict' $K -n $NS apply --server-side 
 
 # Objects for the read checks, made without apply (which needs OpenAPI).
 check label-setup bash -c "$K -n $NS create configmap lab --from-literal=x=y && $K -n $NS label cm lab tier=web"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: unk}\nbogus: 1\ndata: {a: b}\n' > "$D/unk$V.yaml"
+expect_fail field-validation-strict 'strict decoding error: unknown field "bogus"' $K -n $NS apply -f "$D/unk$V.yaml"
+expect field-validation-warn 'Warning: unknown field "bogus"' $K -n $NS apply --validate=warn -f "$D/unk$V.yaml"
+expect field-validation-dropped '^$' $K -n $NS get cm unk -o jsonpath='{.bogus}'
+check pod-security-label $K label ns $NS pod-security.kubernetes.io/enforce=baseline
+expect_fail pod-security-enforce 'violates PodSecurity "baseline:latest": privileged' $K -n $NS run priv --image=nginx --privileged
+check pod-security-unlabel $K label ns $NS pod-security.kubernetes.io/enforce-
 expect get-wide 'NAME' $K -n $NS get deploy -o wide
 expect get-yaml 'name: c1' $K -n $NS get cm c1 -o yaml
 expect get-json '"kind": "ConfigMap"' $K -n $NS get cm c1 -o json
