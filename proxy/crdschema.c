@@ -621,10 +621,53 @@ static void validate_junctors(const json_t *s, const json_t *v, const char *path
     }
 }
 
+/* The element of old_list that correlates with item for ratcheting:
+ * the one with the same keys in a list-type map, an equal one in a set. */
+static const json_t *correlate(const json_t *s, const json_t *old_list, const json_t *item)
+{
+    const char *lt = sget(s, "x-kubernetes-list-type");
+    if (!lt || !json_is_array(old_list))
+        return NULL;
+    size_t i, k;
+    json_t *o, *key;
+    json_array_foreach(old_list, i, o)
+    {
+        if (!strcmp(lt, "set") && json_equal(o, (json_t *)item))
+            return o;
+        if (!strcmp(lt, "map") && json_is_object(o) && json_is_object(item)) {
+            int same = 1;
+            json_array_foreach(mem(s, "x-kubernetes-list-map-keys"), k, key)
+            {
+                const char *kn = json_string_value(key);
+                json_t *a = kn ? json_object_get(o, kn) : NULL;
+                json_t *b = kn ? json_object_get(item, kn) : NULL;
+                if (!(a && b ? json_equal(a, b) : a == b))
+                    same = 0;
+            }
+            if (same)
+                return o;
+        }
+    }
+    return NULL;
+}
+
+static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, const char *path,
+                         json_t *c);
+
 static size_t validate(const json_t *s, const json_t *v, const char *path, json_t *c)
+{
+    return validate_r(s, v, NULL, path, c);
+}
+
+static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, const char *path,
+                         json_t *c)
 {
     size_t before = json_array_size(c);
     if (!json_is_object(s))
+        return 0;
+    /* Ratcheting (upstream's CRDValidationRatcheting, on by default since
+     * 1.30): an update may keep a value that the schema no longer accepts. */
+    if (old && json_equal((json_t *)v, (json_t *)old))
         return 0;
     const char *type = sget(s, "type");
     int ios = bget(s, "x-kubernetes-int-or-string");
@@ -732,7 +775,8 @@ static size_t validate(const json_t *s, const json_t *v, const char *path, json_
         if (json_is_object(items)) {
             for (size_t i = 0; i < n; i++) {
                 char *ep = elem(path, i);
-                validate(items, json_array_get(v, i), ep, c);
+                validate_r(items, json_array_get(v, i),
+                           old ? correlate(s, old, json_array_get(v, i)) : NULL, ep, c);
                 free(ep);
             }
         }
@@ -767,7 +811,7 @@ static size_t validate(const json_t *s, const json_t *v, const char *path, json_
             if (!ps)
                 continue;
             char *cp = child(path, k);
-            validate(ps, val, cp, c);
+            validate_r(ps, val, json_is_object(old) ? json_object_get(old, k) : NULL, cp, c);
             free(cp);
         }
         if (bget(s, "x-kubernetes-embedded-resource")) {
@@ -800,6 +844,12 @@ size_t vk_crdschema_validate_value(const json_t *schema, const json_t *value, co
 
 size_t vk_crdschema_validate(const json_t *schema, const json_t *obj, json_t *causes)
 {
+    return vk_crdschema_validate_update(schema, obj, NULL, causes);
+}
+
+size_t vk_crdschema_validate_update(const json_t *schema, const json_t *obj, const json_t *old,
+                                    json_t *causes)
+{
     if (!json_is_object(obj) || !json_is_object(schema))
         return 0;
     /* The root's apiVersion/kind/metadata belong to the REST layer: validate
@@ -811,7 +861,17 @@ size_t vk_crdschema_validate(const json_t *schema, const json_t *obj, json_t *ca
     json_t *mschema = mem(mem(schema, "properties"), "metadata");
     if (meta && !mschema)
         json_object_del(copy, "metadata");
-    size_t n = validate(schema, copy, "", causes);
+    json_t *ocopy = NULL;
+    if (json_is_object(old)) {
+        ocopy = json_copy((json_t *)old);
+        json_object_del(ocopy, "apiVersion");
+        json_object_del(ocopy, "kind");
+        json_object_del(ocopy, "metadata");
+        if (json_object_get(copy, "metadata"))
+            json_object_set(ocopy, "metadata", json_object_get(copy, "metadata"));
+    }
+    size_t n = validate_r(schema, copy, ocopy, "", causes);
+    json_decref(ocopy);
     json_decref(copy);
     return n;
 }

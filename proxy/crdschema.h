@@ -56,6 +56,14 @@ void vk_crdschema_default(const json_t *schema, json_t *obj);
  * (vk_validate_object). */
 size_t vk_crdschema_validate(const json_t *schema, const json_t *obj, json_t *causes);
 
+/* The same on update, with upstream's validation ratcheting: values equal
+ * to their counterpart in old (the stored object, borrowed) are not
+ * validated again (objects by property, list-type map items by their keys,
+ * set items by value), so objects stored under an older schema can still
+ * be updated elsewhere. old NULL: vk_crdschema_validate. */
+size_t vk_crdschema_validate_update(const json_t *schema, const json_t *obj, const json_t *old,
+                                    json_t *causes);
+
 /* Validates a value at field path `path` ("" for the root) against a schema
  * node: the same as vk_crdschema_validate for any subtree (used for
  * `default` values). */

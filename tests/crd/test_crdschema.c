@@ -325,6 +325,39 @@ TEST(check_rules)
     json_decref(c);
 }
 
+TEST(ratcheting)
+{
+    json_t *s = J("{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\","
+                  "\"properties\":{\"a\":{\"type\":\"string\",\"maxLength\":2},\"b\":{"
+                  "\"type\":\"integer\"},\"l\":{\"type\":\"array\",\"x-kubernetes-list-type\":"
+                  "\"map\",\"x-kubernetes-list-map-keys\":[\"name\"],\"items\":{\"type\":"
+                  "\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"v\":{\"type\":"
+                  "\"string\",\"enum\":[\"ok\"]}}}},\"plain\":{\"type\":\"array\",\"items\":"
+                  "{\"type\":\"string\",\"enum\":[\"ok\"]}}}}}}");
+    json_t *old = J("{\"spec\":{\"a\":\"long\",\"b\":1,\"l\":[{\"name\":\"x\",\"v\":\"bad\"}],"
+                    "\"plain\":[\"bad\"]}}");
+    json_t *c = json_array();
+    /* b changes; the too long a, the bad list item and list stay: accepted. */
+    json_t *o = J("{\"spec\":{\"a\":\"long\",\"b\":2,\"l\":[{\"name\":\"x\",\"v\":\"bad\"}],"
+                  "\"plain\":[\"bad\"]}}");
+    CHECK_EQ_INT(vk_crdschema_validate_update(s, o, old, c), 0);
+    CHECK_EQ_INT(vk_crdschema_validate(s, o, c), 3); /* on create all count */
+    json_decref(o);
+    json_array_clear(c);
+    /* a changes (still too long), a new bad map item before the old one, and a
+     * plain (atomic) list that changed: its old bad element counts again. */
+    o = J("{\"spec\":{\"a\":\"longer\",\"b\":1,\"l\":[{\"name\":\"y\",\"v\":\"bad\"},"
+          "{\"name\":\"x\",\"v\":\"bad\"}],\"plain\":[\"bad\",\"ok\"]}}");
+    CHECK_EQ_INT(vk_crdschema_validate_update(s, o, old, c), 3);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(c, 0), "field")), "spec.a");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(c, 1), "field")), "spec.l[0].v");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(c, 2), "field")), "spec.plain[0]");
+    json_decref(o);
+    json_decref(c);
+    json_decref(old);
+    json_decref(s);
+}
+
 int main(void)
 {
     RUN(patterns);
@@ -338,5 +371,6 @@ int main(void)
     RUN(pruning);
     RUN(cel_rules_listed);
     RUN(check_rules);
+    RUN(ratcheting);
     TEST_EXIT();
 }
