@@ -27,7 +27,7 @@
 struct vk_controllers {
     uv_loop_t *loop;
     vk_client_t *cl;
-    vk_client_informer_t *pods, *rss, *deps, *jobs;
+    vk_client_informer_t *pods, *rss, *deps, *jobs, *cjobs;
     json_t *queue;  /* key -> true */
     json_t *expect; /* key -> [pending, since] */
     uv_timer_t tick, resync;
@@ -871,6 +871,153 @@ static void sync_job(vk_controllers_t *k, const char *key, const char *ns, const
     json_decref(act);
 }
 
+/* ------------------------------------------------------------ CronJob */
+
+static void fmt_time(long long t, char *buf, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int cmp_job_start(const void *a, const void *b)
+{
+    const char *x = mds(*(json_t *const *)a, "creationTimestamp");
+    const char *y = mds(*(json_t *const *)b, "creationTimestamp");
+    int c = strcmp(x ? x : "", y ? y : "");
+    return c ? c : strcmp(mds(*(json_t *const *)a, "name"), mds(*(json_t *const *)b, "name"));
+}
+
+/* Deletes the oldest of the finished jobs in arr beyond limit. */
+static void prune_jobs(vk_controllers_t *k, const char *key, json_t *arr, long limit)
+{
+    size_t n = json_array_size(arr);
+    if ((long)n <= limit) return;
+    json_t **v = vk_xmalloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = json_array_get(arr, i);
+    qsort(v, n, sizeof *v, cmp_job_start);
+    for (size_t i = 0; i + (size_t)limit < n; i++) {
+        if (terminating(v[i])) continue;
+        char *path = vk_client_path("batch", "v1", "jobs", mds(v[i], "namespace"),
+                                    mds(v[i], "name"), NULL);
+        vk_client_delete(k->cl, path, "Background", on_write, wctx(k, key, 0, "prune job"));
+        free(path);
+    }
+    free(v);
+}
+
+static void sync_cronjob(vk_controllers_t *k, const char *key, const char *ns, const char *name)
+{
+    json_t *cj = vk_client_informer_get(k->cjobs, ns, name);
+    if (!cj || terminating(cj)) return;
+    json_t *spec = json_object_get(cj, "spec");
+    vk_controllers_cron_t cron;
+    const char *sched = json_string_value(json_object_get(spec, "schedule"));
+    if (!sched || vk_controllers_cron_parse(sched, &cron)) {
+        vk_log_warn("controllers: cronjob %s/%s: unparseable schedule \"%s\"", ns, name,
+                    sched ? sched : "");
+        return;
+    }
+    json_t *active = json_array(), *ok_jobs = json_array(), *failed_jobs = json_array();
+    const char *jk;
+    json_t *j;
+    const char *last_success = NULL;
+    json_object_foreach(vk_client_informer_items(k->jobs), jk, j) {
+        if (strcmp(mds(j, "namespace") ?: "", ns) || !owned_by(j, cj)) continue;
+        if (has_condition(j, "Complete")) {
+            json_array_append(ok_jobs, j);
+            const char *ct = json_string_value(at(j, "status", "completionTime"));
+            if (ct && (!last_success || strcmp(ct, last_success) > 0)) last_success = ct;
+        } else if (has_condition(j, "Failed")) {
+            json_array_append(failed_jobs, j);
+        } else if (!terminating(j)) {
+            json_array_append(active, j);
+        }
+    }
+    prune_jobs(k, key, ok_jobs, intval(json_object_get(spec, "successfulJobsHistoryLimit"), 3));
+    prune_jobs(k, key, failed_jobs, intval(json_object_get(spec, "failedJobsHistoryLimit"), 1));
+    long long now = (long long)time(NULL);
+    const char *lst = json_string_value(at(cj, "status", "lastScheduleTime"));
+    long long last = lst ? parse_time(lst) : parse_time(mds(cj, "creationTimestamp"));
+    /* The most recent scheduled time not after now (missed ones are skipped, as
+     * upstream does once it starts a job). */
+    long long due = -1;
+    for (long long t = vk_controllers_cron_next(&cron, last); t > 0 && t <= now;
+         t = vk_controllers_cron_next(&cron, t))
+        due = t;
+    json_t *st = json_deep_copy(json_object_get(cj, "status"));
+    if (!json_is_object(st)) {
+        json_decref(st);
+        st = json_object();
+    }
+    const char *policy = json_string_value(json_object_get(spec, "concurrencyPolicy"));
+    long deadline = intval(json_object_get(spec, "startingDeadlineSeconds"), -1);
+    int fire = due > 0 && !json_is_true(json_object_get(spec, "suspend")) &&
+               (deadline < 0 || now - due <= deadline);
+    if (fire && policy && !strcmp(policy, "Forbid") && json_array_size(active)) fire = 0;
+    if (fire) {
+        if (policy && !strcmp(policy, "Replace")) {
+            size_t i;
+            json_array_foreach(active, i, j) {
+                char *path = vk_client_path("batch", "v1", "jobs", ns, mds(j, "name"), NULL);
+                vk_client_delete(k->cl, path, "Background", on_write,
+                                 wctx(k, key, 0, "replace job"));
+                free(path);
+            }
+            json_array_clear(active);
+        }
+        json_t *jt = json_object_get(spec, "jobTemplate");
+        char jname[340], ts[32];
+        snprintf(jname, sizeof jname, "%s-%lld", name, due / 60);
+        fmt_time(due, ts, sizeof ts);
+        json_t *m = json_object();
+        json_object_set_new(m, "name", json_string(jname));
+        json_object_set_new(m, "namespace", json_string(ns));
+        json_t *labels = at(jt, "metadata", "labels");
+        if (labels) json_object_set(m, "labels", labels);
+        json_t *ann = json_deep_copy(at(jt, "metadata", "annotations"));
+        if (!ann) ann = json_object();
+        json_object_set_new(ann, "batch.kubernetes.io/cronjob-scheduled-timestamp",
+                            json_string(ts));
+        json_object_set_new(m, "annotations", ann);
+        json_object_set_new(m, "ownerReferences",
+                            json_pack("[o]", owner_ref(cj, "batch/v1", "CronJob")));
+        json_t *job = json_pack("{s:s,s:s,s:o,s:O}", "apiVersion", "batch/v1", "kind", "Job",
+                                "metadata", m, "spec", json_object_get(jt, "spec"));
+        char *path = vk_client_path("batch", "v1", "jobs", ns, NULL, NULL);
+        vk_client_create(k->cl, path, job, on_write, wctx(k, key, 0, "create job"));
+        free(path);
+        json_decref(job);
+        json_object_set_new(st, "lastScheduleTime", json_string(ts));
+        json_array_append_new(active, json_pack("{s:{s:s}}", "metadata", "name", jname));
+    } else if (due > 0) {
+        /* Skipped (Forbid, deadline, suspended): remember it was due. */
+        char ts[32];
+        fmt_time(due, ts, sizeof ts);
+        if (json_is_true(json_object_get(spec, "suspend")) || (deadline >= 0 && now - due > deadline))
+            json_object_set_new(st, "lastScheduleTime", json_string(ts));
+    }
+    json_t *refs = json_array();
+    size_t i;
+    json_array_foreach(active, i, j)
+        json_array_append_new(refs, json_pack("{s:s,s:s,s:s,s:s}", "kind", "Job", "namespace", ns,
+                                              "name", mds(j, "name"), "apiVersion", "batch/v1"));
+    if (json_array_size(refs))
+        json_object_set_new(st, "active", refs);
+    else {
+        json_object_del(st, "active");
+        json_decref(refs);
+    }
+    if (last_success) json_object_set_new(st, "lastSuccessfulTime", json_string(last_success));
+    if (!json_equal(st, json_object_get(cj, "status")))
+        write_status(k, key, "batch", "cronjobs", cj, st);
+    json_decref(st);
+    json_decref(active);
+    json_decref(ok_jobs);
+    json_decref(failed_jobs);
+}
+
 /* ------------------------------------------------------------ plumbing */
 
 static void on_tick(uv_timer_t *t)
@@ -878,7 +1025,8 @@ static void on_tick(uv_timer_t *t)
     vk_controllers_t *k = t->data;
     /* Nothing is decided before every cache is loaded (no duplicate pods). */
     if (!vk_client_informer_synced(k->pods) || !vk_client_informer_synced(k->rss) ||
-        !vk_client_informer_synced(k->deps) || !vk_client_informer_synced(k->jobs))
+        !vk_client_informer_synced(k->deps) || !vk_client_informer_synced(k->jobs) ||
+        !vk_client_informer_synced(k->cjobs))
         return;
     json_t *q = k->queue;
     k->queue = json_object();
@@ -898,6 +1046,8 @@ static void on_tick(uv_timer_t *t)
             sync_deploy(k, key, ns, name);
         else if (!strcmp(kind, "job"))
             sync_job(k, key, ns, name);
+        else if (!strcmp(kind, "cj"))
+            sync_cronjob(k, key, ns, name);
     }
     json_decref(q);
 }
@@ -920,6 +1070,8 @@ static void enqueue_owner(vk_controllers_t *k, json_t *obj)
         enqueue(k, "deploy", mds(obj, "namespace"), name);
     else if (!strcmp(kind, "Job"))
         enqueue(k, "job", mds(obj, "namespace"), name);
+    else if (!strcmp(kind, "CronJob"))
+        enqueue(k, "cj", mds(obj, "namespace"), name);
 }
 
 static void on_pod(void *arg, int type, json_t *p)
@@ -968,6 +1120,14 @@ static void on_job(void *arg, int type, json_t *j)
 {
     vk_controllers_t *k = arg;
     enqueue(k, "job", mds(j, "namespace"), mds(j, "name"));
+    enqueue_owner(k, j);
+    kick(k);
+}
+
+static void on_cronjob(void *arg, int type, json_t *cj)
+{
+    vk_controllers_t *k = arg;
+    enqueue(k, "cj", mds(cj, "namespace"), mds(cj, "name"));
     kick(k);
 }
 
@@ -982,8 +1142,8 @@ static void on_resync(uv_timer_t *t)
     struct {
         vk_client_informer_t *inf;
         const char *kind;
-    } all[] = {{k->rss, "rs"}, {k->deps, "deploy"}, {k->jobs, "job"}};
-    for (size_t i = 0; i < 3; i++) {
+    } all[] = {{k->rss, "rs"}, {k->deps, "deploy"}, {k->jobs, "job"}, {k->cjobs, "cj"}};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (!vk_client_informer_synced(all[i].inf)) continue;
         const char *key;
         json_t *o;
@@ -1015,6 +1175,9 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     free(p);
     p = vk_client_path("batch", "v1", "jobs", NULL, NULL, NULL);
     k->jobs = vk_client_informer_new(k->cl, p, on_job, on_synced, k);
+    free(p);
+    p = vk_client_path("batch", "v1", "cronjobs", NULL, NULL, NULL);
+    k->cjobs = vk_client_informer_new(k->cl, p, on_cronjob, on_synced, k);
     free(p);
     uv_timer_start(&k->resync, on_resync, 2000, 2000);
     return k;

@@ -218,6 +218,22 @@ EOF
 ttl_gone() { ! $K -n $NS get job short >/dev/null 2>&1; }
 wait_for job-ttl-deleted 20 ttl_gone
 
+# ---- CronJob: a schedule that was missed fires at once (the test moves
+# lastScheduleTime back instead of waiting for the next minute)
+$K -n $NS create cronjob tick --image=busybox --schedule='*/1 * * * *' >/dev/null
+$K -n $NS patch cronjob tick --type=merge -p '{"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"labels":{"run":"batch"}}}}}}}' >/dev/null
+$K -n $NS patch cronjob tick --subresource=status --type=merge \
+    -p "{\"status\":{\"lastScheduleTime\":\"$(date -u -d '-3 min' +%FT%TZ)\"}}" >/dev/null
+cj_fired() { $K -n $NS get jobs -o jsonpath='{range .items[*]}{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {end}' | grep -q CronJob/tick; }
+wait_for cronjob-fires 15 cj_fired
+cj_done() { [ -n "$($K -n $NS get cronjob tick -o jsonpath='{.status.lastSuccessfulTime}')" ] &&
+            [ -z "$($K -n $NS get cronjob tick -o jsonpath='{.status.active}')" ]; }
+wait_for cronjob-last-successful 20 cj_done
+jn=$($K -n $NS get jobs -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].name=="tick")]}{.metadata.name}{end}')
+if [[ $jn =~ ^tick-[0-9]+$ ]]; then ok cronjob-job-name; else nok cronjob-job-name "$jn"; fi
+if $K -n $NS create cronjob badsched --image=busybox --schedule='61 * * * *' >/dev/null 2>&1; then
+    nok cronjob-bad-schedule "accepted by the API"; else ok cronjob-bad-schedule; fi
+
 # ---- restart: the controllers relist and carry on
 marker_stop
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
