@@ -1,21 +1,32 @@
 /* cli/serve: `vkube serve --data-dir DIR --tenant NAME`: opens the tenant's
  * store, creates the REST layer and serves it over HTTPS until SIGTERM/SIGINT,
  * then stops gracefully (in-flight requests finish, streams end, the store
- * flushes its queued writes) and exits 0. */
+ * flushes its queued writes) and exits 0. With a host cluster
+ * (--host-kubeconfig FILE, or in-cluster credentials when running in a pod)
+ * the syncer runs too, with the tenant's Tenant manifest (DIR/NAME/tenant.yaml,
+ * defaults without one); it stops first on SIGTERM. */
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "common/cert.h"
 #include "common/err.h"
+#include "common/httpc.h"
+#include "common/kubeconfig.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/tenantdir.h"
 #include "controllers/controllers.h"
 #include "proxy/apiserver.h"
 #include "proxy/http.h"
 #include "store/store.h"
+#include "syncer/syncer.h"
+#include "syncer/tenant.h"
+#include "syncer/tenantops.h"
 
 typedef struct serve {
     uv_loop_t loop;
@@ -25,7 +36,125 @@ typedef struct serve {
     vk_http_server_t *http;
     vk_controllers_t *ctrl;
     int stopping;
+    /* The syncer (when a host is configured). */
+    vk_tenantdir_t *dir;
+    vk_tenant_config_t tenant_cfg;
+    vk_syncer_config_t sync_cfg;
+    char *ca_pem, *api_host, *api_port;
+    vk_httpc_t *host;
+    vk_tenantops_t *ops;
+    vk_syncer_t *syncer;
+    int host_stopped;
 } serve_t;
+
+static void on_signal(uv_signal_t *h, int signum);
+
+static void on_host_closed(void *arg)
+{
+    serve_t *s = arg;
+    s->host = NULL;
+    s->host_stopped = 1;
+    s->stopping = 0;
+    on_signal(&s->sigterm, SIGTERM); /* now the API side */
+}
+
+static void on_ops_closed(void *arg)
+{
+    serve_t *s = arg;
+    s->ops = NULL;
+    vk_httpc_close(s->host, on_host_closed, s);
+}
+
+/* Stops the syncer, its tenant side and the host client before the API layer
+ * goes; 1 if that started (on_signal runs again when done). */
+static int host_stop(serve_t *s)
+{
+    if (!s->host || s->host_stopped) return 0;
+    if (s->syncer) vk_syncer_stop(s->syncer);
+    s->syncer = NULL;
+    vk_tenantops_close(s->ops, on_ops_closed, s);
+    return 1;
+}
+
+static void on_tenant_ready(void *arg)
+{
+    serve_t *s = arg;
+    if (s->stopping || s->syncer) return;
+    s->sync_cfg.tenant_ctx = s->ops;
+    int rc = vk_syncer_start(s->host, &s->sync_cfg, &s->syncer);
+    if (rc) {
+        vk_log_error("serve: the syncer did not start: %s", vk_err_name(rc));
+        return;
+    }
+    vk_tenantops_set_syncer(s->ops, s->syncer);
+    vk_log_info("serve: syncer started (host namespace %s)", s->tenant_cfg.host_namespace);
+}
+
+/* Reads the tenant's manifest and the host credentials; 0, 1 (no host:
+ * nothing to do) or -1 with a message printed. */
+static int host_prepare(serve_t *s, const char *host_kc, const char *api_addr, const char *listen)
+{
+    char err[2048];
+    vk_kubeconfig_t kc;
+    if (host_kc) {
+        if (vk_kubeconfig_load(host_kc, &kc, err, sizeof err)) {
+            fprintf(stderr, "vkube serve: --host-kubeconfig %s: %s\n", host_kc, err);
+            return -1;
+        }
+    } else if (getenv("KUBERNETES_SERVICE_HOST") &&
+               access("/var/run/secrets/kubernetes.io/serviceaccount/token", R_OK) == 0) {
+        if (vk_kubeconfig_in_cluster(&kc, err, sizeof err)) {
+            fprintf(stderr, "vkube serve: in-cluster host credentials: %s\n", err);
+            return -1;
+        }
+    } else {
+        return 1;
+    }
+    char *manifest = vk_xasprintf("%s/tenant.yaml", s->dir->dir);
+    FILE *f = fopen(manifest, "rb");
+    int rc;
+    if (f) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
+        fclose(f);
+        fclose(m);
+        rc = vk_tenant_config_parse(buf, len, &s->tenant_cfg, err, sizeof err);
+        free(buf);
+    } else {
+        rc = vk_tenant_config_default(s->dir->name, &s->tenant_cfg, err, sizeof err);
+    }
+    if (rc) {
+        fprintf(stderr, "vkube serve: %s: %s\n", manifest, err);
+        free(manifest);
+        vk_kubeconfig_free(&kc);
+        return -1;
+    }
+    free(manifest);
+    rc = vk_httpc_new(&s->loop, &kc, NULL, &s->host, err, sizeof err);
+    vk_kubeconfig_free(&kc);
+    if (rc) {
+        fprintf(stderr, "vkube serve: host client: %s\n", err);
+        return -1;
+    }
+    /* The tenant API as host pods reach it (KUBERNETES_SERVICE_HOST/PORT). */
+    const char *addr = api_addr ? api_addr : listen;
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (colon) {
+        s->api_host = vk_xstrndup(addr, (size_t)(colon - addr));
+        s->api_port = vk_xstrdup(colon + 1);
+    }
+    if (vk_cert_read_file(s->dir->ca_crt, &s->ca_pem, NULL)) s->ca_pem = NULL;
+    s->sync_cfg.translate.tenant = &s->tenant_cfg;
+    s->sync_cfg.translate.api_host = s->api_host;
+    s->sync_cfg.translate.api_port = s->api_port;
+    s->sync_cfg.tenant_ca_pem = s->ca_pem ? s->ca_pem : "";
+    s->sync_cfg.ops = vk_tenantops_ops();
+    return 0;
+}
 
 static void on_store_closed(void *arg)
 {
@@ -59,6 +188,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     s->stopping = 1;
     vk_log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (host_stop(s)) return;
     /* The controllers' requests in flight finish before the API layer goes. */
     vk_controllers_stop(s->ctrl, on_controllers_stopped, s);
     s->ctrl = NULL;
@@ -80,6 +210,7 @@ static int parse_size(const char *cmd, const char *flag, const char *v, size_t *
 int cli_serve(int argc, char **argv)
 {
     const char *data_dir = NULL, *tenant = NULL, *listen = NULL;
+    const char *host_kc = NULL, *api_addr = NULL;
     const char *idle = NULL, *reqto = NULL, *maxbody = NULL, *maxhdr = NULL, *maxstreams = NULL;
     int verbose = 0;
     const cli_flag_t flags[] = {
@@ -87,6 +218,11 @@ int cli_serve(int argc, char **argv)
         {"--tenant", NULL, 1, &tenant, NULL, NULL, 0, "the tenant to serve"},
         {"--listen", NULL, 1, &listen, NULL, NULL, 0,
          "address to listen on (default: the one chosen at tenant create)"},
+        {"--host-kubeconfig", NULL, 1, &host_kc, NULL, NULL, 0,
+         "run the syncer against this host cluster (default: in-cluster credentials when in a "
+         "pod, else no syncer)"},
+        {"--tenant-api-address", NULL, 1, &api_addr, NULL, NULL, 0,
+         "HOST:PORT host pods use to reach this API (default: the listen address)"},
         {"--verbose", "-v", 0, NULL, &verbose, NULL, 0, "log one line per request (-v -v: debug)"},
         {"--idle-timeout-ms", NULL, 1, &idle, NULL, NULL, 0, "keep-alive idle timeout (90000)"},
         {"--request-timeout-ms", NULL, 1, &reqto, NULL, NULL, 0,
@@ -157,6 +293,8 @@ int cli_serve(int argc, char **argv)
     serve_t *s = calloc(1, sizeof *s);
     uv_loop_init(&s->loop);
     int exit_code = 1;
+    s->dir = &t;
+    if (host_prepare(s, host_kc, api_addr, listen) < 0) goto out;
     rc = vk_store_open(&s->loop, t.store_db, NULL, &s->store);
     if (rc) {
         fprintf(stderr, "vkube serve: cannot open the store %s: %s\n", t.store_db,
@@ -192,6 +330,9 @@ int cli_serve(int argc, char **argv)
         goto out;
     }
     s->ctrl = vk_controllers_start(&s->loop, vk_apiserver_handle, s->api);
+    if (s->host)
+        s->ops = vk_tenantops_new(&s->loop, vk_apiserver_handle, s->api, s->store, &t,
+                                  on_tenant_ready, s);
     uv_signal_init(&s->loop, &s->sigterm);
     uv_signal_init(&s->loop, &s->sigint);
     s->sigterm.data = s->sigint.data = s;
@@ -201,10 +342,13 @@ int cli_serve(int argc, char **argv)
     fflush(stdout);
     exit_code = 0;
 out:
+    if (exit_code && s->host) vk_httpc_close(s->host, NULL, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&s->loop)) {
         vk_log_warn("serve: handles left open at exit");
     }
+    if (s->sync_cfg.ops) vk_tenant_config_free(&s->tenant_cfg);
+    free(s->ca_pem), free(s->api_host), free(s->api_port);
     free(s);
     free(remembered);
     vk_tenantdir_free(&t);
