@@ -13,8 +13,59 @@
  *   - the scale subresource (autoscaling/v1 Scale) from the replica paths,
  *   - the schema to publish in OpenAPI (proxy/openapi.h).
  * No I/O, no global state. Called by the REST layer (proxy/apiserver.c,
- * proxy/rest.c, proxy/table.c) on the loop thread; see the wiring note in
- * the CRD work report. */
+ * proxy/rest.c, proxy/table.c) on the loop thread.
+ *
+ * WIRING (what the API server calls, where). The server keeps the stored
+ * CRDs in memory (json, by "<plural>.<group>", loaded at start and kept in
+ * step with writes to customresourcedefinitions); `crd` below is the CRD of
+ * the row being served (find it by row->group + row->kind).
+ *  CRD create/update (after vk_defaults_apply):
+ *    n = vk_crd_validate(crd, old_or_NULL, causes) -> 422 with
+ *      vk_validate_message("apiextensions.k8s.io", "CustomResourceDefinition", name, causes);
+ *    w = vk_crd_warnings(crd) -> one Warning header each;
+ *    after the write commits: vk_crd_rows_remove(old_or_crd, table);
+ *      st = vk_crd_status(crd, table, now, &ok); write st as the CRD's
+ *      status (a second write, as upstream's controllers do, so watchers and
+ *      `kubectl wait --for condition=Established` see it); if ok:
+ *      vk_crd_rows_add(crd_with_status, table);
+ *    rebuild OpenAPI: vk_openapi_free(o); o = vk_openapi_new_from_resources(
+ *      table, ver); for every CRD: vk_crd_openapi_apply(crd, o); drop the
+ *      discovery caches/ETags.
+ *  CRD delete: upstream adds finalizer customresourcecleanup.apiextensions.
+ *    k8s.io on create; on delete: condition Terminating, delete every object
+ *    under vk_resources_key(row, NULL, NULL) (one prefix for all versions),
+ *    remove the finalizer, vk_crd_rows_remove, rebuild OpenAPI.
+ *  Custom object writes (rest.c default_and_validate, VK_RES_CUSTOM), with
+ *    schema = vk_crd_schema(crd, row->version):
+ *    1. pruned = json_array(); vk_crdschema_prune(schema, obj, pruned)
+ *       (instead of vk_schema_unknown_fields); fieldValidation Strict and
+ *       pruned not empty: 400 vk_crd_strict_error(kind, version, pruned);
+ *       Warn: header `unknown field "<path>"` per path; Ignore: nothing.
+ *    2. vk_crdschema_default(schema, obj).
+ *    3. status subresource rules as for built-ins (main resource keeps the
+ *       old status / none on create; /status keeps the old spec).
+ *    4. causes: vk_validate_object(group, kind, obj, old, causes) (metadata),
+ *       vk_crdschema_validate_update(schema, obj, old, causes) (old in the
+ *       same version, NULL on create), and if VK_RES_SCALE
+ *       vk_crd_scale_validate(crd, version, obj, causes); 422 with
+ *       vk_validate_message(group, kind, name, causes), details.kind = Kind.
+ *       Same on /status writes (upstream validates the whole object).
+ *    5. store at the storage version: vk_crd_convert(crd, obj,
+ *       vk_crd_storage_version(crd), &err) (webhook CRDs: VK_EINTERNAL, 500).
+ *  Custom object reads (get, list items, watch events): vk_crd_convert(crd,
+ *    obj, row->version, &err) then vk_crdschema_default(schema, obj)
+ *    (upstream defaults on read too).
+ *  Patches: JSON and merge patch as for built-ins, then the write steps;
+ *    strategic: 415 (already in rest.c); apply: vk_apply_opts_t.schema =
+ *    vk_patch_schema_openapi, schema_ctx = &(vk_patch_openapi_t){schema, pool}.
+ *  Tables (table.c, VK_RES_CUSTOM): columns vk_crd_table_columns(crd,
+ *    version), rows vk_crd_table_row(crd, version, obj, now) (+ "object").
+ *  Scale (VK_RES_SCALE custom rows): GET vk_crd_scale_get; PUT/PATCH: patch
+ *    the Scale from vk_crd_scale_get, then vk_crd_scale_set(crd, version,
+ *    obj, scale, causes) (VK_EINVALID -> 422 for kind Scale).
+ *  Discovery: nothing extra; the rows carry short names, categories, scope,
+ *    status/scale flags (list a group's versions newest first: v2 > v1 >
+ *    v1beta1, the first one preferred). The syncer skips VK_RES_CUSTOM. */
 #ifndef VK_CRD_H
 #define VK_CRD_H
 

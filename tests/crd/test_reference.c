@@ -200,6 +200,14 @@ static void obj_case(const char *name)
     } else {
         json_t *want = json_object_get(json_object_get(body, "details"), "causes");
         CHECK(same_causes(name, causes, want));
+        if (json_array_size(want) == 1 && json_array_size(causes) == 1) {
+            /* The whole Status message, as the REST layer builds it. */
+            const char *oname = json_string_value(
+                json_object_get(json_object_get(obj, "metadata"), "name"));
+            char *m = vk_validate_message("zzcrdprobe.vk.example.com", "Probe", oname, causes);
+            CHECK_EQ_STR(m, json_string_value(json_object_get(body, "message")));
+            free(m);
+        }
     }
     json_t *sbody = json_object_get(sexp, "body");
     json_t *want_paths = json_integer_value(json_object_get(sexp, "code")) == 400
