@@ -33,6 +33,7 @@ stop_all() {
 		say "stopping the host cluster ($state)"
 		"$root/e2e/hostcluster/down" "$state" >/dev/null 2>&1
 	fi
+	rm -f "$data/acme.kubeconfig"
 	say "stopped; operator log kept in $log"
 	exit 0
 }

@@ -11,6 +11,9 @@
 # files and nothing of the others; the operator killed mid-provisioning and
 # restarted converges; SIGTERM stops every control plane it started.
 set -u
+# A host cluster of its own (binaries are cached, start takes ~30 s): the
+# shared one of a test run has been stopped under this suite by other runs.
+E2E_HOST_SHARED_STATE=${OP50_HOST_STATE:-$(cd "$(dirname "$0")/../.." && pwd)/e2e/.state/host-op50}
 source "$(dirname "$0")/../lib.sh"
 vkube=$VKUBE_ROOT/bin/vkube
 [[ -x $vkube ]] || { not_ok op-build "$vkube missing (make)"; exit 1; }
@@ -55,6 +58,7 @@ cleanup() {
 	echo "--- operator log (tail)" >&2
 	tail -n 40 "$oplog" >&2 2>/dev/null
 	rm -rf "$tmp"
+	[[ -n ${OP50_KEEP_HOST:-} ]] || host_down_shared >/dev/null 2>&1
 }
 trap cleanup EXIT
 
