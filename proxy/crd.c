@@ -593,6 +593,59 @@ json_t *vk_crd_status(const json_t *crd, const vk_resources_t *res, const char *
     return st;
 }
 
+void vk_crd_prepare_create(json_t *crd)
+{
+    json_t *st = json_pack("{s:{s:s,s:s},s:[]}", "acceptedNames", "plural", "", "kind", "",
+                           "storedVersions");
+    const char *sv = vk_crd_storage_version(crd);
+    if (sv)
+        json_array_append_new(json_object_get(st, "storedVersions"), json_string(sv));
+    json_object_set_new(crd, "status", st);
+}
+
+/* Parses "v<major>[(alpha|beta)<minor>]": 0 when name is not of that form.
+ * *stage: 3 GA, 2 beta, 1 alpha. */
+static int kube_version(const char *s, long *major, int *stage, long *minor)
+{
+    if (s[0] != 'v' || !isdigit((unsigned char)s[1]) || s[1] == '0')
+        return 0;
+    char *e;
+    *major = strtol(s + 1, &e, 10);
+    *minor = 0;
+    if (!*e) {
+        *stage = 3;
+        return 1;
+    }
+    if (!strncmp(e, "beta", 4))
+        *stage = 2, e += 4;
+    else if (!strncmp(e, "alpha", 5))
+        *stage = 1, e += 5;
+    else
+        return 0;
+    if (!isdigit((unsigned char)*e) || *e == '0')
+        return 0;
+    *minor = strtol(e, &e, 10);
+    return *e == 0;
+}
+
+int vk_crd_version_cmp(const char *a, const char *b)
+{
+    long ma, mb, na, nb;
+    int sa, sb;
+    int ka = kube_version(a, &ma, &sa, &na), kb = kube_version(b, &mb, &sb, &nb);
+    if (ka != kb)
+        return ka ? -1 : 1;
+    if (!ka)
+        return strcmp(a, b);
+    if (sa != sb)
+        return sb - sa;
+    if (ma != mb)
+        return ma > mb ? -1 : 1;
+    if (na != nb)
+        return na > nb ? -1 : 1;
+    return 0;
+}
+
 /* ---- rows ------------------------------------------------------------------ */
 
 static char *join(const json_t *arr)

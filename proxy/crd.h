@@ -99,6 +99,18 @@ json_t *vk_crd_warnings(const json_t *crd);
 json_t *vk_crd_status(const json_t *crd, const vk_resources_t *res, const char *now,
                       int *accepted);
 
+/* Create strategy: resets status to what kube-apiserver stores with a new
+ * CRD ({acceptedNames: {plural: "", kind: ""}, storedVersions: [<storage
+ * version>]}) before the write; vk_crd_status fills in the rest after. */
+void vk_crd_prepare_create(json_t *crd);
+
+/* Orders version names as Kubernetes does (apimachinery's
+ * CompareKubeAwareVersionStrings): GA before beta before alpha before
+ * other names; higher major, then higher minor first; other names
+ * alphabetically. Negative when a sorts first. For discovery's version
+ * order and preferred version (the first). */
+int vk_crd_version_cmp(const char *a, const char *b);
+
 /* ---- resource rows ------------------------------------------------------- */
 
 typedef struct vk_crd_rows {

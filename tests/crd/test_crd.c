@@ -395,6 +395,32 @@ TEST(update_rules)
     json_decref(crd);
 }
 
+TEST(version_order)
+{
+    const char *sorted[] = {"v10", "v2", "v1", "v11beta2", "v10beta3", "v3beta1", "v12alpha1",
+                            "v11alpha2", "foo1", "foo10"};
+    size_t n = sizeof sorted / sizeof sorted[0];
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (vk_crd_version_cmp(sorted[i], sorted[i + 1]) >= 0) {
+            fprintf(stderr, "  %s should sort before %s\n", sorted[i], sorted[i + 1]);
+            CHECK(0);
+        }
+        CHECK(vk_crd_version_cmp(sorted[i + 1], sorted[i]) > 0);
+    }
+    CHECK_EQ_INT(vk_crd_version_cmp("v1", "v1"), 0);
+}
+
+TEST(prepare_create)
+{
+    json_t *crd = widget_crd();
+    vk_crd_prepare_create(crd);
+    json_t *want = J("{\"acceptedNames\":{\"plural\":\"\",\"kind\":\"\"},\"storedVersions\":"
+                     "[\"v1\"]}");
+    CHECK(json_equal(json_object_get(crd, "status"), want));
+    json_decref(want);
+    json_decref(crd);
+}
+
 int main(void)
 {
     RUN(status_accepted_and_rows);
@@ -407,5 +433,7 @@ int main(void)
     RUN(scale);
     RUN(openapi_schema);
     RUN(update_rules);
+    RUN(version_order);
+    RUN(prepare_create);
     TEST_EXIT();
 }

@@ -104,6 +104,14 @@ static void crd_case(const char *name)
         json_t *empty = json_array();
         CHECK(same_causes(name, causes, empty));
         json_decref(empty);
+        /* The status stored with a new CRD. */
+        vk_crd_prepare_create(crd);
+        json_t *want = json_object_get(json_object_get(exp, "body"), "status");
+        json_t *got = json_object_get(crd, "status");
+        CHECK(json_equal(json_object_get(got, "acceptedNames"),
+                         json_object_get(want, "acceptedNames")));
+        CHECK(json_equal(json_object_get(got, "storedVersions"),
+                         json_object_get(want, "storedVersions")));
     } else {
         CHECK_EQ_INT(code, 422);
         json_t *want = json_object_get(json_object_get(json_object_get(exp, "body"), "details"),
