@@ -1277,7 +1277,10 @@ static int mutate_put(vk_rest_call_t *c, rmw_t *op, json_t *cur, json_t **next)
 static int mutate_patch(vk_rest_call_t *c, rmw_t *op, json_t *cur, json_t **next)
 {
     if (op->scale) {
+        /* Patch without resourceVersion: only one the client wrote is a precondition
+         * (otherwise a conflict with a concurrent writer is retried). */
         json_t *s = scale_of(c, cur), *ps;
+        json_object_del(json_object_get(s, "metadata"), "resourceVersion");
         int rc = apply_patch(c, s, &ps);
         json_decref(s);
         if (rc) return -1;
@@ -1294,8 +1297,11 @@ static int mutate_patch(vk_rest_call_t *c, rmw_t *op, json_t *cur, json_t **next
         *next = n;
         return 0;
     }
-    json_t *n;
-    if (apply_patch(c, cur, &n)) return -1;
+    json_t *n, *t = json_deep_copy(cur);
+    json_object_del(json_object_get(t, "metadata"), "resourceVersion");
+    int prc = apply_patch(c, t, &n);
+    json_decref(t);
+    if (prc) return -1;
     if (!json_is_object(n)) {
         json_decref(n);
         reply_msg(c, VK_EBADREQUEST, "the patch did not result in an object");
@@ -1883,8 +1889,7 @@ static void gc_dependents(vk_rest_ctx_t *ctx, const vk_resource_t *owner_res, co
                                 gc_written, NULL);
                 free(data);
             } else if (hit >= 0 && !meta_str(obj, "deletionTimestamp")) {
-                delete_object(ctx, res, l.items[k]->key, obj, l.items[k]->mod_rev, &o, 0, gc_one,
-                              NULL);
+                delete_object(ctx, res, l.items[k]->key, obj, 0, &o, 0, gc_one, NULL);
             }
             json_decref(obj);
         }
@@ -2229,12 +2234,12 @@ static void ns_pass(uv_timer_t *t)
                 for (size_t k = 0; k < l.count; k++) {
                     left++;
                     json_t *obj = vk_rest_decode(l.items[k]);
+                    /* Unconditional (revision 0): objects a controller keeps
+                     * updating must not make every pass lose a CAS race. */
                     if (obj && !meta_str(obj, "deletionTimestamp"))
-                        delete_object(ctx, res, l.items[k]->key, obj, l.items[k]->mod_rev, &o, 0,
-                                      ns_del_cb, NULL);
+                        delete_object(ctx, res, l.items[k]->key, obj, 0, &o, 0, ns_del_cb, NULL);
                     else if (obj && !has_finalizers(obj))
-                        vk_store_delete(ctx->store, l.items[k]->key, l.items[k]->mod_rev,
-                                        ignore_cb, NULL);
+                        vk_store_delete(ctx->store, l.items[k]->key, 0, ignore_cb, NULL);
                     json_decref(obj);
                 }
                 vk_store_list_free(&l);
