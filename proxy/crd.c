@@ -465,16 +465,16 @@ static int names_conflict(const json_t *names, const char *group, const vk_resou
     size_t n = vk_resources_count(res);
     for (size_t i = 0; i < n; i++) {
         const vk_resource_t *r = vk_resources_at(res, i);
-        if (strcmp(r->group, group) != 0)
+        if (!r->group || strcmp(r->group, group) != 0)
             continue;
         const char *what = NULL, *which = NULL;
-        if (!strcmp(r->plural, plural))
+        if (r->plural && !strcmp(r->plural, plural))
             what = "PluralConflict", which = plural;
-        else if (*singular && !strcmp(r->singular, singular))
+        else if (*singular && r->singular && !strcmp(r->singular, singular))
             what = "SingularConflict", which = singular;
-        else if (!strcmp(r->kind, kind))
+        else if (r->kind && !strcmp(r->kind, kind))
             what = "KindConflict", which = kind;
-        else {
+        else if (r->kind) {
             char *lk = vk_xasprintf("%sList", r->kind);
             if (!strcmp(lk, list_kind))
                 what = "ListKindConflict", which = list_kind;

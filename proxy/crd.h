@@ -19,7 +19,8 @@
  * CRDs in memory (json, by "<plural>.<group>", loaded at start and kept in
  * step with writes to customresourcedefinitions); `crd` below is the CRD of
  * the row being served (find it by row->group + row->kind).
- *  CRD create/update (after vk_defaults_apply):
+ *  CRD create/update (after vk_defaults_apply; on create first
+ *    vk_crd_prepare_create(crd)):
  *    n = vk_crd_validate(crd, old_or_NULL, causes) -> 422 with
  *      vk_validate_message("apiextensions.k8s.io", "CustomResourceDefinition", name, causes);
  *    w = vk_crd_warnings(crd) -> one Warning header each;
@@ -64,8 +65,8 @@
  *    the Scale from vk_crd_scale_get, then vk_crd_scale_set(crd, version,
  *    obj, scale, causes) (VK_EINVALID -> 422 for kind Scale).
  *  Discovery: nothing extra; the rows carry short names, categories, scope,
- *    status/scale flags (list a group's versions newest first: v2 > v1 >
- *    v1beta1, the first one preferred). The syncer skips VK_RES_CUSTOM. */
+ *    status/scale flags (order a group's versions with vk_crd_version_cmp,
+ *    the first one preferred). The syncer skips VK_RES_CUSTOM. */
 #ifndef VK_CRD_H
 #define VK_CRD_H
 

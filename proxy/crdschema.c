@@ -223,6 +223,18 @@ static char *translate_re(const char *re)
     for (size_t i = 0; i < n; i++) {
         char ch = re[i];
         if (in_br) {
+            if (ch == '[' && re[i + 1] == ':') { /* [:alpha:] class: copy as is */
+                const char *end = strstr(re + i + 2, ":]");
+                if (!end) {
+                    free(o);
+                    return NULL;
+                }
+                size_t len = (size_t)(end + 2 - (re + i));
+                memcpy(p, re + i, len);
+                p += len;
+                i += len - 1;
+                continue;
+            }
             if (ch == ']' && i > (size_t)br_start) {
                 if (br_dash)
                     *p++ = '-';

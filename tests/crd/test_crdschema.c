@@ -72,6 +72,10 @@ TEST(patterns)
     s = "{\"type\":\"string\",\"pattern\":\"^\\\\S+\\\\s\\\\S+$\"}";
     CHECK_EQ_INT(nerr(s, "\"a b\""), 0);
     CHECK_EQ_INT(nerr(s, "\"ab\""), 1);
+    /* POSIX classes inside brackets, escaped ] and - */
+    s = "{\"type\":\"string\",\"pattern\":\"^[[:alpha:]_][[:alnum:]\\\\-]*$\"}";
+    CHECK_EQ_INT(nerr(s, "\"_a-1\""), 0);
+    CHECK_EQ_INT(nerr(s, "\"1a\""), 1);
     /* A pattern the translation cannot express is refused on the CRD. */
     json_t *bad = J("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
                     "\"pattern\":\"^(?=x)\"}}}");
