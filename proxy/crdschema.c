@@ -288,6 +288,17 @@ static char *translate_re(const char *re)
             }
             continue;
         }
+        if (ch == '{' && isdigit((unsigned char)re[i + 1])) {
+            /* RE2 (upstream's engine) refuses repetition counts over 1000. */
+            char *e;
+            long lo = strtol(re + i + 1, &e, 10), hi = lo;
+            if (*e == ',' && isdigit((unsigned char)e[1]))
+                hi = strtol(e + 1, &e, 10);
+            if (lo > 1000 || hi > 1000) {
+                free(o);
+                return NULL;
+            }
+        }
         if (ch == '(' && re[i + 1] == '?') {
             if (re[i + 2] == ':') {
                 *p++ = '(';

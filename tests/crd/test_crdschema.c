@@ -85,6 +85,14 @@ TEST(patterns)
                  "s.properties[a].pattern");
     json_decref(c);
     json_decref(bad);
+    /* Counts over 1000 are invalid for RE2, so refused as well. */
+    bad = J("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
+            "\"pattern\":\"^a{2,1001}$\"}}}");
+    c = json_array();
+    CHECK_EQ_INT(vk_crdschema_check(bad, "s", c), 1);
+    json_decref(c);
+    json_decref(bad);
+    CHECK_EQ_INT(nerr("{\"type\":\"string\",\"pattern\":\"^a{2,3}$\"}", "\"aaa\""), 0);
     /* ...and never silently passes at validation either. */
     CHECK_EQ_INT(nerr("{\"type\":\"string\",\"pattern\":\"\\\\bx\"}", "\"x\""), 1);
 }
