@@ -378,8 +378,10 @@ static void child_spawn(child_t *c)
 {
     op_t *op = c->op;
     kill_stale(op, c->name);
+    /* With host credentials the tenant's syncer runs inside `vkube serve`. */
+    char *hostkc = vk_xasprintf("%s/%s/host.kubeconfig", op->opts.data_dir, c->name);
     char *args[] = {op->bin, "serve", "--data-dir", (char *)op->opts.data_dir, "--tenant", c->name,
-                    NULL};
+                    access(hostkc, R_OK) == 0 ? "--host-kubeconfig" : NULL, hostkc, NULL};
     int fd = open_log(op, c->name);
     uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
                                      {.flags = fd >= 0 ? UV_INHERIT_FD : UV_IGNORE, .data.fd = fd},
@@ -388,6 +390,7 @@ static void child_spawn(child_t *c)
                                .stdio_count = 3, .stdio = stdio};
     c->proc.data = c;
     int rc = uv_spawn(&op->loop, &c->proc, &po);
+    free(hostkc);
     if (fd >= 0) close(fd);
     if (rc) {
         /* uv_spawn leaves an initialised handle even on failure: close it. */
@@ -481,6 +484,15 @@ static void child_stop(child_t *c)
         child_release(c); /* a proc handle still closing keeps c alive until then */
 }
 
+/* Restarts a running control plane (its configuration changed). */
+static void child_restart(child_t *c)
+{
+    if (c->adopted)
+        kill(c->adopted, SIGTERM); /* adopted_poll_cb starts ours */
+    else if (c->running)
+        uv_process_kill(&c->proc, SIGTERM); /* child_exit_cb restarts it */
+}
+
 /* ---- local control planes ---- */
 
 typedef struct exit_res {
@@ -542,6 +554,89 @@ static int pick_port(op_t *op)
     return -1;
 }
 
+/* The Tenant as the control plane reads it (DIR/NAME/tenant.yaml): apiVersion,
+ * kind, name and spec only. Caller frees; NULL on failure. */
+static char *manifest_yaml(const json_t *t)
+{
+    json_t *spec = json_object_get(t, "spec");
+    json_t *m = json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "vkube.io/v1alpha1", "kind",
+                          "Tenant", "metadata", "name", str_at(t, "metadata", "name"), "spec",
+                          spec ? json_incref(spec) : json_object());
+    char *yaml = NULL;
+    if (vk_yaml_emit(m, &yaml)) yaml = NULL;
+    json_decref(m);
+    return yaml;
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+    char *tmp = vk_xasprintf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int ok = fd >= 0;
+    if (ok) {
+        size_t n = strlen(text);
+        ok = write(fd, text, n) == (ssize_t)n;
+        ok = (close(fd) == 0) && ok;
+    }
+    if (ok) ok = rename(tmp, path) == 0;
+    if (!ok) unlink(tmp);
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+/* Keeps DIR/NAME/tenant.yaml equal to the spec and gives the syncer host
+ * credentials of its own: a token of the namespace's vkube-syncer
+ * ServiceAccount (TokenRequest, one year) in DIR/NAME/host.kubeconfig.
+ * Returns 1 if the control plane must restart to see a change, 0, or -1
+ * with msg set. */
+static int sync_local_files(op_t *op, const json_t *t, const vk_tenant_config_t *cfg,
+                            const vk_tenantdir_t *td, char *msg, size_t msglen)
+{
+    int changed = 0;
+    char *yaml = manifest_yaml(t);
+    char *mpath = vk_xasprintf("%s/tenant.yaml", td->dir);
+    char *cur = NULL;
+    if (vk_cert_read_file(mpath, &cur, NULL) || !yaml || strcmp(cur, yaml)) {
+        if (!yaml || write_file(mpath, yaml, 0600)) {
+            snprintf(msg, msglen, "cannot write %s", mpath);
+            changed = -1;
+        } else {
+            changed = 1;
+        }
+    }
+    free(cur);
+    free(yaml);
+    free(mpath);
+    if (changed < 0) return -1;
+
+    char *kpath = vk_xasprintf("%s/host.kubeconfig", td->dir);
+    if (access(kpath, R_OK) != 0 && op->kc.ca_pem) {
+        char *path = vk_xasprintf("/api/v1/namespaces/%s/serviceaccounts/%s/token",
+                                  cfg->host_namespace, VK_OPERATOR_SYNCER);
+        json_t *req = json_pack("{s:s,s:s,s:{s:i}}", "apiVersion", "authentication.k8s.io/v1",
+                                "kind", "TokenRequest", "spec", "expirationSeconds", 31536000);
+        json_t *resp = NULL;
+        int st = sreq(op, "POST", path, NULL, req, &resp, msg, msglen);
+        const char *token = json_string_value(json_object_get(json_object_get(resp, "status"), "token"));
+        char *kc = NULL;
+        if (st == 201 || st == 200) {
+            if (token && vk_kubeconfig_render("host", op->kc.server, op->kc.ca_pem, NULL, NULL,
+                                              token, &kc) == 0 &&
+                write_file(kpath, kc, 0600) == 0)
+                changed = 1;
+            else
+                snprintf(msg, msglen, "cannot write %s", kpath);
+        }
+        if (!changed) changed = -1;
+        free(kc);
+        json_decref(resp);
+        json_decref(req);
+        free(path);
+    }
+    free(kpath);
+    return changed;
+}
+
 /* Creates DIR/NAME with `vkube tenant create` unless it exists. The manifest
  * goes in with -f when the CLI supports it, else the tenant is created from
  * flags (name and address). 0, or -1 with msg set. */
@@ -557,14 +652,10 @@ static int ensure_tenant_dir(op_t *op, const json_t *t, const vk_tenantdir_t *td
     }
     char listen[32];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    json_t *spec = json_object_get(t, "spec");
-    json_t *m = json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "vkube.io/v1alpha1", "kind",
-                          "Tenant", "metadata", "name", name, "spec",
-                          spec ? json_incref(spec) : json_object());
-    char *yaml = NULL;
+    char *yaml = manifest_yaml(t);
     char *mpath = vk_xasprintf("%s/%s.tenant.yaml", op->opts.data_dir, name);
     int wrote = 0;
-    if (vk_yaml_emit(m, &yaml) == 0) {
+    if (yaml) {
         FILE *f = fopen(mpath, "w");
         if (f) {
             wrote = fputs(yaml, f) >= 0;
@@ -572,7 +663,6 @@ static int ensure_tenant_dir(op_t *op, const json_t *t, const vk_tenantdir_t *td
         }
     }
     free(yaml);
-    json_decref(m);
     int rc = -1;
     if (wrote) {
         char *args[] = {op->bin, "tenant", "create", (char *)name, "-f", mpath, "--data-dir",
@@ -1024,7 +1114,19 @@ static int reconcile(op_t *op, json_t *t, const json_t *owners, int full)
         }
         json_object_set_new(op->applied, name, json_integer(gen));
     }
-    child_t *c = child_ensure(op, name);
+    int files = sync_local_files(op, t, &cfg, &td, msg, sizeof msg);
+    if (files < 0) {
+        vk_log_warn("operator: tenant %s: %s", name, msg);
+        set_status(op, t, simple_status(t, "Provisioning", "HostCredentialsFailed", msg));
+        again = 1;
+        goto out_td;
+    }
+    child_t *c = child_find(op, name);
+    if (files > 0 && c && c->want) {
+        vk_log_info("operator: tenant %s: configuration changed; restarting its control plane", name);
+        child_restart(c);
+    }
+    c = child_ensure(op, name);
     int ready = c->running && api_ready(op, &td);
     again = !ready;
 

@@ -164,6 +164,19 @@ grep -Eq "server: \"?$ep\"?$" "$tmp/acme.kubeconfig" && [[ $ep == https://127.0.
 [[ $(k get tenant acme -o jsonpath='{.metadata.finalizers[*]}') == *vkube.io/tenant-cleanup* ]] &&
 	ok op-finalizer || not_ok op-finalizer
 
+# The syncer inside acme's `vkube serve` (host credentials: the namespace's
+# vkube-syncer token) puts a tenant pod on acme's VM nodes only.
+if kubectl --kubeconfig="$tmp/acme.kubeconfig" run web --image=nginx >&2 &&
+	wait_until 60 bash -c "[[ \$('$HOST_KUBECTL' --kubeconfig='$kc' -n vkube-acme get pods -o jsonpath='{.items[*].status.phase}') == Running ]]"; then
+	node=$(k -n vkube-acme get pods -o jsonpath='{.items[0].spec.nodeName}')
+	[[ $node == vm-acme-* ]] && ok op-tenant-pod-on-own-nodes || not_ok op-tenant-pod-on-own-nodes "host pod on '$node'"
+else
+	not_ok op-tenant-pod-on-own-nodes "no Running host pod in vkube-acme ($(k -n vkube-acme get pods -o name 2>&1 | tr '\n' ' '); serve log: $(grep -m2 -iE 'syncer|error' "$data/acme.log" | tr '\n' ' '))"
+fi
+grep -q -- "--host-kubeconfig $data/acme/host.kubeconfig" /proc/$(serve_pids acme | head -1)/cmdline 2>/dev/null ||
+	tr '\0' ' ' </proc/$(serve_pids acme | head -1)/cmdline | grep -q -- "--host-kubeconfig $data/acme/host.kubeconfig" &&
+	grep -q "token:" "$data/acme/host.kubeconfig" && ok op-syncer-own-credentials || not_ok op-syncer-own-credentials
+
 # Host namespace contents.
 ns_ok() { # TENANT NS PODS
 	local t=$1 ns=$2
