@@ -27,7 +27,7 @@
 struct vk_controllers {
     uv_loop_t *loop;
     vk_client_t *cl;
-    vk_client_informer_t *pods, *rss, *deps, *jobs, *cjobs;
+    vk_client_informer_t *pods, *rss, *deps, *jobs, *cjobs, *stss, *pvcs, *dss, *nodes;
     json_t *queue;  /* key -> true */
     json_t *expect; /* key -> [pending, since] */
     uv_timer_t tick, resync;
@@ -1018,6 +1018,393 @@ static void sync_cronjob(vk_controllers_t *k, const char *key, const char *ns, c
     json_decref(failed_jobs);
 }
 
+/* ------------------------------------------------------------ StatefulSet */
+
+/* Ordinal of a pod named "<set>-<N>", or -1. */
+static long sts_ordinal(const char *set, const char *pod)
+{
+    size_t n = strlen(set);
+    if (strncmp(pod, set, n) || pod[n] != '-' || !pod[n + 1]) return -1;
+    char *end;
+    long v = strtol(pod + n + 1, &end, 10);
+    return *end || v < 0 ? -1 : v;
+}
+
+static void sts_create_pod(vk_controllers_t *k, const char *key, json_t *set, long ord,
+                           const char *revision)
+{
+    json_t *spec = json_object_get(set, "spec");
+    json_t *tmpl = json_object_get(spec, "template");
+    const char *name = mds(set, "name"), *ns = mds(set, "namespace");
+    char pod[340], idx[32];
+    snprintf(pod, sizeof pod, "%s-%ld", name, ord);
+    snprintf(idx, sizeof idx, "%ld", ord);
+    json_t *labels = json_deep_copy(at(tmpl, "metadata", "labels"));
+    if (!labels) labels = json_object();
+    json_object_set_new(labels, "statefulset.kubernetes.io/pod-name", json_string(pod));
+    json_object_set_new(labels, "apps.kubernetes.io/pod-index", json_string(idx));
+    json_object_set_new(labels, "controller-revision-hash", json_string(revision));
+    json_t *m = json_pack("{s:s,s:s,s:o,s:[o]}", "name", pod, "namespace", ns, "labels", labels,
+                          "ownerReferences", owner_ref(set, "apps/v1", "StatefulSet"));
+    json_t *ann = at(tmpl, "metadata", "annotations");
+    if (ann) json_object_set(m, "annotations", ann);
+    json_t *ps = json_deep_copy(json_object_get(tmpl, "spec"));
+    json_object_set_new(ps, "hostname", json_string(pod));
+    const char *svc = json_string_value(json_object_get(spec, "serviceName"));
+    if (svc && *svc) json_object_set_new(ps, "subdomain", json_string(svc));
+    /* Each volumeClaimTemplate becomes the pod's volume of that name. */
+    json_t *vols = json_object_get(ps, "volumes");
+    if (!json_is_array(vols)) json_object_set_new(ps, "volumes", vols = json_array());
+    size_t i;
+    json_t *vct;
+    json_array_foreach(json_object_get(spec, "volumeClaimTemplates"), i, vct) {
+        const char *vn = mds(vct, "name");
+        if (!vn) continue;
+        char claim[700];
+        snprintf(claim, sizeof claim, "%s-%s", vn, pod);
+        size_t j;
+        json_t *v;
+        json_array_foreach(vols, j, v) {
+            if (!strcmp(json_string_value(json_object_get(v, "name")) ?: "", vn)) {
+                json_array_remove(vols, j);
+                break;
+            }
+        }
+        json_array_append_new(vols, json_pack("{s:s,s:{s:s}}", "name", vn,
+                                              "persistentVolumeClaim", "claimName", claim));
+    }
+    if (!json_array_size(vols)) json_object_del(ps, "volumes");
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o}", "apiVersion", "v1", "kind", "Pod", "metadata", m,
+                          "spec", ps);
+    char *path = vk_client_path("", "v1", "pods", ns, NULL, NULL);
+    vk_client_create(k->cl, path, o, on_write, wctx(k, key, 1, "create pod"));
+    free(path);
+    json_decref(o);
+}
+
+/* Creates the pod's missing claims (they outlive the pods, as upstream's Retain). */
+static void sts_claims(vk_controllers_t *k, const char *key, json_t *set, long ord)
+{
+    const char *name = mds(set, "name"), *ns = mds(set, "namespace");
+    size_t i;
+    json_t *vct;
+    json_array_foreach(at(set, "spec", "volumeClaimTemplates"), i, vct) {
+        const char *vn = mds(vct, "name");
+        if (!vn) continue;
+        char claim[700];
+        snprintf(claim, sizeof claim, "%s-%s-%ld", vn, name, ord);
+        if (vk_client_informer_get(k->pvcs, ns, claim)) continue;
+        json_t *labels = json_deep_copy(at(at(set, "spec", "selector"), "matchLabels", NULL));
+        if (!labels) labels = json_object();
+        json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:O}", "apiVersion", "v1", "kind",
+                              "PersistentVolumeClaim", "metadata", "name", claim, "namespace", ns,
+                              "labels", labels, "spec", json_object_get(vct, "spec"));
+        char *path = vk_client_path("", "v1", "persistentvolumeclaims", ns, NULL, NULL);
+        vk_client_create(k->cl, path, o, on_write, wctx(k, key, 0, "create claim"));
+        free(path);
+        json_decref(o);
+    }
+}
+
+static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const char *name)
+{
+    json_t *set = vk_client_informer_get(k->stss, ns, name);
+    if (!set) {
+        json_object_del(k->expect, key);
+        return;
+    }
+    if (terminating(set) || !expect_satisfied(k, key)) return;
+    json_t *spec = json_object_get(set, "spec");
+    long want = intval(json_object_get(spec, "replicas"), 1);
+    const char *pmp = json_string_value(json_object_get(spec, "podManagementPolicy"));
+    int parallel = pmp && !strcmp(pmp, "Parallel");
+    const char *ut = json_string_value(at(spec, "updateStrategy", "type"));
+    int on_delete = ut && !strcmp(ut, "OnDelete");
+    long partition = intval(at(at(spec, "updateStrategy", "rollingUpdate"), "partition", NULL), 0);
+    char hash[16], rev[340];
+    vk_controllers_template_hash(json_object_get(spec, "template"), -1, hash);
+    snprintf(rev, sizeof rev, "%s-%s", name, hash);
+    /* Pods by ordinal. */
+    long cap = want + 64;
+    json_t **pods = vk_xcalloc((size_t)cap, sizeof *pods);
+    long maxord = -1, count = 0, ready = 0, updated = 0, current = 0;
+    json_t *extra = json_array(); /* owned pods with ordinals >= cap */
+    const char *pk;
+    json_t *p;
+    const char *cur_rev = json_string_value(at(set, "status", "currentRevision"));
+    json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
+        if (strcmp(mds(p, "namespace") ?: "", ns) || !owned_by(p, set)) continue;
+        long o = sts_ordinal(name, mds(p, "name"));
+        if (o < 0) continue;
+        count++;
+        if (o < cap)
+            pods[o] = p;
+        else
+            json_array_append(extra, p);
+        if (o > maxord) maxord = o;
+        if (pod_ready(p, NULL) && pod_active(p)) ready++;
+        const char *pr = json_string_value(json_object_get(json_object_get(md(p), "labels"),
+                                                           "controller-revision-hash"));
+        if (pr && !strcmp(pr, rev)) updated++;
+        else if (pr && cur_rev && !strcmp(pr, cur_rev)) current++;
+    }
+    int acted = 0;
+    /* Failed or succeeded pods are replaced. */
+    for (long o = 0; o < want && o < cap && !acted; o++) {
+        if (pods[o] && !terminating(pods[o]) && !pod_active(pods[o])) {
+            expect_add(k, key, 1);
+            delete_pod(k, key, pods[o]);
+            acted = !parallel;
+        }
+    }
+    /* Scale up: in order, each waits for the previous ones to be Running and Ready. */
+    for (long o = 0; o < want && o < cap && !acted; o++) {
+        if (pods[o]) {
+            if (!parallel && (!pod_ready(pods[o], NULL) || terminating(pods[o]))) acted = 1;
+            continue;
+        }
+        sts_claims(k, key, set, o);
+        expect_add(k, key, 1);
+        sts_create_pod(k, key, set, o, rev);
+        if (!parallel) acted = 1;
+    }
+    /* Scale down: highest ordinal first (one at a time unless Parallel). */
+    if (!acted) {
+        size_t i;
+        json_array_foreach(extra, i, p) {
+            if (!terminating(p)) {
+                expect_add(k, key, 1);
+                delete_pod(k, key, p);
+                acted = !parallel;
+            }
+        }
+        for (long o = (maxord < cap ? maxord : cap - 1); o >= want && !acted; o--) {
+            if (!pods[o] || terminating(pods[o])) {
+                if (pods[o] && !parallel) acted = 1;
+                continue;
+            }
+            expect_add(k, key, 1);
+            delete_pod(k, key, pods[o]);
+            if (!parallel) acted = 1;
+        }
+    }
+    /* Rolling update: highest ordinal first down to the partition, one pod at a
+     * time once every pod is ready. */
+    if (!acted && !on_delete && ready == want && count == want) {
+        for (long o = want - 1; o >= partition && o >= 0 && o < cap; o--) {
+            const char *pr = pods[o] ? json_string_value(json_object_get(
+                                           json_object_get(md(pods[o]), "labels"),
+                                           "controller-revision-hash"))
+                                     : NULL;
+            if (pods[o] && (!pr || strcmp(pr, rev))) {
+                expect_add(k, key, 1);
+                delete_pod(k, key, pods[o]);
+                break;
+            }
+        }
+    }
+    json_t *st = json_deep_copy(json_object_get(set, "status"));
+    if (!json_is_object(st)) {
+        json_decref(st);
+        st = json_object();
+    }
+    json_object_set(st, "observedGeneration", json_object_get(md(set), "generation"));
+    json_object_set_new(st, "replicas", json_integer(count));
+    json_object_set_new(st, "readyReplicas", json_integer(ready));
+    json_object_set_new(st, "availableReplicas", json_integer(ready));
+    json_object_set_new(st, "updatedReplicas", json_integer(updated));
+    json_object_set_new(st, "updateRevision", json_string(rev));
+    if (!cur_rev || (updated == want && count == want)) {
+        json_object_set_new(st, "currentRevision", json_string(rev));
+        json_object_set_new(st, "currentReplicas", json_integer(updated));
+    } else {
+        json_object_set_new(st, "currentReplicas", json_integer(current));
+    }
+    if (!json_object_get(st, "collisionCount")) json_object_set_new(st, "collisionCount", json_integer(0));
+    static const char *const zero[] = {"readyReplicas", "availableReplicas", "updatedReplicas",
+                                       "currentReplicas"};
+    for (size_t i = 0; i < 4; i++)
+        if (!json_integer_value(json_object_get(st, zero[i]))) json_object_del(st, zero[i]);
+    if (!json_equal(st, json_object_get(set, "status")))
+        write_status(k, key, "apps", "statefulsets", set, st);
+    json_decref(st);
+    json_decref(extra);
+    free(pods);
+}
+
+/* ------------------------------------------------------------ DaemonSet */
+
+/* The node a daemon pod is for: spec.nodeName, else the metadata.name term of
+ * its required node affinity (as upstream's daemon pods carry). Borrowed. */
+static const char *ds_pod_node(json_t *p)
+{
+    const char *n = json_string_value(at(p, "spec", "nodeName"));
+    if (n && *n) return n;
+    json_t *terms = at(at(at(at(p, "spec", "affinity"), "nodeAffinity", NULL),
+                          "requiredDuringSchedulingIgnoredDuringExecution", NULL),
+                       "nodeSelectorTerms", NULL);
+    size_t i, j;
+    json_t *t, *f;
+    json_array_foreach(terms, i, t) {
+        json_array_foreach(json_object_get(t, "matchFields"), j, f) {
+            const char *key = json_string_value(json_object_get(f, "key"));
+            if (key && !strcmp(key, "metadata.name"))
+                return json_string_value(json_array_get(json_object_get(f, "values"), 0));
+        }
+    }
+    return NULL;
+}
+
+static int ds_node_fits(json_t *ds, json_t *node)
+{
+    json_t *sel = at(at(ds, "spec", "template"), "spec", NULL);
+    sel = json_object_get(sel, "nodeSelector");
+    const char *k;
+    json_t *v;
+    json_t *labels = json_object_get(md(node), "labels");
+    json_object_foreach(sel, k, v) {
+        json_t *have = json_object_get(labels, k);
+        if (!have || !json_equal(have, v)) return 0;
+    }
+    return !terminating(node);
+}
+
+static void ds_create_pod(vk_controllers_t *k, const char *key, json_t *ds, const char *node,
+                          const char *hash)
+{
+    json_t *tmpl = json_deep_copy(at(ds, "spec", "template"));
+    json_t *tm = json_object_get(tmpl, "metadata");
+    if (!tm) json_object_set_new(tmpl, "metadata", tm = json_object());
+    json_t *ps = json_object_get(tmpl, "spec");
+    json_object_set_new(ps, "affinity",
+                        json_pack("{s:{s:{s:[{s:[{s:s,s:s,s:[s]}]}]}}}", "nodeAffinity",
+                                  "requiredDuringSchedulingIgnoredDuringExecution",
+                                  "nodeSelectorTerms", "matchFields", "key", "metadata.name",
+                                  "operator", "In", "values", node));
+    json_t *tol = json_object_get(ps, "tolerations");
+    if (!json_is_array(tol)) json_object_set_new(ps, "tolerations", tol = json_array());
+    static const char *const taints[][2] = {
+        {"node.kubernetes.io/not-ready", "NoExecute"},
+        {"node.kubernetes.io/unreachable", "NoExecute"},
+        {"node.kubernetes.io/disk-pressure", "NoSchedule"},
+        {"node.kubernetes.io/memory-pressure", "NoSchedule"},
+        {"node.kubernetes.io/pid-pressure", "NoSchedule"},
+        {"node.kubernetes.io/unschedulable", "NoSchedule"}};
+    for (size_t i = 0; i < sizeof taints / sizeof taints[0]; i++)
+        json_array_append_new(tol, json_pack("{s:s,s:s,s:s}", "key", taints[i][0], "operator",
+                                             "Exists", "effect", taints[i][1]));
+    json_t *extra = json_pack("{s:s}", "controller-revision-hash", hash);
+    json_t *ref = owner_ref(ds, "apps/v1", "DaemonSet");
+    create_pod(k, key, ds, tmpl, ref, extra);
+    json_decref(ref);
+    json_decref(extra);
+    json_decref(tmpl);
+}
+
+static void sync_ds(vk_controllers_t *k, const char *key, const char *ns, const char *name)
+{
+    json_t *ds = vk_client_informer_get(k->dss, ns, name);
+    if (!ds) {
+        json_object_del(k->expect, key);
+        return;
+    }
+    if (terminating(ds) || !expect_satisfied(k, key)) return;
+    char hash[16];
+    vk_controllers_template_hash(at(ds, "spec", "template"), -1, hash);
+    long min_ready = intval(at(ds, "spec", "minReadySeconds"), 0), now = (long)time(NULL);
+    const char *ut = json_string_value(at(at(ds, "spec", "updateStrategy"), "type", NULL));
+    int on_delete = ut && !strcmp(ut, "OnDelete");
+    /* node name -> array of its active daemon pods */
+    json_t *by_node = json_object();
+    const char *pk;
+    json_t *p;
+    long misscheduled = 0;
+    json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
+        if (strcmp(mds(p, "namespace") ?: "", ns) || !owned_by(p, ds) || !pod_active(p)) continue;
+        const char *node = ds_pod_node(p);
+        if (!node) continue;
+        json_t *arr = json_object_get(by_node, node);
+        if (!arr) json_object_set_new(by_node, node, arr = json_array());
+        json_array_append(arr, p);
+    }
+    long desired = 0, scheduled = 0, ready = 0, avail = 0, updated = 0, unavailable_now = 0;
+    json_t *stale = json_array();
+    const char *nk;
+    json_t *node;
+    json_object_foreach(vk_client_informer_items(k->nodes), nk, node) {
+        const char *nn = mds(node, "name");
+        json_t *arr = json_object_get(by_node, nn);
+        if (!ds_node_fits(ds, node)) continue;
+        desired++;
+        if (!arr) {
+            expect_add(k, key, 1);
+            ds_create_pod(k, key, ds, nn, hash);
+            unavailable_now++;
+            continue;
+        }
+        scheduled++;
+        json_t *first = json_array_get(arr, 0);
+        /* Extra pods on one node go. */
+        for (size_t i = 1; i < json_array_size(arr); i++) {
+            expect_add(k, key, 1);
+            delete_pod(k, key, json_array_get(arr, i));
+        }
+        if (pod_ready(first, NULL)) ready++;
+        if (pod_available(first, min_ready, now))
+            avail++;
+        else
+            unavailable_now++;
+        const char *h = json_string_value(
+            json_object_get(json_object_get(md(first), "labels"), "controller-revision-hash"));
+        if (h && !strcmp(h, hash))
+            updated++;
+        else
+            json_array_append(stale, first);
+    }
+    /* Pods on nodes that are gone or no longer fit. */
+    json_object_foreach(by_node, nk, p) {
+        json_t *nd = vk_client_informer_get(k->nodes, "", nk);
+        if (nd && ds_node_fits(ds, nd)) continue;
+        misscheduled++;
+        size_t i;
+        json_t *x;
+        json_array_foreach(p, i, x) {
+            expect_add(k, key, 1);
+            delete_pod(k, key, x);
+        }
+    }
+    /* Rolling update: replace old pods while fewer than maxUnavailable are down. */
+    if (!on_delete) {
+        long maxu = vk_controllers_int_or_percent(
+            at(at(ds, "spec", "updateStrategy"), "rollingUpdate", "maxUnavailable"), desired, 0, 1);
+        if (maxu < 1) maxu = 1;
+        size_t i;
+        json_t *x;
+        json_array_foreach(stale, i, x) {
+            if (unavailable_now >= maxu) break;
+            expect_add(k, key, 1);
+            delete_pod(k, key, x);
+            unavailable_now++;
+        }
+    }
+    json_t *st = json_pack("{s:O,s:I,s:I,s:I,s:I,s:I,s:I}", "observedGeneration",
+                           json_object_get(md(ds), "generation") ?: json_null(),
+                           "currentNumberScheduled", (json_int_t)scheduled,
+                           "desiredNumberScheduled", (json_int_t)desired, "numberMisscheduled",
+                           (json_int_t)misscheduled, "numberReady", (json_int_t)ready,
+                           "updatedNumberScheduled", (json_int_t)updated, "numberAvailable",
+                           (json_int_t)avail);
+    if (desired - avail > 0)
+        json_object_set_new(st, "numberUnavailable", json_integer(desired - avail));
+    if (!avail) json_object_del(st, "numberAvailable");
+    if (!updated) json_object_del(st, "updatedNumberScheduled");
+    if (!json_equal(st, json_object_get(ds, "status")))
+        write_status(k, key, "apps", "daemonsets", ds, st);
+    json_decref(st);
+    json_decref(stale);
+    json_decref(by_node);
+}
+
 /* ------------------------------------------------------------ plumbing */
 
 static void on_tick(uv_timer_t *t)
@@ -1026,7 +1413,9 @@ static void on_tick(uv_timer_t *t)
     /* Nothing is decided before every cache is loaded (no duplicate pods). */
     if (!vk_client_informer_synced(k->pods) || !vk_client_informer_synced(k->rss) ||
         !vk_client_informer_synced(k->deps) || !vk_client_informer_synced(k->jobs) ||
-        !vk_client_informer_synced(k->cjobs))
+        !vk_client_informer_synced(k->cjobs) || !vk_client_informer_synced(k->stss) ||
+        !vk_client_informer_synced(k->pvcs) || !vk_client_informer_synced(k->dss) ||
+        !vk_client_informer_synced(k->nodes))
         return;
     json_t *q = k->queue;
     k->queue = json_object();
@@ -1048,6 +1437,10 @@ static void on_tick(uv_timer_t *t)
             sync_job(k, key, ns, name);
         else if (!strcmp(kind, "cj"))
             sync_cronjob(k, key, ns, name);
+        else if (!strcmp(kind, "sts"))
+            sync_sts(k, key, ns, name);
+        else if (!strcmp(kind, "ds"))
+            sync_ds(k, key, ns, name);
     }
     json_decref(q);
 }
@@ -1072,6 +1465,10 @@ static void enqueue_owner(vk_controllers_t *k, json_t *obj)
         enqueue(k, "job", mds(obj, "namespace"), name);
     else if (!strcmp(kind, "CronJob"))
         enqueue(k, "cj", mds(obj, "namespace"), name);
+    else if (!strcmp(kind, "StatefulSet"))
+        enqueue(k, "sts", mds(obj, "namespace"), name);
+    else if (!strcmp(kind, "DaemonSet"))
+        enqueue(k, "ds", mds(obj, "namespace"), name);
 }
 
 static void on_pod(void *arg, int type, json_t *p)
@@ -1082,7 +1479,12 @@ static void on_pod(void *arg, int type, json_t *p)
         const char *kind = json_string_value(json_object_get(ref, "kind"));
         char key[600];
         snprintf(key, sizeof key, "%s/%s/%s",
-                 kind && !strcmp(kind, "Job") ? "job" : "rs", mds(p, "namespace") ?: "",
+                 !kind                            ? "rs"
+                 : !strcmp(kind, "Job")           ? "job"
+                 : !strcmp(kind, "StatefulSet")   ? "sts"
+                 : !strcmp(kind, "DaemonSet")     ? "ds"
+                                                  : "rs",
+                 mds(p, "namespace") ?: "",
                  json_string_value(json_object_get(ref, "name")) ?: "");
         expect_observed(k, key);
     }
@@ -1124,6 +1526,35 @@ static void on_job(void *arg, int type, json_t *j)
     kick(k);
 }
 
+static void on_sts(void *arg, int type, json_t *o)
+{
+    vk_controllers_t *k = arg;
+    enqueue(k, "sts", mds(o, "namespace"), mds(o, "name"));
+    kick(k);
+}
+
+static void on_pvc(void *arg, int type, json_t *o)
+{
+}
+
+static void on_ds(void *arg, int type, json_t *o)
+{
+    vk_controllers_t *k = arg;
+    enqueue(k, "ds", mds(o, "namespace"), mds(o, "name"));
+    kick(k);
+}
+
+/* A node came, went or changed: every DaemonSet looks again. */
+static void on_node(void *arg, int type, json_t *o)
+{
+    vk_controllers_t *k = arg;
+    const char *key;
+    json_t *ds;
+    json_object_foreach(vk_client_informer_items(k->dss), key, ds)
+        enqueue(k, "ds", mds(ds, "namespace"), mds(ds, "name"));
+    kick(k);
+}
+
 static void on_cronjob(void *arg, int type, json_t *cj)
 {
     vk_controllers_t *k = arg;
@@ -1142,7 +1573,8 @@ static void on_resync(uv_timer_t *t)
     struct {
         vk_client_informer_t *inf;
         const char *kind;
-    } all[] = {{k->rss, "rs"}, {k->deps, "deploy"}, {k->jobs, "job"}, {k->cjobs, "cj"}};
+    } all[] = {{k->rss, "rs"}, {k->deps, "deploy"}, {k->jobs, "job"}, {k->cjobs, "cj"},
+                 {k->stss, "sts"}, {k->dss, "ds"}};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (!vk_client_informer_synced(all[i].inf)) continue;
         const char *key;
@@ -1178,6 +1610,18 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     free(p);
     p = vk_client_path("batch", "v1", "cronjobs", NULL, NULL, NULL);
     k->cjobs = vk_client_informer_new(k->cl, p, on_cronjob, on_synced, k);
+    free(p);
+    p = vk_client_path("apps", "v1", "statefulsets", NULL, NULL, NULL);
+    k->stss = vk_client_informer_new(k->cl, p, on_sts, on_synced, k);
+    free(p);
+    p = vk_client_path("", "v1", "persistentvolumeclaims", NULL, NULL, NULL);
+    k->pvcs = vk_client_informer_new(k->cl, p, on_pvc, on_synced, k);
+    free(p);
+    p = vk_client_path("apps", "v1", "daemonsets", NULL, NULL, NULL);
+    k->dss = vk_client_informer_new(k->cl, p, on_ds, on_synced, k);
+    free(p);
+    p = vk_client_path("", "v1", "nodes", NULL, NULL, NULL);
+    k->nodes = vk_client_informer_new(k->cl, p, on_node, on_synced, k);
     free(p);
     uv_timer_start(&k->resync, on_resync, 2000, 2000);
     return k;

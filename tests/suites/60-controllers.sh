@@ -234,6 +234,65 @@ if [[ $jn =~ ^tick-[0-9]+$ ]]; then ok cronjob-job-name; else nok cronjob-job-na
 if $K -n $NS create cronjob badsched --image=busybox --schedule='61 * * * *' >/dev/null 2>&1; then
     nok cronjob-bad-schedule "accepted by the API"; else ok cronjob-bad-schedule; fi
 
+# ---- StatefulSet: ordered pods, claims from volumeClaimTemplates, rolling update
+cat <<EOF | $K -n $NS apply -f - >/dev/null
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 3
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: c, image: nginx:1.24}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+EOF
+if out=$(timeout 40 $K -n $NS rollout status sts/db --timeout=35s 2>&1); then ok sts-rollout-status; else nok sts-rollout-status "$(tail -c 300 <<<"$out")"; fi
+names=$($K -n $NS get pods -l app=db -o jsonpath='{range .items[*]}{.metadata.name} {end}')
+if [ "$names" = "db-0 db-1 db-2 " ]; then ok sts-ordered-names; else nok sts-ordered-names "$names"; fi
+# OrderedReady: each pod was created after the previous one was Ready.
+t0=$($K -n $NS get pod db-0 -o jsonpath='{.status.conditions[0].lastTransitionTime}')
+c1=$($K -n $NS get pod db-1 -o jsonpath='{.metadata.creationTimestamp}')
+if [[ -n $t0 && ! $c1 < $t0 ]]; then ok sts-ordered-ready; else nok sts-ordered-ready "db-0 ready $t0, db-1 created $c1"; fi
+pvcs=$($K -n $NS get pvc -o jsonpath='{range .items[*]}{.metadata.name} {end}')
+claim=$($K -n $NS get pod db-2 -o jsonpath='{.spec.volumes[?(@.name=="data")].persistentVolumeClaim.claimName}')
+if [ "$pvcs" = "data-db-0 data-db-1 data-db-2 " ] && [ "$claim" = data-db-2 ]; then ok sts-pvc-templates; else nok sts-pvc-templates "pvcs: $pvcs claim: $claim"; fi
+$K -n $NS set image sts/db c=nginx:1.25 >/dev/null
+if out=$(timeout 60 $K -n $NS rollout status sts/db --timeout=55s 2>&1); then ok sts-rolling-update; else nok sts-rolling-update "$(tail -c 300 <<<"$out")"; fi
+imgs=$($K -n $NS get pods -l app=db -o jsonpath='{range .items[*]}{.spec.containers[0].image} {end}')
+if [ "$imgs" = "nginx:1.25 nginx:1.25 nginx:1.25 " ]; then ok sts-updated-pods; else nok sts-updated-pods "$imgs"; fi
+$K -n $NS scale sts db --replicas=1 >/dev/null
+wait_for sts-scale-down 20 pods_are app=db 1
+if [ "$($K -n $NS get pods -l app=db -o jsonpath='{.items[0].metadata.name}')" = db-0 ]; then ok sts-keeps-ordinal-0; else nok sts-keeps-ordinal-0 "db-0 is not the one left"; fi
+
+# ---- DaemonSet: one pod per (fitting) node; the test registers two nodes
+for n in vk-node-a vk-node-b; do
+    printf 'apiVersion: v1\nkind: Node\nmetadata: {name: %s, labels: {pool: web}}\n' $n | $K apply -f - >/dev/null
+done
+cat <<EOF | $K -n $NS apply -f - >/dev/null
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {nodeSelector: {pool: web}, containers: [{name: c, image: busybox}]}
+EOF
+wait_for ds-pod-per-node 15 pods_are app=agent 2
+nodes=$($K -n $NS get pods -l app=agent -o jsonpath='{range .items[*]}{.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values[0]} {end}' | tr ' ' '\n' | sort | tr '\n' ' ')
+if [ "$nodes" = " vk-node-a vk-node-b " ] || [ "$nodes" = "vk-node-a vk-node-b " ]; then ok ds-node-affinity; else nok ds-node-affinity "$nodes"; fi
+if out=$(timeout 30 $K -n $NS rollout status ds/agent --timeout=25s 2>&1); then ok ds-rollout-status; else nok ds-rollout-status "$(tail -c 300 <<<"$out")"; fi
+$K label node vk-node-b pool- >/dev/null
+wait_for ds-node-unfit 15 pods_are app=agent 1
+$K -n $NS set image ds/agent c=busybox:2 >/dev/null
+if out=$(timeout 40 $K -n $NS rollout status ds/agent --timeout=35s 2>&1); then ok ds-rolling-update; else nok ds-rolling-update "$(tail -c 300 <<<"$out")"; fi
+img=$($K -n $NS get pods -l app=agent -o jsonpath='{.items[*].spec.containers[0].image}')
+if [ "$img" = busybox:2 ]; then ok ds-updated-pod; else nok ds-updated-pod "$img"; fi
+
 # ---- restart: the controllers relist and carry on
 marker_stop
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
