@@ -837,6 +837,89 @@ int vk_crd_convert(const json_t *crd, json_t *obj, const char *version, char **e
     return 0;
 }
 
+/* ---- the write / read pipeline ---------------------------------------------- */
+
+int vk_crd_write(const json_t *crd, const char *version, json_t *obj, const json_t *old,
+                 unsigned flags, vk_crd_write_result_t *res)
+{
+    res->pruned = json_array();
+    res->causes = NULL;
+    res->message = NULL;
+    const json_t *schema = vk_crd_schema(crd, version);
+    if (!vk_crd_version(crd, version))
+        return VK_ENOTFOUND;
+    const char *kind = sor(names_of(crd), "kind");
+    const char *group = sor(mem(crd, "spec"), "group");
+    if (schema)
+        vk_crdschema_prune(schema, obj, res->pruned);
+    if ((flags & VK_CRD_WRITE_STRICT) && json_array_size(res->pruned)) {
+        res->message = vk_crd_strict_error(kind, version, res->pruned);
+        return VK_EBADREQUEST;
+    }
+    if (schema)
+        vk_crdschema_default(schema, obj);
+    /* The stored object, at the request's version, for status rules and
+     * ratcheting. */
+    json_t *oldv = old ? json_deep_copy(old) : NULL;
+    char *err = NULL;
+    if (oldv && vk_crd_convert(crd, oldv, version, &err) != 0) {
+        free(err);
+        json_decref(oldv);
+        oldv = NULL;
+    }
+    if (oldv && schema)
+        vk_crdschema_default(schema, oldv);
+    if (flags & VK_CRD_WRITE_MAIN_STATUS) {
+        json_t *ost = oldv ? json_object_get(oldv, "status") : NULL;
+        if (ost)
+            json_object_set(obj, "status", ost);
+        else
+            json_object_del(obj, "status");
+    } else if ((flags & VK_CRD_WRITE_STATUS_ONLY) && oldv) {
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(obj, tmp, k, v)
+        {
+            if (strcmp(k, "status") && strcmp(k, "metadata") && strcmp(k, "apiVersion") &&
+                strcmp(k, "kind"))
+                json_object_del(obj, k);
+        }
+        json_object_foreach(oldv, k, v)
+        {
+            if (strcmp(k, "status") && strcmp(k, "metadata") && strcmp(k, "apiVersion") &&
+                strcmp(k, "kind"))
+                json_object_set(obj, k, v);
+        }
+    }
+    json_t *causes = json_array();
+    vk_validate_object(group, kind, obj, oldv, causes);
+    if (schema)
+        vk_crdschema_validate_update(schema, obj, oldv, causes);
+    vk_crd_scale_validate(crd, version, obj, causes);
+    json_decref(oldv);
+    if (json_array_size(causes)) {
+        res->causes = causes;
+        res->message = vk_validate_message(group, kind, sor(mem(obj, "metadata"), "name"), causes);
+        return VK_EINVALID;
+    }
+    json_decref(causes);
+    const char *sv = vk_crd_storage_version(crd);
+    int rc = sv ? vk_crd_convert(crd, obj, sv, &res->message) : 0;
+    return rc;
+}
+
+int vk_crd_read(const json_t *crd, const char *version, json_t *obj, char **err)
+{
+    int rc = vk_crd_convert(crd, obj, version, err);
+    if (rc)
+        return rc;
+    const json_t *schema = vk_crd_schema(crd, version);
+    if (schema)
+        vk_crdschema_default(schema, obj);
+    return 0;
+}
+
 /* ---- JSONPath subset ------------------------------------------------------- */
 
 static void jp_step_key(json_t *cur, const char *key, size_t klen, json_t *next)

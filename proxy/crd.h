@@ -36,8 +36,13 @@
  *    k8s.io on create; on delete: condition Terminating, delete every object
  *    under vk_resources_key(row, NULL, NULL) (one prefix for all versions),
  *    remove the finalizer, vk_crd_rows_remove, rebuild OpenAPI.
- *  Custom object writes (rest.c default_and_validate, VK_RES_CUSTOM), with
- *    schema = vk_crd_schema(crd, row->version):
+ *  Custom object writes (rest.c default_and_validate, VK_RES_CUSTOM): the
+ *    short way is one call, rc = vk_crd_write(crd, row->version, obj, old,
+ *    flags, &res) (flags: STRICT for fieldValidation=Strict, MAIN_STATUS on
+ *    the main resource of a row with VK_RES_STATUS, STATUS_ONLY on /status);
+ *    Warn: res.pruned -> `unknown field "<p>"` headers; rc -> 400/422/500
+ *    with res.message (422: details.causes = res.causes, details.kind =
+ *    Kind). It does, with schema = vk_crd_schema(crd, row->version):
  *    1. pruned = json_array(); vk_crdschema_prune(schema, obj, pruned)
  *       (instead of vk_schema_unknown_fields); fieldValidation Strict and
  *       pruned not empty: 400 vk_crd_strict_error(kind, version, pruned);
@@ -53,9 +58,9 @@
  *       Same on /status writes (upstream validates the whole object).
  *    5. store at the storage version: vk_crd_convert(crd, obj,
  *       vk_crd_storage_version(crd), &err) (webhook CRDs: VK_EINTERNAL, 500).
- *  Custom object reads (get, list items, watch events): vk_crd_convert(crd,
- *    obj, row->version, &err) then vk_crdschema_default(schema, obj)
- *    (upstream defaults on read too).
+ *  Custom object reads (get, list items, watch events): vk_crd_read(crd,
+ *    row->version, obj, &err) = vk_crd_convert to the version, then its
+ *    defaults (upstream defaults on read too).
  *  Patches: JSON and merge patch as for built-ins, then the write steps;
  *    strategic: 415 (already in rest.c); apply: vk_apply_opts_t.schema =
  *    vk_patch_schema_openapi, schema_ctx = &(vk_patch_openapi_t){schema, pool}.
@@ -146,6 +151,41 @@ const char *vk_crd_storage_version(const json_t *crd);
  * supported (kube-apiserver answers 500 when a conversion webhook fails).
  * VK_ENOTFOUND when version is not a version of the CRD. */
 int vk_crd_convert(const json_t *crd, json_t *obj, const char *version, char **err);
+
+/* ---- the whole write / read pipeline ------------------------------------- */
+
+enum {
+    VK_CRD_WRITE_STRICT = 1 << 0,      /* fieldValidation=Strict: unknown fields -> 400 */
+    VK_CRD_WRITE_MAIN_STATUS = 1 << 1, /* main resource of a kind with the status
+                                          subresource: status comes from old (none on create) */
+    VK_CRD_WRITE_STATUS_ONLY = 1 << 2, /* the /status subresource: all but status comes
+                                          from old */
+};
+
+typedef struct vk_crd_write_result {
+    json_t *pruned; /* paths of the pruned unknown fields (Warn: one header each); caller
+                       json_decref's it; never NULL after the call */
+    json_t *causes; /* the 422 causes with VK_EINVALID, else NULL; caller json_decref's */
+    char *message;  /* the error message (400 strict decoding error, 422 Status message,
+                       500 conversion), else NULL; caller frees */
+} vk_crd_write_result_t;
+
+/* One call for a custom object create/update/patch result at the request's
+ * `version`, in upstream's order: prune (with VK_CRD_WRITE_STRICT unknown
+ * fields answer VK_EBADREQUEST), default, status rules per flags, validate
+ * (metadata via proxy/validate.h, the schema with ratcheting against old,
+ * the scale replica paths), then convert obj to the storage version for
+ * the store. obj is modified in place; old (borrowed, the stored object,
+ * any version) is NULL on create. Returns 0, VK_EBADREQUEST, VK_EINVALID
+ * (422: details.kind is the Kind), VK_EINTERNAL (webhook conversion) or
+ * VK_ENOTFOUND (version not in the CRD); *res is filled in every case. */
+int vk_crd_write(const json_t *crd, const char *version, json_t *obj, const json_t *old,
+                 unsigned flags, vk_crd_write_result_t *res);
+
+/* For reads (get, list items, watch events): converts a stored object to
+ * `version` and applies that version's defaults. 0 or vk_crd_convert's
+ * errors (*err as there). */
+int vk_crd_read(const json_t *crd, const char *version, json_t *obj, char **err);
 
 /* ---- tables -------------------------------------------------------------- */
 

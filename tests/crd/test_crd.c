@@ -421,6 +421,63 @@ TEST(prepare_create)
     json_decref(crd);
 }
 
+TEST(write_and_read_pipeline)
+{
+    json_t *crd = widget_crd();
+    /* An update at v2 (storage v1) of an object stored at v1. */
+    json_t *old = J("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
+                    "{\"name\":\"w\",\"namespace\":\"ns\",\"uid\":\"u1\"},\"spec\":{\"replicas\":"
+                    "1},\"status\":{\"replicas\":1}}");
+    json_t *obj = J("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
+                    "{\"name\":\"w\",\"namespace\":\"ns\",\"uid\":\"u1\"},\"spec\":{\"replicas\":"
+                    "2,\"bogus\":1},\"status\":{\"replicas\":9}}");
+    vk_crd_write_result_t res;
+    /* main resource: status from old, bogus pruned (reported), stored at v1 */
+    CHECK_EQ_INT(vk_crd_write(crd, "v1", obj, old, VK_CRD_WRITE_MAIN_STATUS, &res), 0);
+    CHECK_EQ_INT(json_array_size(res.pruned), 1);
+    CHECK_EQ_STR(json_string_value(json_array_get(res.pruned, 0)), "spec.bogus");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(obj, "status"), "replicas")), 1);
+    json_decref(res.pruned);
+    /* strict: 400 with the upstream text */
+    json_object_set_new(json_object_get(obj, "spec"), "bogus", json_integer(1));
+    CHECK_EQ_INT(vk_crd_write(crd, "v1", obj, old, VK_CRD_WRITE_STRICT, &res), VK_EBADREQUEST);
+    CHECK_EQ_STR(res.message, "Widget in version \"v1\" cannot be handled as a Widget: strict "
+                              "decoding error: unknown field \"spec.bogus\"");
+    json_decref(res.pruned);
+    free(res.message);
+    json_decref(obj);
+    /* /status: spec comes from old; a negative status.replicas is refused. */
+    obj = J("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":"
+            "\"w\",\"namespace\":\"ns\",\"uid\":\"u1\"},\"spec\":{\"replicas\":5},"
+            "\"status\":{\"replicas\":-2}}");
+    CHECK_EQ_INT(vk_crd_write(crd, "v1", obj, old, VK_CRD_WRITE_STATUS_ONLY, &res), VK_EINVALID);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(obj, "spec"), "replicas")), 1);
+    CHECK(res.message && strstr(res.message, "Widget.example.com \"w\" is invalid: .status.replicas: "
+                                             "Invalid value: -2: should be a non-negative integer"));
+    json_decref(res.pruned);
+    json_decref(res.causes);
+    free(res.message);
+    json_decref(obj);
+    /* A write at v2 is stored at v1; a read at v2 converts back. */
+    obj = J("{\"apiVersion\":\"example.com/v2\",\"kind\":\"Widget\",\"metadata\":{\"name\":"
+            "\"w2\",\"namespace\":\"ns\"},\"anything\":{\"goes\":1}}");
+    CHECK_EQ_INT(vk_crd_write(crd, "v2", obj, NULL, 0, &res), 0);
+    CHECK_EQ_INT(json_array_size(res.pruned), 0); /* v2 preserves unknown fields */
+    CHECK_EQ_STR(json_string_value(json_object_get(obj, "apiVersion")), "example.com/v1");
+    json_decref(res.pruned);
+    char *err = NULL;
+    CHECK_EQ_INT(vk_crd_read(crd, "v2", obj, &err), 0);
+    CHECK_EQ_STR(json_string_value(json_object_get(obj, "apiVersion")), "example.com/v2");
+    json_decref(obj);
+    /* An unknown version */
+    obj = J("{}");
+    CHECK_EQ_INT(vk_crd_write(crd, "v7", obj, NULL, 0, &res), VK_ENOTFOUND);
+    json_decref(res.pruned);
+    json_decref(obj);
+    json_decref(old);
+    json_decref(crd);
+}
+
 int main(void)
 {
     RUN(status_accepted_and_rows);
@@ -435,5 +492,6 @@ int main(void)
     RUN(update_rules);
     RUN(version_order);
     RUN(prepare_create);
+    RUN(write_and_read_pipeline);
     TEST_EXIT();
 }

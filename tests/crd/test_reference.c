@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/mem.h"
 #include "proxy/crd.h"
 #include "proxy/crdschema.h"
@@ -238,6 +239,74 @@ out:
     json_decref(sexp);
 }
 
+/* The same cases through the one-call pipeline vk_crd_write. */
+static void write_case(const char *name)
+{
+    char p[128];
+    json_t *crd = load("probe-crd.json");
+    snprintf(p, sizeof p, "objects/%s.json", name);
+    json_t *obj = load(p);
+    snprintf(p, sizeof p, "expect/obj-%s.json", name);
+    json_t *exp = load(p);
+    snprintf(p, sizeof p, "expect/obj-%s-strict.json", name);
+    json_t *sexp = load(p);
+    CHECK(crd && obj && exp && sexp);
+    if (!crd || !obj || !exp || !sexp)
+        goto out;
+    json_t *strict_obj = json_deep_copy(obj);
+    vk_crd_write_result_t res;
+    int rc = vk_crd_write(crd, "v1", obj, NULL, VK_CRD_WRITE_MAIN_STATUS, &res);
+    json_t *body = json_object_get(exp, "body");
+    if (json_integer_value(json_object_get(exp, "code")) == 201) {
+        CHECK_EQ_INT(rc, 0);
+        CHECK(json_equal(json_object_get(obj, "spec"), json_object_get(body, "spec")));
+        CHECK(json_object_get(obj, "status") == NULL);
+    } else {
+        CHECK_EQ_INT(rc, VK_EINVALID);
+        json_t *want = json_object_get(json_object_get(body, "details"), "causes");
+        CHECK(res.causes && same_causes(name, res.causes, want));
+        if (json_array_size(want) == 1)
+            CHECK_EQ_STR(res.message, json_string_value(json_object_get(body, "message")));
+    }
+    json_decref(res.pruned);
+    json_decref(res.causes);
+    free(res.message);
+    rc = vk_crd_write(crd, "v1", strict_obj, NULL, VK_CRD_WRITE_MAIN_STATUS | VK_CRD_WRITE_STRICT,
+                      &res);
+    json_t *sbody = json_object_get(sexp, "body");
+    if (json_integer_value(json_object_get(sexp, "code")) == 400) {
+        CHECK_EQ_INT(rc, VK_EBADREQUEST);
+        json_t *got = strict_paths(res.message ? res.message : "");
+        json_t *want = strict_paths(json_string_value(json_object_get(sbody, "message")));
+        CHECK(same_strings(got, want));
+        /* The text around the paths is upstream's. */
+        CHECK(res.message && !strncmp(res.message, json_string_value(json_object_get(sbody, "message")),
+                                      strlen("Probe in version \"v1\" cannot be handled as a Probe: "
+                                             "strict decoding error: ")));
+        json_decref(got);
+        json_decref(want);
+    } else {
+        CHECK(rc != VK_EBADREQUEST);
+    }
+    json_decref(res.pruned);
+    json_decref(res.causes);
+    free(res.message);
+    json_decref(strict_obj);
+out:
+    json_decref(crd);
+    json_decref(obj);
+    json_decref(exp);
+    json_decref(sexp);
+}
+
+TEST(write_all_cases)
+{
+    static const char *const names[] = {"bad1", "bad2", "bad3", "bad4", "bad5",
+                                        "bad6", "bad7", "bad8", "ok1",  "ok2"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        write_case(names[i]);
+}
+
 TEST(obj_bad1) { obj_case("bad1"); }
 TEST(obj_bad2) { obj_case("bad2"); }
 TEST(obj_bad3) { obj_case("bad3"); }
@@ -370,5 +439,6 @@ int main(void)
     RUN(table_ok1);
     RUN(scale_ok1);
     RUN(probe_status);
+    RUN(write_all_cases);
     TEST_EXIT();
 }
