@@ -111,6 +111,11 @@ json_t *vk_operator_desired(const vk_tenant_config_t *cfg, const char *api_host,
     json_array_append_new(out, limit_range(cfg));
     json_array_append_new(out, network_policy(cfg, api_host, api_port));
     json_array_append_new(out, object(cfg, "v1", "ServiceAccount", VK_OPERATOR_SYNCER, ns));
+    /* The identity of every translated pod (syncer/translate.h): no host
+     * token is mounted into tenant workloads. */
+    json_t *wsa = object(cfg, "v1", "ServiceAccount", VK_OPERATOR_WORKLOAD_SA, ns);
+    json_object_set_new(wsa, "automountServiceAccountToken", json_false());
+    json_array_append_new(out, wsa);
     json_array_append_new(out, syncer_role(cfg));
 
     json_t *rb = object(cfg, "rbac.authorization.k8s.io/v1", "RoleBinding", VK_OPERATOR_SYNCER, ns);

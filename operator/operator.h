@@ -22,6 +22,7 @@
 #define VK_OPERATOR_LABEL_TENANT "vkube.io/tenant"
 #define VK_OPERATOR_LABEL_MANAGED "vkube.io/managed-by"
 #define VK_OPERATOR_SYNCER "vkube-syncer" /* ServiceAccount, Role, RoleBinding name */
+#define VK_OPERATOR_WORKLOAD_SA "vkube-workload" /* host pods' ServiceAccount (syncer/translate.h) */
 
 /* The host objects a Tenant wants, in creation order (namespace first): a new
  * JSON array (caller frees with json_decref) of complete objects (apiVersion,

@@ -41,7 +41,7 @@ stop_operator() { # graceful
 	op_pid=
 }
 serve_pids() { # TENANT: pids of its vkube serve
-	pgrep -f -- "serve --data-dir $data --tenant $1\$" || true
+	pgrep -f -- "serve --data-dir $data --tenant $1( |\$)" || true
 }
 cleanup() {
 	local t
@@ -173,8 +173,7 @@ if kubectl --kubeconfig="$tmp/acme.kubeconfig" run web --image=nginx >&2 &&
 else
 	not_ok op-tenant-pod-on-own-nodes "no Running host pod in vkube-acme ($(k -n vkube-acme get pods -o name 2>&1 | tr '\n' ' '); serve log: $(grep -m2 -iE 'syncer|error' "$data/acme.log" | tr '\n' ' '))"
 fi
-grep -q -- "--host-kubeconfig $data/acme/host.kubeconfig" /proc/$(serve_pids acme | head -1)/cmdline 2>/dev/null ||
-	tr '\0' ' ' </proc/$(serve_pids acme | head -1)/cmdline | grep -q -- "--host-kubeconfig $data/acme/host.kubeconfig" &&
+tr '\0' ' ' </proc/$(serve_pids acme | head -1)/cmdline 2>/dev/null | grep -q -- "--host-kubeconfig $data/acme/host.kubeconfig" &&
 	grep -q "token:" "$data/acme/host.kubeconfig" && ok op-syncer-own-credentials || not_ok op-syncer-own-credentials
 
 # Host namespace contents.
@@ -238,7 +237,7 @@ k get ns op50-foreign >/dev/null 2>&1 && [[ -z $(k get ns op50-foreign -o jsonpa
 # A crashed control plane is restarted.
 old=$(serve_pids globex)
 kill -9 $old 2>/dev/null
-if wait_until 30 bash -c "p=\$(pgrep -f -- 'serve --data-dir $data --tenant globex\$'); [[ -n \$p && \$p != '$old' ]]" &&
+if wait_until 30 bash -c "p=\$(pgrep -f -- 'serve --data-dir $data --tenant globex( |\$)'); [[ -n \$p && \$p != '$old' ]]" &&
 	wait_until 30 kubectl --kubeconfig="$tmp/globex.kubeconfig" get ns default; then
 	ok op-control-plane-restarted
 else
@@ -347,9 +346,9 @@ spec: {quota: {pods: "3"}}
 EOF
 	ready() { [[ $(k get tenant op50-asan -o jsonpath='{.status.phase}') == Ready ]]; }
 	wait_until 60 ready
-	p=$(pgrep -f -- "serve --data-dir $asan_data --tenant op50-asan\$")
+	p=$(pgrep -f -- "serve --data-dir $asan_data --tenant op50-asan( |\$)")
 	[[ -n $p ]] && kill -9 $p
-	wait_until 30 bash -c "p=\$(pgrep -f -- 'serve --data-dir $asan_data --tenant op50-asan\$'); [[ -n \$p && \$p != '$p' ]]"
+	wait_until 30 bash -c "p=\$(pgrep -f -- 'serve --data-dir $asan_data --tenant op50-asan( |\$)'); [[ -n \$p && \$p != '$p' ]]"
 	wait_until 30 ready
 	k delete tenant op50-asan --timeout=60s >&2
 	kill -TERM "$op_pid"

@@ -35,17 +35,17 @@ TEST(desired_objects_in_order_with_ownership)
     CHECK_EQ_INT(parse(acme, &cfg), 0);
     json_t *objs = vk_operator_desired(&cfg, "127.0.0.1", 24001);
     static const char *const kinds[] = {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy",
-                                        "ServiceAccount", "Role", "RoleBinding",
-                                        "ClusterRoleBinding"};
-    CHECK_EQ_INT(json_array_size(objs), 8);
-    for (size_t i = 0; i < json_array_size(objs) && i < 8; i++) {
+                                        "ServiceAccount", "ServiceAccount", "Role",
+                                        "RoleBinding", "ClusterRoleBinding"};
+    CHECK_EQ_INT(json_array_size(objs), 9);
+    for (size_t i = 0; i < json_array_size(objs) && i < 9; i++) {
         json_t *o = json_array_get(objs, i);
         CHECK_EQ_STR(json_string_value(json_object_get(o, "kind")), kinds[i]);
         json_t *labels = json_object_get(json_object_get(o, "metadata"), "labels");
         CHECK_EQ_STR(json_string_value(json_object_get(labels, "vkube.io/tenant")), "acme");
         CHECK_EQ_STR(json_string_value(json_object_get(labels, "vkube.io/managed-by")), "vkube");
         const char *ns = json_string_value(json_object_get(json_object_get(o, "metadata"), "namespace"));
-        if (i == 0 || i == 7)
+        if (i == 0 || i == 8)
             CHECK(ns == NULL);
         else
             CHECK_EQ_STR(ns, "vkube-acme");
@@ -53,6 +53,9 @@ TEST(desired_objects_in_order_with_ownership)
         CHECK(path != NULL);
         free(path);
     }
+    json_t *wsa = json_array_get(objs, 5);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(wsa, "metadata"), "name")), "vkube-workload");
+    CHECK(json_is_false(json_object_get(wsa, "automountServiceAccountToken")));
     json_t *nsobj = json_array_get(objs, 0);
     CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(nsobj, "metadata"), "name")), "vkube-acme");
     CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(json_object_get(nsobj, "metadata"), "labels"),
