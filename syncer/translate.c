@@ -764,7 +764,7 @@ json_t *vk_translate_endpointslice_to_tenant(const vk_translate_ctx_t *ctx, cons
                             "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name",
                             str_take(vk_xasprintf("%s%s", tenant_svc, suffix)), "namespace", tenant_ns,
                             "labels", "kubernetes.io/service-name", tenant_svc,
-                            "endpointslice.kubernetes.io/managed-by", "vkube.io/syncer",
+                            "endpointslice.kubernetes.io/managed-by", "syncer.vkube.io",
                             "addressType", sget(host_slice, "addressType") ? sget(host_slice, "addressType") : "IPv4",
                             "endpoints", eps);
     json_t *ports = json_object_get(host_slice, "ports");
