@@ -4,4 +4,6 @@
 TEST_LINK_yaml := common
 TEST_LINK_kubeconfig := common
 TEST_LINK_httpc := common
-TEST_LINK_syncer := common syncer
+# syncer/tenantops and syncer/relay (the tenant side in vkube serve) use the
+# in-process API client and the store, so syncer tests link proxy and store too.
+TEST_LINK_syncer := common store proxy syncer
