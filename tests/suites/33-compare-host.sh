@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Compares vkube with the real kube-apiserver of an e2e host cluster, request
 # for request (discovery of every served resource, Status errors, list
-# metadata, delete answers, scale, /version). Needs a running host cluster:
-# $VKUBE_HOST_KUBECONFIG, or e2e/.state/host (e2e/hostcluster/up). Without
-# one it prints a note and runs no check.
+# metadata, delete answers, scale, /version). Uses $VKUBE_HOST_KUBECONFIG if
+# set, else the test run's shared host cluster (e2e/lib.sh host_up_shared).
 set -u
 cd "$(dirname "$0")/../.."
 VK=$PWD/bin/vkube
-HOSTCFG=${VKUBE_HOST_KUBECONFIG:-$PWD/e2e/.state/host/host.kubeconfig}
-if [ ! -f "$HOSTCFG" ] || ! /usr/lib/google-cloud-sdk/bin/kubectl.1.33 --kubeconfig="$HOSTCFG" \
-        get --raw /readyz >/dev/null 2>&1; then
-    echo "# no host cluster ($HOSTCFG): comparison skipped (run e2e/hostcluster/up)"
-    exit 0
+if [ -n "${VKUBE_HOST_KUBECONFIG:-}" ]; then
+    HOSTCFG=$VKUBE_HOST_KUBECONFIG
+else
+    source e2e/lib.sh
+    HOSTCFG=$(host_up_shared) || { echo "not ok cmp:host-up - no host cluster (see e2e/.state/host-test.up.log)"; exit 1; }
+fi
+if ! /usr/lib/google-cloud-sdk/bin/kubectl.1.33 --kubeconfig="$HOSTCFG" get --raw /readyz >/dev/null 2>&1; then
+    echo "not ok cmp:host-ready - host cluster at $HOSTCFG is not ready"
+    exit 1
 fi
 D=$(mktemp -d /tmp/vk-cmp-XXXXXX)
 SERVER_PID=
