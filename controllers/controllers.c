@@ -719,9 +719,46 @@ static void sync_deploy(vk_controllers_t *k, const char *key, const char *ns, co
         json_array_append_new(conds, condition(old, "Progressing", "True",
                                                "NewReplicaSetAvailable", msg, now));
     } else {
-        snprintf(msg, sizeof msg, "ReplicaSet \"%s\" is progressing.", nname);
-        json_array_append_new(conds,
-                              condition(old, "Progressing", "True", "ReplicaSetUpdated", msg, now));
+        /* Progress (any count moved) refreshes lastUpdateTime; no progress for
+         * progressDeadlineSeconds turns Progressing False, as upstream. */
+        static const char *const counts[] = {"replicas", "updatedReplicas", "readyReplicas",
+                                             "availableReplicas"};
+        int progress = 0;
+        for (size_t i = 0; i < 4; i++)
+            if (intval(json_object_get(old, counts[i]), 0) !=
+                intval(json_object_get(st, counts[i]), 0))
+                progress = 1;
+        json_t *prev = NULL;
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(old, "conditions"), i, c) {
+            if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Progressing"))
+                prev = c;
+        }
+        long deadline = intval(json_object_get(spec, "progressDeadlineSeconds"), 600);
+        long last = prev ? parse_time(json_string_value(json_object_get(prev, "lastUpdateTime")))
+                         : 0;
+        const char *preason = prev ? json_string_value(json_object_get(prev, "reason")) : NULL;
+        int was_done = preason && (!strcmp(preason, "NewReplicaSetAvailable") ||
+                                   !strcmp(preason, "DeploymentPaused") ||
+                                   !strcmp(preason, "DeploymentResumed"));
+        int exceeded = preason && !strcmp(preason, "ProgressDeadlineExceeded");
+        if (!progress && !was_done &&
+            (exceeded || (last && last + deadline < (long)time(NULL)))) {
+            snprintf(msg, sizeof msg, "ReplicaSet \"%s\" has timed out progressing.", nname);
+            json_array_append_new(conds, condition(old, "Progressing", "False",
+                                                   "ProgressDeadlineExceeded", msg, now));
+        } else {
+            snprintf(msg, sizeof msg, "ReplicaSet \"%s\" is progressing.", nname);
+            json_t *pc = condition(old, "Progressing", "True", "ReplicaSetUpdated", msg, now);
+            if (progress || was_done) {
+                json_t *copy = json_deep_copy(pc);
+                json_decref(pc);
+                pc = copy;
+                json_object_set_new(pc, "lastUpdateTime", json_string(now));
+            }
+            json_array_append_new(conds, pc);
+        }
     }
     json_object_set_new(st, "conditions", conds);
     if (!json_equal(st, old)) write_status(k, key, "apps", "deployments", d, st);

@@ -120,6 +120,16 @@ img=$($K -n $NS get deploy web -o jsonpath='{.spec.template.spec.containers[0].i
 rev=$($K -n $NS get rs "$rsname" -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}')
 if [ "$img" = "nginx:1.24 3" ] && [ "$rev" = 3 ]; then ok undo-revision; else nok undo-revision "deploy: $img, first rs revision: $rev"; fi
 
+# ---- progress deadline: pods that never become ready (namespace the test's
+# kubelet leaves alone) make rollout status fail
+$K create namespace stuck >/dev/null
+$K -n stuck create deployment slow --image=nginx --replicas=1 >/dev/null
+$K -n stuck patch deploy slow --type=merge -p '{"spec":{"progressDeadlineSeconds":3}}' >/dev/null
+out=$(timeout 30 $K -n stuck rollout status deploy/slow --timeout=25s 2>&1)
+if grep -q "exceeded its progress deadline" <<<"$out"; then ok progress-deadline; else nok progress-deadline "$(tail -c 300 <<<"$out")"; fi
+c=$($K -n stuck get deploy slow -o jsonpath='{.status.conditions[?(@.type=="Progressing")].reason}')
+if [ "$c" = ProgressDeadlineExceeded ]; then ok progress-deadline-condition; else nok progress-deadline-condition "$c"; fi
+
 # ---- Recreate strategy
 $K -n $NS create deployment rec --image=nginx:1.24 --replicas=2 >/dev/null
 $K -n $NS patch deploy rec --type=merge -p '{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}' >/dev/null
