@@ -93,7 +93,7 @@ cat <<EOF
 
     export KUBECONFIG=$kc
     kubectl get namespaces
-    kubectl run web --image=nginx     # runs on acme's VM nodes once the syncer is in serve
+    kubectl run web --image=nginx     # the host runs it on acme's VM nodes (vm-acme-1/2)
 
   Host side: $HOST_KUBECTL --kubeconfig=$state/host.kubeconfig get tenants
   Press Ctrl-C to stop everything this started.
