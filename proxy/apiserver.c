@@ -21,6 +21,7 @@
 #include "proxy/rbac.h"
 #include "proxy/resources.h"
 #include "proxy/rest.h"
+#include "proxy/satoken.h"
 #include "proxy/status.h"
 #include "proxy/watch.h"
 
@@ -76,6 +77,9 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
     r->metrics = api->metrics;
     r->ca_pem = read_file(cfg ? cfg->ca_cert_file : NULL);
     if (!r->ca_pem) r->ca_pem = vk_xstrdup("");
+    if (cfg && cfg->sa_key_file && vk_satoken_new(cfg->sa_key_file, NULL, &r->satoken))
+        vk_log_warn("apiserver: cannot load %s: service-account tokens disabled",
+                    cfg->sa_key_file);
     const char *bm = getenv("VKUBE_WATCH_BOOKMARK_MS");
     if (bm) vk_watch_set_bookmark_ms(r, atoi(bm));
     uv_timer_init(loop, &r->ns_timer);
@@ -116,6 +120,7 @@ static void on_ns_timer_closed(uv_handle_t *h)
     vk_resources_free(api->resources);
     vk_metrics_free(api->metrics);
     free(api->rest.ca_pem);
+    vk_satoken_free(api->rest.satoken);
     free(api->external_address);
     free(api);
 }
@@ -137,8 +142,9 @@ int vk_apiserver_ready(const vk_apiserver_t *api)
 int vk_apiserver_authenticate_token(void *ctx, const char *token, vk_pool_t *pool,
                                     vk_http_user_t *user)
 {
-    /* Service-account tokens (JWTs signed with sa_key_file) are not issued yet. */
-    return 0;
+    vk_apiserver_t *api = ctx;
+    return vk_satoken_authenticate(api->rest.satoken, api->rest.store, token, NULL, pool, user,
+                                   NULL, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ replies */
@@ -310,7 +316,8 @@ static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char 
     }
     if (sub && !((!strcmp(sub, "status") && (res->flags & VK_RES_STATUS)) ||
                  (!strcmp(sub, "scale") && (res->flags & VK_RES_SCALE)) ||
-                 (!strcmp(sub, "log") && (res->flags & VK_RES_LOG)))) {
+                 (!strcmp(sub, "log") && (res->flags & VK_RES_LOG)) ||
+                 (!strcmp(sub, "token") && !strcmp(plural, "serviceaccounts") && !group[0]))) {
         not_found(api, req);
         return;
     }
@@ -323,9 +330,12 @@ static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char 
     /* Which verbs a path allows: collections list/watch/create/deletecollection,
      * objects get/update/patch/delete (watch of one object by name too). */
     int ok = bit != 0;
-    if (name && bit == VK_VERB_CREATE) ok = 0;
+    int token = sub && !strcmp(sub, "token"); /* serviceaccounts/NAME/token: create only */
+    if (name && bit == VK_VERB_CREATE && !token) ok = 0;
     if (!name && (bit == VK_VERB_UPDATE || bit == VK_VERB_PATCH)) ok = 0;
-    if (sub && bit != VK_VERB_GET && bit != VK_VERB_UPDATE && bit != VK_VERB_PATCH) ok = 0;
+    if (sub && !token && bit != VK_VERB_GET && bit != VK_VERB_UPDATE && bit != VK_VERB_PATCH)
+        ok = 0;
+    if (token && bit != VK_VERB_CREATE) ok = 0;
     if (sub && !strcmp(sub, "log") && bit != VK_VERB_GET) ok = 0;
     if (!sub && ok && !(res->verbs & bit)) ok = 0;
     if (namespaced && !ns && (bit == VK_VERB_CREATE || bit == VK_VERB_DELETECOLLECTION ||

@@ -21,6 +21,7 @@
 #include "proxy/patch.h"
 #include "proxy/podsecurity.h"
 #include "proxy/protobuf.h"
+#include "proxy/satoken.h"
 #include "proxy/schema.h"
 #include "proxy/rbac.h"
 #include "proxy/status.h"
@@ -763,6 +764,10 @@ static void do_create(vk_rest_call_t *c)
 {
     json_t *obj;
     if (parse_body(c, &obj)) return;
+    if (c->sub && !strcmp(c->sub, "token")) {
+        vk_satoken_token_request(c, obj);
+        return;
+    }
     if (c->res->flags & VK_RES_REVIEW) {
         do_review(c, obj);
         return;
@@ -1996,12 +2001,7 @@ static void do_review(vk_rest_call_t *c, json_t *obj)
         json_object_set_new(obj, "status", st);
         vk_rest_reply(c, 201, obj);
     } else {
-        /* tokenreviews: tokens are checked by the transport (tokens file); this
-         * server cannot review a token on behalf of another component yet. */
-        json_object_set_new(obj, "status",
-                            json_pack("{s:b,s:s}", "authenticated", 0, "error",
-                                      "token review is not supported by this server"));
-        vk_rest_reply(c, 201, obj);
+        vk_satoken_token_review(c, obj); /* tokenreviews: service-account JWTs */
     }
 }
 

@@ -29,6 +29,7 @@ typedef struct vk_rest_ctx {
     vk_resources_t *resources;  /* owned by the apiserver */
     vk_metrics_t *metrics;      /* owned by the apiserver */
     char *ca_pem;               /* kube-root-ca.crt content, owned; "" if none */
+    struct vk_satoken *satoken; /* service-account token signer, owned by the apiserver; may be NULL */
     vk_watch_t *watches;        /* active watch streams (list through vk_watch_t) */
     uv_timer_t ns_timer;        /* namespace finalization pass while some terminate */
     int ns_timer_on;
