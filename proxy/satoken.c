@@ -375,13 +375,11 @@ static int check_one(vk_store_t *store, const char *key, const char *what, const
     int same = u && uid && !strcmp(u, uid);
     int deleting = json_object_get(md, "deletionTimestamp") &&
                    !json_is_null(json_object_get(md, "deletionTimestamp"));
-    json_decref(o);
-    if (!same) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s UID (%s) does not match claim (%s)", what, u ? u : "",
-                     uid ? uid : "");
-        return VK_EUNAUTHORIZED;
-    }
+    if (!same && err && errlen)
+        snprintf(err, errlen, "%s UID (%s) does not match claim (%s)", what, u ? u : "",
+                 uid ? uid : "");
+    json_decref(o); /* u points into o */
+    if (!same) return VK_EUNAUTHORIZED;
     if (deleting && strcmp(what, "pod")) {
         if (err && errlen) snprintf(err, errlen, "%s \"%s\" is being deleted", what, name);
         return VK_EUNAUTHORIZED;
