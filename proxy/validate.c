@@ -1727,7 +1727,28 @@ static void validate_statefulset(json_t *c, const json_t *obj, const json_t *old
     nonneg(c, spec, "replicas", "spec.replicas");
     nonneg(c, spec, "minReadySeconds", "spec.minReadySeconds");
     validate_selector_and_template(c, spec, "statefulset", 1);
-    validate_template(c, member(spec, "template"), "spec.template");
+    /* The controller adds a volume per volumeClaimTemplate to each pod, so the
+     * template's mounts may name them (as kube-apiserver accepts). */
+    json_t *tmpl = json_deep_copy(member(spec, "template"));
+    json_t *tspec = member(tmpl, "spec");
+    if (json_is_object(tspec) && json_is_array(member(spec, "volumeClaimTemplates"))) {
+        json_t *vols = member(tspec, "volumes");
+        if (!json_is_array(vols)) {
+            vols = json_array();
+            json_object_set_new(tspec, "volumes", vols);
+        }
+        size_t vi;
+        json_t *vct;
+        json_array_foreach(member(spec, "volumeClaimTemplates"), vi, vct)
+        {
+            const char *vname = str_or_empty(member(vct, "metadata"), "name");
+            if (!*vname) continue;
+            json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", vname,
+                                                  "persistentVolumeClaim", "claimName", vname));
+        }
+    }
+    validate_template(c, tmpl, "spec.template");
+    json_decref(tmpl);
     validate_always_template(c, spec, "StatefulSet");
     if (old) {
         /* Only these spec fields may change. */

@@ -509,6 +509,27 @@ TEST(statefulset_daemonset)
     json_decref(upd);
     json_decref(ss);
 
+    /* Mounts may name a volumeClaimTemplate; other unknown volumes are still refused. */
+    json_t *pvc = parse("{\"metadata\":{\"name\":\"db\",\"namespace\":\"n\"},\"spec\":{\"serviceName\":\"db\","
+                        "\"selector\":{\"matchLabels\":{\"app\":\"x\"}},"
+                        "\"volumeClaimTemplates\":[{\"metadata\":{\"name\":\"data\"},\"spec\":{"
+                        "\"accessModes\":[\"ReadWriteOnce\"],\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}}],"
+                        "\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}},"
+                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"volumeMounts\":["
+                        "{\"name\":\"data\",\"mountPath\":\"/d\"}]}]}}}}");
+    causes = check("apps", "StatefulSet", pvc, NULL, &rc);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(!json_object_get(json_object_get(json_object_get(json_object_get(pvc, "spec"), "template"), "spec"), "volumes"));
+    json_decref(causes);
+    json_t *bad = json_deep_copy(pvc);
+    json_object_set_new(json_object_get(bad, "spec"), "volumeClaimTemplates", json_array());
+    causes = check("apps", "StatefulSet", bad, NULL, &rc);
+    CHECK_EQ_INT(rc, VK_EINVALID);
+    CHECK(msg_for(causes, "spec.template.spec.containers[0].volumeMounts[0].name") != NULL);
+    json_decref(causes);
+    json_decref(bad);
+    json_decref(pvc);
+
     json_t *ds = parse("{\"metadata\":{\"name\":\"s\",\"namespace\":\"n\"},\"spec\":{"
                        "\"selector\":{\"matchLabels\":{\"app\":\"x\"}},"
                        "\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}},"
