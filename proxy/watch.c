@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "proxy/status.h"
+#include "proxy/fastjson.h"
 #include "proxy/table.h"
 
 struct vk_watch {
@@ -125,11 +126,26 @@ static int on_event(void *arg, const vk_event_t *ev)
 {
     vk_watch_t *w = arg;
     if (w->ended) return 0;
-    json_t *obj = vk_rest_decode(ev->kv);
-    if (!obj) return 0;
     const char *type = ev->type == VK_EVENT_ADDED      ? "ADDED"
                        : ev->type == VK_EVENT_MODIFIED ? "MODIFIED"
                                                        : "DELETED";
+    if (!w->table && !w->filter.label && !w->filter.field) {
+        /* The stored bytes with the resourceVersion spliced in: no parsing. */
+        vk_fastjson_buf_t b = {0};
+        vk_fastjson_buf_puts(&b, "{\"type\":\"");
+        vk_fastjson_buf_puts(&b, type);
+        vk_fastjson_buf_puts(&b, "\",\"object\":");
+        if (!vk_fastjson_put_with_rv(&b, (const char *)ev->kv->val, ev->kv->len,
+                                     ev->kv->mod_rev)) {
+            vk_fastjson_buf_put(&b, "}\n", 2);
+            int rc = vk_http_stream_write(w->req, b.p, b.len);
+            vk_fastjson_buf_free(&b);
+            return after_write(w, rc);
+        }
+        vk_fastjson_buf_free(&b);
+    }
+    json_t *obj = vk_rest_decode(ev->kv);
+    if (!obj) return 0;
     if (w->filter.label || w->filter.field) {
         int now = vk_rest_filter_match(&w->filter, w->res, obj);
         int before = 0;
