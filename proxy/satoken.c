@@ -536,10 +536,13 @@ void vk_satoken_token_request(vk_rest_call_t *c, json_t *obj)
             if (!strcmp(rk, "Node")) okey = vk_xasprintf("/core/nodes/%s", rn);
         }
         if (!okey) {
-            snprintf(detail, sizeof detail, "Unsupported value: \"%s\": supported values: "
-                     "\"Pod\", \"Secret\", \"Node\"", rk ? rk : "");
+            /* As upstream: "cannot bind token to object of type /v1, Kind=ConfigMap". */
+            char m[512];
+            const char *sl = rav ? strchr(rav, '/') : NULL;
+            snprintf(m, sizeof m, "cannot bind token to object of type %s%s, Kind=%s",
+                     sl ? "" : "/", rav ? rav : "", rk ? rk : "");
             json_decref(obj);
-            reply_invalid(c, "TokenRequest", c->name, "spec.boundObjectRef.kind", detail);
+            vk_rest_reply_err(c, VK_EBADREQUEST, m);
             return;
         }
         json_t *o = load(c->ctx->store, okey);
@@ -550,9 +553,9 @@ void vk_satoken_token_request(vk_rest_call_t *c, json_t *obj)
             if (!o)
                 snprintf(m, sizeof m, "%ss \"%s\" not found", rk, rn);
             else
-                snprintf(m, sizeof m, "the UID in the bound object reference (%s) does not match "
-                         "the UID in record. The object might have been deleted and then "
-                         "recreated", ru);
+                snprintf(m, sizeof m, "Operation cannot be fulfilled on %s \"%s\": the UID in "
+                         "the bound object reference (%s) does not match the UID in record. The "
+                         "object might have been deleted and then recreated", rk, rn, ru);
             for (char *p = m; o == NULL && *p && *p != ' '; p++)
                 if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
             json_decref(o);

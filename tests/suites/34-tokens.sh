@@ -176,3 +176,18 @@ $K delete secret s1 -n default >/dev/null
 expect_fail bound-secret-deleted "$UNAUTH" as "$TS" get pods -n default
 expect_fail bound-missing-object 'error: failed to create token: secrets "s1" not found' \
     $K create token builder -n default --bound-object-kind Secret --bound-object-name s1
+# Bound to a Pod: the pod claim carries its uid; deleting the pod ends the token.
+$K run web -n default --image=nginx >/dev/null
+TP=$($K create token default -n default --bound-object-kind Pod --bound-object-name web 2>&1)
+WEB_UID=$($K get pod web -n default -o jsonpath='{.metadata.uid}')
+expect bound-pod-claim "\"pod\":\\{\"name\":\"web\",\"uid\":\"$WEB_UID\"\\}" echo "$(payload "$TP")"
+expect bound-pod-works 'system:serviceaccount:default:default' as "$TP" auth whoami
+expect_fail bound-pod-wrong-uid 'Operation cannot be fulfilled on Pod "web": the UID in the bound object reference \(00000000-0000-0000-0000-000000000000\) does not match the UID in record' \
+    $K create --raw /api/v1/namespaces/default/serviceaccounts/default/token \
+    -f <(echo '{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","spec":{"boundObjectRef":{"kind":"Pod","apiVersion":"v1","name":"web","uid":"00000000-0000-0000-0000-000000000000"}}}')
+$K delete pod web -n default --grace-period=0 --force >/dev/null 2>&1
+for _ in $(seq 1 50); do $K get pod web -n default >/dev/null 2>&1 || break; sleep 0.1; done
+expect_fail bound-pod-deleted "$UNAUTH" as "$TP" auth whoami
+expect_fail bound-kind-unsupported 'cannot bind token to object of type /v1, Kind=ConfigMap' \
+    $K create --raw /api/v1/namespaces/default/serviceaccounts/default/token \
+    -f <(echo '{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","spec":{"boundObjectRef":{"kind":"ConfigMap","apiVersion":"v1","name":"x"}}}')
