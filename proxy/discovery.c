@@ -135,6 +135,9 @@ json_t *vk_discovery_resource_list(const vk_resources_t *t, const char *group,
             add_legacy_sub(list, r, "scale", "autoscaling", "v1", "Scale", subverbs);
         if (r->flags & VK_RES_STATUS) add_legacy_sub(list, r, "status", NULL, NULL, r->kind,
                                                      subverbs);
+        if (!r->group[0] && !strcmp(r->plural, "serviceaccounts")) /* proxy/satoken.c */
+            add_legacy_sub(list, r, "token", "authentication.k8s.io", "v1", "TokenRequest",
+                           VK_VERB_CREATE);
     }
     if (!any) {
         json_decref(list);
@@ -171,6 +174,9 @@ static json_t *agg_resource(const vk_resource_t *r)
         json_array_append_new(subs, agg_sub("scale", "autoscaling", "v1", "Scale", sv));
     if (r->flags & VK_RES_STATUS)
         json_array_append_new(subs, agg_sub("status", r->group, r->version, r->kind, sv));
+    if (!r->group[0] && !strcmp(r->plural, "serviceaccounts"))
+        json_array_append_new(subs, agg_sub("token", "authentication.k8s.io", "v1",
+                                            "TokenRequest", VK_VERB_CREATE));
     if (json_array_size(subs)) json_object_set_new(e, "subresources", subs);
     else json_decref(subs);
     return e;

@@ -191,3 +191,10 @@ expect_fail bound-pod-deleted "$UNAUTH" as "$TP" auth whoami
 expect_fail bound-kind-unsupported 'cannot bind token to object of type /v1, Kind=ConfigMap' \
     $K create --raw /api/v1/namespaces/default/serviceaccounts/default/token \
     -f <(echo '{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","spec":{"boundObjectRef":{"kind":"ConfigMap","apiVersion":"v1","name":"x"}}}')
+# Discovery lists the subresource as kube-apiserver does.
+sa_token_entry() { $K get --raw /api/v1 | python3 -c '
+import json, sys
+e = [r for r in json.load(sys.stdin)["resources"] if r["name"] == "serviceaccounts/token"]
+print(json.dumps(e, sort_keys=True, separators=(",", ":")))'; }
+expect discovery-legacy '^\[\{"group":"authentication.k8s.io","kind":"TokenRequest","name":"serviceaccounts/token","namespaced":true,"singularName":"","verbs":\["create"\],"version":"v1"\}\]$' \
+    sa_token_entry
