@@ -198,3 +198,16 @@ e = [r for r in json.load(sys.stdin)["resources"] if r["name"] == "serviceaccoun
 print(json.dumps(e, sort_keys=True, separators=(",", ":")))'; }
 expect discovery-legacy '^\[\{"group":"authentication.k8s.io","kind":"TokenRequest","name":"serviceaccounts/token","namespaced":true,"singularName":"","verbs":\["create"\],"version":"v1"\}\]$' \
     sa_token_entry
+# The Python client (python3-kubernetes): TokenRequest then TokenReview for its audience.
+if /usr/bin/python3 -c 'import kubernetes' 2>/dev/null; then
+    expect python-client '^True system:serviceaccount:default:default \[.a1.\] 1200$' /usr/bin/python3 -c '
+from kubernetes import client, config
+config.load_kube_config()
+r = client.CoreV1Api().create_namespaced_service_account_token("default", "default",
+    client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=["a1"], expiration_seconds=1200)))
+tr = client.AuthenticationV1Api().create_token_review(client.V1TokenReview(
+    spec=client.V1TokenReviewSpec(token=r.status.token, audiences=["a1"])))
+print(tr.status.authenticated, tr.status.user.username, tr.status.audiences, r.spec.expiration_seconds)'
+else
+    nok python-client "python3-kubernetes is not installed (make deps)"
+fi
