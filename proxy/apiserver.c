@@ -506,8 +506,16 @@ void vk_apiserver_handle(void *ctx, vk_http_req_t *req)
             return;
         }
         const char *acc = vk_http_header(req, "Accept");
-        if (n == 2 && !strcmp(seg[1], "v2") && acc && !strstr(acc, "application/json") &&
-            !strstr(acc, "*/*")) {
+        const char *ctype = "application/json";
+        if (n == 2 && !strcmp(seg[1], "v2") && acc && strstr(acc, "proto-openapi.spec.v2")) {
+            /* kubectl 1.27/1.28 explain and client-go's OpenAPISchema() read v2 as protobuf. */
+            if (vk_openapi_get_v2_protobuf(openapi_of(api), &body, &len, &etag)) {
+                not_found(api, req);
+                return;
+            }
+            ctype = VK_OPENAPI_V2_PROTOBUF;
+        } else if (n == 2 && !strcmp(seg[1], "v2") && acc && !strstr(acc, "application/json") &&
+                   !strstr(acc, "*/*")) {
             respond_status(api, req, vk_status_new(406, "NotAcceptable",
                                                    "only application/json is served for "
                                                    "/openapi/v2", NULL, NULL));
@@ -520,8 +528,7 @@ void vk_apiserver_handle(void *ctx, vk_http_req_t *req)
         int code = inm && strstr(inm, tag) ? 304 : 200;
         vk_metrics_observe(api->metrics, "get", "", "", "", code,
                            (double)(uv_hrtime() - req->start_ns) / 1e9);
-        vk_http_respond(req, code, "application/json", code == 304 ? "" : body,
-                        code == 304 ? 0 : len);
+        vk_http_respond(req, code, ctype, code == 304 ? "" : body, code == 304 ? 0 : len);
         return;
     }
     const char *agg_version = NULL;
