@@ -111,14 +111,16 @@ static void drop_rows(vk_crdserve_t *s, const char *name)
 {
     json_t *eff = json_object_get(s->crds, name);
     if (!json_object_get(s->sigs, name) || !eff) return;
-    vk_crd_rows_remove(eff, s->table);
-    json_object_del(s->sigs, name);
-    s->gen++;
+    /* Watch streams on the rows end while the rows are still valid. */
     const json_t *spec = json_object_get(eff, "spec");
     const char *plural = str_at(json_object_get(json_object_get(eff, "status"), "acceptedNames"),
                                 "plural");
     if (!plural || !*plural) plural = str_at(json_object_get(spec, "names"), "plural");
-    if (s->removed_cb) s->removed_cb(s->removed_arg, str_at(spec, "group"), plural ? plural : "");
+    const char *group = str_at(spec, "group");
+    if (s->removed_cb) s->removed_cb(s->removed_arg, group ? group : "", plural ? plural : "");
+    vk_crd_rows_remove(eff, s->table);
+    json_object_del(s->sigs, name);
+    s->gen++;
 }
 
 /* Deletes every stored object of the CRD (all versions share one prefix). */

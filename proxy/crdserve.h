@@ -29,9 +29,9 @@ typedef struct vk_crdserve vk_crdserve_t;
 struct vk_openapi;
 struct vk_pool;
 
-/* Called after rows of group/plural were removed from the table (a CRD was
- * deleted or renamed), before anything else runs: end what still points to
- * them (watch streams). */
+/* Called just before the rows of group/plural are removed from the table (a
+ * CRD was deleted or renamed): end what still points to them (watch
+ * streams). */
 typedef void (*vk_crdserve_removed_cb)(void *arg, const char *group, const char *plural);
 
 /* Loads every stored CRD into t (borrowed; must outlive the result), writes

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# CRD suite (issue 5): stock kubectl against `vkube serve`: a CRD with printer
+# columns, short names, status and scale subresources is served (discovery,
+# get with columns, -o yaml, explain, merge patch, server-side apply, /scale,
+# validation causes, pruning per fieldValidation), its deletion removes its
+# objects and the resource; two tenants define widgets.example.com
+# differently. One line per check: "ok crd-1.NN:<name>" or "not ok ...".
+set -u
+cd "$(dirname "$0")/../.."
+VK=$PWD/bin/vkube
+D=$(mktemp -d /tmp/vk-crd-XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    rm -rf "$D"
+}
+trap cleanup EXIT
+
+start_tenant() { # NAME: starts `vkube serve` for a new tenant NAME
+    "$VK" tenant create "$1" --data-dir "$D" >/dev/null 2>"$D/$1.create.err" || {
+        echo "not ok crd:setup-$1 - tenant create failed: $(cat "$D/$1.create.err")"; exit 1; }
+    "$VK" serve --data-dir "$D" --tenant "$1" > "$D/$1.serve.out" 2> "$D/$1.serve.err" &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do
+        grep -q "serving on" "$D/$1.serve.out" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "not ok crd:setup-$1 - server did not start: $(tail -c 300 "$D/$1.serve.err")"; exit 1
+}
+start_tenant t1
+start_tenant t2
+export KUBECONFIG=$D/t1/kubeconfig
+
+crd_yaml() { # KIND-SUFFIX SCOPE SIZE-TYPE
+cat <<YAML
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: $2
+  names:
+    plural: widgets
+    singular: widget
+    kind: Widget$1
+    listKind: Widget$1List
+    shortNames: [wd]
+    categories: [all]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+    additionalPrinterColumns:
+    - name: Size
+      type: $3
+      jsonPath: .spec.size
+    - name: Color
+      type: string
+      jsonPath: .spec.color
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: A widget for the CRD suite.
+        properties:
+          spec:
+            type: object
+            description: What the widget should be.
+            required: [color]
+            properties:
+              size:
+                type: $3
+$(if [ "$3" = integer ]; then printf '                minimum: 1\n                default: 3\n'; fi)
+                description: The size of the widget in units.
+              color:
+                type: string
+                enum: [red, green, blue]
+              replicas:
+                type: integer
+          status:
+            type: object
+            properties:
+              replicas:
+                type: integer
+YAML
+}
+
+for V in ${VKUBE_KUBECTL_VERSIONS:-33 29}; do
+K=/usr/lib/google-cloud-sdk/bin/kubectl.1.$V
+P="crd-1.$V"
+NS=ns$V
+ok() { echo "ok $P:$1"; }
+nok() { echo "not ok $P:$1 - $2"; }
+expect() {
+    local n=$1 re=$2; shift 2
+    if ! out=$("$@" 2>&1); then nok "$n" "failed: $(tail -c 300 <<<"$out")"
+    elif ! grep -qE -- "$re" <<<"$out"; then nok "$n" "output does not match /$re/: $(tail -c 300 <<<"$out")"
+    else ok "$n"; fi
+}
+expect_fail() {
+    local n=$1 re=$2; shift 2
+    if out=$("$@" 2>&1); then nok "$n" "succeeded: $(tail -c 200 <<<"$out")"
+    elif ! grep -qE -- "$re" <<<"$out"; then nok "$n" "output does not match /$re/: $(tail -c 300 <<<"$out")"
+    else ok "$n"; fi
+}
+# eventually NAME REGEX CMD...: like expect, retried for up to 5 s
+eventually() {
+    local n=$1 re=$2; shift 2
+    for _ in $(seq 1 50); do
+        out=$("$@" 2>&1) && grep -qE -- "$re" <<<"$out" && { ok "$n"; return; }
+        sleep 0.1
+    done
+    nok "$n" "never matched /$re/: $(tail -c 300 <<<"$out")"
+}
+
+$K create namespace $NS >/dev/null 2>&1
+crd_yaml "" Namespaced integer > "$D/crd.yaml"
+expect crd-apply 'customresourcedefinition.apiextensions.k8s.io/widgets.example.com created' \
+    $K apply -f "$D/crd.yaml"
+eventually crd-established 'True' $K get crd widgets.example.com \
+    -o jsonpath='{.status.conditions[?(@.type=="Established")].status}'
+expect crd-names-accepted 'True' $K get crd widgets.example.com \
+    -o jsonpath='{.status.conditions[?(@.type=="NamesAccepted")].status}'
+eventually api-resources 'widgets +wd +example.com/v1 +true +Widget' $K api-resources --api-group=example.com
+expect api-versions 'example.com/v1' $K api-versions
+
+cat > "$D/w1.yaml" <<YAML
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w1
+spec:
+  color: red
+  replicas: 1
+YAML
+expect create 'widget.example.com/w1 created' $K -n $NS create -f "$D/w1.yaml"
+expect get-columns 'NAME +SIZE +COLOR' $K -n $NS get widgets
+expect get-row 'w1 +3 +red' $K -n $NS get wd w1
+expect get-category 'widget.example.com/w1' $K -n $NS get all
+expect get-yaml 'size: 3' $K -n $NS get widget w1 -o yaml
+expect get-yaml-apiversion 'apiVersion: example.com/v1' $K -n $NS get widget w1 -o yaml
+expect explain 'The size of the widget in units' $K explain widgets.spec.size
+expect patch-merge 'widget.example.com/w1 patched' \
+    $K -n $NS patch widget w1 --type=merge -p '{"spec":{"color":"blue","size":5}}'
+expect patch-merge-result 'w1 +5 +blue' $K -n $NS get wd w1
+expect_fail patch-strategic 'UnsupportedMediaType|415|not supported|unknown format' \
+    $K -n $NS patch widget w1 --type=strategic -p '{"spec":{"size":6}}'
+expect patch-json 'widget.example.com/w1 patched' \
+    $K -n $NS patch widget w1 --type=json -p '[{"op":"replace","path":"/spec/size","value":7}]'
+expect patch-json-result 'w1 +7 +blue' $K -n $NS get wd w1
+
+cat > "$D/w2.yaml" <<YAML
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w2
+spec:
+  color: green
+  size: 2
+YAML
+expect apply-ss-create 'widget.example.com/w2 serverside-applied' \
+    $K -n $NS apply --server-side -f "$D/w2.yaml"
+sed -i 's/size: 2/size: 4/' "$D/w2.yaml"
+expect apply-ss-update 'widget.example.com/w2 serverside-applied' \
+    $K -n $NS apply --server-side -f "$D/w2.yaml"
+expect apply-ss-result 'w2 +4 +green' $K -n $NS get wd w2
+expect apply-ss-managed 'manager: kubectl' $K -n $NS get wd w2 -o yaml --show-managed-fields
+
+expect scale 'widget.example.com/w1 scaled' $K -n $NS scale widget w1 --replicas=4
+expect scale-result '^4$' $K -n $NS get wd w1 -o jsonpath='{.spec.replicas}'
+expect scale-subresource '"replicas":4' $K get --raw "/apis/example.com/v1/namespaces/$NS/widgets/w1/scale"
+expect_fail scale-negative 'Invalid|invalid|must be greater' \
+    $K -n $NS scale widget w1 --replicas=-1
+
+expect status-ignored-on-main 'widget.example.com/w1 patched' \
+    $K -n $NS patch widget w1 --type=merge -p '{"status":{"replicas":9},"spec":{"size":8}}'
+expect status-not-written '^$' $K -n $NS get wd w1 -o jsonpath='{.status.replicas}'
+expect status-subresource 'widget.example.com/w1 patched' \
+    $K -n $NS patch widget w1 --subresource=status --type=merge -p '{"status":{"replicas":2}}'
+expect status-written '^2$' $K -n $NS get wd w1 -o jsonpath='{.status.replicas}'
+
+cat > "$D/bad.yaml" <<YAML
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: bad
+spec:
+  color: purple
+  size: 0
+YAML
+expect_fail invalid-enum 'spec.color: Unsupported value: "purple"' $K -n $NS create -f "$D/bad.yaml"
+expect_fail invalid-minimum 'spec.size: Invalid value: 0' $K -n $NS create -f "$D/bad.yaml"
+expect_fail invalid-required 'spec.color: Required value' \
+    $K -n $NS patch widget w1 --type=json -p '[{"op":"remove","path":"/spec/color"}]'
+
+cat > "$D/unknown.yaml" <<YAML
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: u1
+spec:
+  color: red
+  bogus: 1
+YAML
+expect_fail strict-refused 'unknown field "spec.bogus"' \
+    $K -n $NS create -f "$D/unknown.yaml" --validate=strict
+expect warn-pruned 'unknown field "spec.bogus"' $K -n $NS create -f "$D/unknown.yaml" --validate=warn
+expect pruned-stored '^$' $K -n $NS get wd u1 -o jsonpath='{.spec.bogus}'
+sed -i 's/name: u1/name: u2/' "$D/unknown.yaml"
+expect ignore-pruned 'widget.example.com/u2 created' \
+    $K -n $NS create -f "$D/unknown.yaml" --validate=false
+expect ignore-stored '^$' $K -n $NS get wd u2 -o jsonpath='{.spec.bogus}'
+
+expect list-all-ns "$NS +w1" $K get widgets -A
+expect delete-one 'widget.example.com "u2" deleted' $K -n $NS delete wd u2
+
+# Deleting the CRD deletes its objects and the resource.
+expect crd-delete 'customresourcedefinition.apiextensions.k8s.io "widgets.example.com" deleted' \
+    $K delete crd widgets.example.com --timeout=20s
+expect_fail crd-gone 'NotFound|not found' $K get crd widgets.example.com
+eventually resource-gone-discovery '^$' sh -c "$K api-resources --api-group=example.com 2>/dev/null | grep widgets || true"
+expect_fail objects-gone-raw 'NotFound|not found' $K get --raw "/apis/example.com/v1/namespaces/$NS/widgets/w1"
+# Re-created: the old objects do not come back.
+expect crd-recreate 'created' $K apply -f "$D/crd.yaml"
+eventually recreate-served 'No resources found' $K -n $NS get widgets
+$K delete crd widgets.example.com --timeout=20s >/dev/null 2>&1
+for _ in $(seq 1 50); do $K get crd widgets.example.com >/dev/null 2>&1 || break; sleep 0.1; done
+done
+
+# Two tenants with conflicting definitions of widgets.example.com.
+K=/usr/lib/google-cloud-sdk/bin/kubectl.1.33
+P=crd-tenants
+ok() { echo "ok $P:$1"; }
+nok() { echo "not ok $P:$1 - $2"; }
+K1="$K --kubeconfig $D/t1/kubeconfig"
+K2="$K --kubeconfig $D/t2/kubeconfig"
+crd_yaml "" Namespaced integer > "$D/crd1.yaml"
+crd_yaml Gadget Cluster string > "$D/crd2.yaml"
+expect t1-crd 'created' $K1 apply -f "$D/crd1.yaml"
+expect t2-crd 'created' $K2 apply -f "$D/crd2.yaml"
+eventually t1-namespaced 'widgets +wd +example.com/v1 +true +Widget$' $K1 api-resources --api-group=example.com
+eventually t2-cluster 'widgets +wd +example.com/v1 +false +WidgetGadget' $K2 api-resources --api-group=example.com
+printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: a\n  namespace: default\nspec:\n  color: red\n  size: 2\n' > "$D/t1w.yaml"
+printf 'apiVersion: example.com/v1\nkind: WidgetGadget\nmetadata:\n  name: a\nspec:\n  color: red\n  size: big\n' > "$D/t2w.yaml"
+expect t1-create 'widget.example.com/a created' $K1 create -f "$D/t1w.yaml"
+expect t2-create 'widgetgadget.example.com/a created' $K2 create -f "$D/t2w.yaml"
+sed 's/kind: WidgetGadget/kind: Widget/; s/^metadata:/metadata:\n  namespace: default/' "$D/t2w.yaml" > "$D/t1bad.yaml"
+expect_fail t1-refuses-string-size 'spec.size: Invalid value: "string"' $K1 create -f "$D/t1bad.yaml"
+expect_fail t1-no-t2-kind 'no matches for kind "WidgetGadget"' $K1 create -f "$D/t2w.yaml" --validate=false
+expect t2-string-size 'a +big +red' $K2 get widgets
+expect t1-int-size 'a +2 +red' $K1 -n default get widgets
