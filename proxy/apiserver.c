@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "proxy/crdserve.h"
 #include "proxy/discovery.h"
 #include "proxy/metrics.h"
 #include "proxy/openapi.h"
@@ -37,6 +38,8 @@ struct vk_apiserver {
     vk_metrics_t *metrics;
     char *external_address;
     vk_openapi_t *openapi; /* built on first use, rebuilt when the table changes */
+    vk_crdserve_t *crds;   /* custom resources */
+    unsigned openapi_gen;  /* vk_crdserve_generation the OpenAPI was built at */
     int ready;
 };
 
@@ -55,6 +58,12 @@ static char *read_file(const char *path)
     fclose(f);
     b[n] = 0;
     return b;
+}
+
+static void on_crd_rows_removed(void *arg, const char *group, const char *plural)
+{
+    vk_apiserver_t *api = arg;
+    vk_watch_stop_resource(&api->rest, group, plural);
 }
 
 static void on_bootstrapped(void *arg)
@@ -83,7 +92,11 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
     const char *bm = getenv("VKUBE_WATCH_BOOKMARK_MS");
     if (bm) vk_watch_set_bookmark_ms(r, atoi(bm));
     uv_timer_init(loop, &r->ns_timer);
-    int rc = vk_rest_bootstrap(r, on_bootstrapped, api);
+    int rc = vk_crdserve_new(store, api->resources, &api->crds);
+    if (rc) return rc;
+    r->crds = api->crds;
+    vk_crdserve_on_removed(api->crds, on_crd_rows_removed, api);
+    rc = vk_rest_bootstrap(r, on_bootstrapped, api);
     if (rc) vk_log_warn("apiserver: bootstrap: %s", vk_err_name(rc));
     *out = api;
     return 0;
@@ -92,7 +105,10 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
 /* The OpenAPI documents of every row of the resource table. */
 static vk_openapi_t *openapi_of(vk_apiserver_t *api)
 {
-    if (api->openapi) return api->openapi;
+    if (api->openapi && api->openapi_gen == vk_crdserve_generation(api->crds))
+        return api->openapi;
+    vk_openapi_free(api->openapi);
+    api->openapi_gen = vk_crdserve_generation(api->crds);
     size_t n = vk_resources_count(api->resources);
     vk_openapi_resource_t *rows = vk_xcalloc(n ? n : 1, sizeof *rows);
     const char **verbs = vk_xcalloc(n * (VK_VERB_COUNT + 1) + 1, sizeof *verbs);
@@ -108,6 +124,7 @@ static vk_openapi_t *openapi_of(vk_apiserver_t *api)
                                           (r->flags & VK_RES_SCALE) != 0};
     }
     api->openapi = vk_openapi_new(rows, n, "v1.33.0");
+    vk_crdserve_apply_openapi(api->crds, api->openapi);
     free(rows);
     free(verbs);
     return api->openapi;
@@ -129,6 +146,7 @@ void vk_apiserver_free(vk_apiserver_t *api)
 {
     if (!api) return;
     vk_watch_stop_all(&api->rest);
+    vk_crdserve_free(api->crds);
     vk_rest_ctx_close(&api->rest);
     api->rest.ns_timer.data = api;
     uv_close((uv_handle_t *)&api->rest.ns_timer, on_ns_timer_closed);

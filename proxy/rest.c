@@ -19,6 +19,7 @@
 #include "common/mem.h"
 #include "common/yaml.h"
 #include "proxy/apply.h"
+#include "proxy/crdserve.h"
 #include "proxy/defaults.h"
 #include "proxy/fastjson.h"
 #include "proxy/patch.h"
@@ -373,16 +374,38 @@ static int check_pod_security(vk_rest_call_t *c, const json_t *obj)
     return 0;
 }
 
+/* Sends the warnings of a proxy/crdserve.h hook and answers its Status when
+ * rc is not 0 (takes both references). Returns rc. */
+static int crd_result(vk_rest_call_t *c, int rc, json_t *warnings, json_t *status)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(warnings, i, w) add_warning(c, json_string_value(w));
+    json_decref(warnings);
+    if (rc) vk_rest_reply_status(c, status);
+    return rc;
+}
+
 static int default_and_validate(vk_rest_call_t *c, json_t *obj, const json_t *old)
 {
     const vk_resource_t *r = c->res;
-    if (r->flags & VK_RES_CUSTOM) return 0;
+    json_t *cw, *cst;
+    int crc;
+    if (r->flags & VK_RES_CUSTOM) {
+        crc = vk_crdserve_write(c->ctx->crds, r, c->sub, query(c, "fieldValidation"), obj, old,
+                                &cw, &cst);
+        return crd_result(c, crc, cw, cst);
+    }
     if (!c->sub && check_unknown_fields(c, obj)) return -1;
     vk_defaults_apply(r->group, r->version, r->kind, obj);
     if (!old && !strcmp(r->kind, "Pod") && !r->group[0]) vk_defaults_pod_admission(obj);
     if (!old && check_pod_security(c, obj)) return -1;
     if (old) vk_defaults_keep_allocated(r->group, r->kind, obj, old);
     if (c->sub) return 0; /* status and scale writes: no spec validation */
+    if (!strcmp(r->plural, "customresourcedefinitions")) {
+        crc = vk_crdserve_admit_crd(c->ctx->crds, r, obj, old, &cw, &cst);
+        if (crd_result(c, crc, cw, cst)) return -1;
+    }
     json_t *causes = json_array();
     if (vk_validate_object(r->group, r->kind, obj, old, causes) != VK_EINVALID) {
         json_decref(causes);
@@ -574,6 +597,8 @@ static void apply_opts(vk_rest_call_t *c, vk_apply_opts_t *o, vk_patch_kind_t *k
     if (!(c->res->flags & VK_RES_CUSTOM)) {
         o->schema = vk_patch_schema_builtin;
         o->schema_ctx = k;
+    } else {
+        vk_crdserve_apply_schema(c->ctx->crds, c->res, c->req->pool, &o->schema, &o->schema_ctx);
     }
     if (c->sub && !strcmp(c->sub, "status")) o->ignored = ignore_main;
     else if (c->res->flags & VK_RES_STATUS) o->ignored = ignore_status;
@@ -870,11 +895,12 @@ static void create_object(vk_rest_call_t *c, json_t *obj)
 
 static void reply_object(vk_rest_call_t *c, json_t *o)
 {
+    vk_crdserve_read(c->ctx->crds, c->res, o);
     if (vk_rest_wants_table(c->req)) {
-        json_t *t = vk_table_new(c->res);
+        json_t *t = vk_crdserve_table_new(c->ctx->crds, c->res);
         json_object_set_new(json_object_get(t, "metadata"), "resourceVersion",
                             json_string(meta_str(o, "resourceVersion")));
-        vk_table_add(t, c->res, o, vk_rest_include_object(c->req));
+        vk_crdserve_table_add(c->ctx->crds, t, c->res, o, vk_rest_include_object(c->req));
         json_decref(o);
         vk_rest_reply(c, 200, t);
         return;
@@ -1128,6 +1154,7 @@ static void do_list(vk_rest_call_t *c)
             free(last);
             last = vk_xstrdup(l.items[i]->key);
             if (!o) continue;
+            vk_crdserve_read(c->ctx->crds, c->res, o);
             if (filtering && !vk_rest_filter_match(&f, c->res, o)) {
                 json_decref(o);
                 continue;
@@ -1154,12 +1181,12 @@ static void do_list(vk_rest_call_t *c)
     }
     free(last);
     if (vk_rest_wants_table(c->req)) {
-        json_t *t = vk_table_new(c->res);
+        json_t *t = vk_crdserve_table_new(c->ctx->crds, c->res);
         json_object_set_new(t, "metadata", lmd);
         int inc = vk_rest_include_object(c->req);
         size_t i;
         json_t *o;
-        json_array_foreach(items, i, o) vk_table_add(t, c->res, o, inc);
+        json_array_foreach(items, i, o) vk_crdserve_table_add(c->ctx->crds, t, c->res, o, inc);
         json_decref(items);
         vk_rest_reply(c, 200, t);
         goto out;
@@ -1260,6 +1287,8 @@ static void rmw_run(vk_rest_call_t *c);
 
 static json_t *scale_of(vk_rest_call_t *c, const json_t *o)
 {
+    json_t *cs = vk_crdserve_scale_get(c->ctx->crds, c->res, o);
+    if (cs) return cs;
     json_t *md = json_object_get(o, "metadata");
     json_t *s = json_object();
     json_object_set_new(s, "kind", json_string("Scale"));
@@ -1317,7 +1346,15 @@ static int put_next(vk_rest_call_t *c, rmw_t *op, json_t *b, json_t *cur, json_t
     if (op->scale) {
         if (check_precondition(c, b, cur)) return -1;
         json_t *r = json_object_get(json_object_get(b, "spec"), "replicas");
-        json_t *n = json_deep_copy(cur);
+        json_t *n = json_deep_copy(cur), *cst;
+        if ((c->res->flags & VK_RES_CUSTOM) &&
+            vk_crdserve_scale_set(c->ctx->crds, c->res, n, b, &cst)) {
+            json_decref(n);
+            vk_rest_reply_status(c, cst);
+            return -1;
+        }
+        *next = n;
+        if (c->res->flags & VK_RES_CUSTOM) return 0;
         json_t *spec = json_object_get(n, "spec");
         if (!json_is_object(spec)) json_object_set_new(n, "spec", spec = json_object());
         json_object_set_new(spec, "replicas", json_integer(r ? json_integer_value(r) : 0));
@@ -1374,7 +1411,19 @@ static int mutate_patch(vk_rest_call_t *c, rmw_t *op, json_t *cur, json_t **next
             return -1;
         }
         json_t *r = json_object_get(json_object_get(ps, "spec"), "replicas");
-        json_t *n = json_deep_copy(cur);
+        json_t *n = json_deep_copy(cur), *cst;
+        if ((c->res->flags & VK_RES_CUSTOM) &&
+            vk_crdserve_scale_set(c->ctx->crds, c->res, n, ps, &cst)) {
+            json_decref(n);
+            json_decref(ps);
+            vk_rest_reply_status(c, cst);
+            return -1;
+        }
+        if (c->res->flags & VK_RES_CUSTOM) {
+            json_decref(ps);
+            *next = n;
+            return 0;
+        }
         json_t *spec = json_object_get(n, "spec");
         if (!json_is_object(spec)) json_object_set_new(n, "spec", spec = json_object());
         json_object_set_new(spec, "replicas", json_integer(r ? json_integer_value(r) : 0));

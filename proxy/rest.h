@@ -27,6 +27,7 @@ typedef struct vk_rest_ctx {
     uv_loop_t *loop;
     vk_store_t *store;          /* borrowed */
     vk_resources_t *resources;  /* owned by the apiserver */
+    struct vk_crdserve *crds;   /* custom resources (proxy/crdserve.h), owned by the apiserver */
     vk_metrics_t *metrics;      /* owned by the apiserver */
     char *ca_pem;               /* kube-root-ca.crt content, owned; "" if none */
     struct vk_satoken *satoken; /* service-account token signer, owned by the apiserver; may be NULL */

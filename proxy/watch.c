@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "proxy/crdserve.h"
 #include "proxy/status.h"
 #include "proxy/fastjson.h"
 #include "proxy/table.h"
@@ -70,8 +71,8 @@ static void finish(vk_watch_t *w, int cancel_store)
 static int send_event(vk_watch_t *w, const char *type, json_t *obj)
 {
     if (w->table && strcmp(type, "ERROR") && strcmp(type, "BOOKMARK")) {
-        json_t *t = vk_table_new(w->res);
-        vk_table_add(t, w->res, obj, w->include);
+        json_t *t = vk_crdserve_table_new(w->ctx->crds, w->res);
+        vk_crdserve_table_add(w->ctx->crds, t, w->res, obj, w->include);
         json_decref(obj);
         obj = t;
     }
@@ -334,6 +335,15 @@ void vk_watch_start(vk_rest_call_t *c)
 void vk_watch_stop_all(vk_rest_ctx_t *ctx)
 {
     while (ctx->watches) finish(ctx->watches, 1);
+}
+
+void vk_watch_stop_resource(vk_rest_ctx_t *ctx, const char *group, const char *plural)
+{
+    vk_watch_t *w = ctx->watches, *next;
+    for (; w; w = next) {
+        next = w->next;
+        if (!strcmp(w->res->group, group) && !strcmp(w->res->plural, plural)) finish(w, 1);
+    }
 }
 
 void vk_watch_set_bookmark_ms(vk_rest_ctx_t *ctx, int ms)

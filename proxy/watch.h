@@ -18,6 +18,9 @@
 void vk_watch_start(vk_rest_call_t *c);
 /* Ends every watch of ctx cleanly (server stopping). */
 void vk_watch_stop_all(vk_rest_ctx_t *ctx);
+/* Ends every watch of group/plural (a custom resource whose rows are about to
+ * be removed from the table), as kube-apiserver closes them with the CRD. */
+void vk_watch_stop_resource(vk_rest_ctx_t *ctx, const char *group, const char *plural);
 /* Bookmark period in milliseconds used by new watches (default 60000; tests lower it). */
 void vk_watch_set_bookmark_ms(vk_rest_ctx_t *ctx, int ms);
 
