@@ -174,8 +174,8 @@ expect apply-ss-managed 'manager: kubectl' $K -n $NS get wd w2 -o yaml --show-ma
 expect scale 'widget.example.com/w1 scaled' $K -n $NS scale widget w1 --replicas=4
 expect scale-result '^4$' $K -n $NS get wd w1 -o jsonpath='{.spec.replicas}'
 expect scale-subresource '"replicas":4' $K get --raw "/apis/example.com/v1/namespaces/$NS/widgets/w1/scale"
-expect_fail scale-negative 'Invalid|invalid|must be greater' \
-    $K -n $NS scale widget w1 --replicas=-1
+expect_fail scale-negative 'The Scale "w1" is invalid: spec.replicas: Invalid value: -1' \
+    $K -n $NS patch widget w1 --subresource=scale --type=merge -p '{"spec":{"replicas":-1}}'
 
 expect status-ignored-on-main 'widget.example.com/w1 patched' \
     $K -n $NS patch widget w1 --type=merge -p '{"status":{"replicas":9},"spec":{"size":8}}'
