@@ -24,6 +24,7 @@
 #include "proxy/apiserver.h"
 #include "proxy/http.h"
 #include "store/store.h"
+#include "syncer/relay.h"
 #include "syncer/syncer.h"
 #include "syncer/tenant.h"
 #include "syncer/tenantops.h"
@@ -39,6 +40,8 @@ typedef struct serve {
     /* The syncer (when a host is configured). */
     vk_tenantdir_t *dir;
     vk_tenant_config_t tenant_cfg;
+    int tenant_cfg_loaded;
+    vk_relay_t *relay; /* pods/log to the host (when a host is configured) */
     vk_syncer_config_t sync_cfg;
     char *ca_pem, *api_host, *api_port;
     vk_httpc_t *host;
@@ -72,6 +75,8 @@ static int host_stop(serve_t *s)
     if (!s->host || s->host_stopped) return 0;
     if (s->syncer) vk_syncer_stop(s->syncer);
     s->syncer = NULL;
+    if (s->relay) vk_relay_free(s->relay);
+    s->relay = NULL;
     vk_tenantops_close(s->ops, on_ops_closed, s);
     return 1;
 }
@@ -90,7 +95,47 @@ static void on_tenant_ready(void *arg)
     vk_log_info("serve: syncer started (host namespace %s)", s->tenant_cfg.host_namespace);
 }
 
-/* Reads the tenant's manifest and the host credentials; 0, 1 (no host:
+/* Reads the tenant's manifest (DIR/NAME/tenant.yaml; defaults without one):
+ * isolation for the syncer, the Pod Security floor for the API. 0 or -1 with a
+ * message printed. */
+static int load_tenant_config(serve_t *s)
+{
+    char err[2048];
+    int rc;
+    char *manifest = vk_xasprintf("%s/tenant.yaml", s->dir->dir);
+    FILE *f = fopen(manifest, "rb");
+    if (f) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
+        fclose(f);
+        fclose(m);
+        rc = vk_tenant_config_parse(buf, len, &s->tenant_cfg, err, sizeof err);
+        free(buf);
+    } else {
+        rc = vk_tenant_config_default(s->dir->name, &s->tenant_cfg, err, sizeof err);
+    }
+    if (rc) {
+        fprintf(stderr, "vkube serve: %s: %s\n", manifest, err);
+        free(manifest);
+        return -1;
+    }
+    free(manifest);
+    s->tenant_cfg_loaded = 1;
+    return 0;
+}
+
+/* Relays pods/log requests of the API layer to the host (see syncer/relay.h). */
+static void relay_pod_log(void *arg, vk_http_req_t *req, const char *ns, const char *name)
+{
+    serve_t *s = arg;
+    vk_relay_pod_log(s->relay, req, ns, name);
+}
+
+/* Reads the host credentials; 0, 1 (no host:
  * nothing to do) or -1 with a message printed. */
 static int host_prepare(serve_t *s, const char *host_kc, const char *api_addr, const char *listen)
 {
@@ -110,31 +155,7 @@ static int host_prepare(serve_t *s, const char *host_kc, const char *api_addr, c
     } else {
         return 1;
     }
-    char *manifest = vk_xasprintf("%s/tenant.yaml", s->dir->dir);
-    FILE *f = fopen(manifest, "rb");
-    int rc;
-    if (f) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
-        fclose(f);
-        fclose(m);
-        rc = vk_tenant_config_parse(buf, len, &s->tenant_cfg, err, sizeof err);
-        free(buf);
-    } else {
-        rc = vk_tenant_config_default(s->dir->name, &s->tenant_cfg, err, sizeof err);
-    }
-    if (rc) {
-        fprintf(stderr, "vkube serve: %s: %s\n", manifest, err);
-        free(manifest);
-        vk_kubeconfig_free(&kc);
-        return -1;
-    }
-    free(manifest);
-    rc = vk_httpc_new(&s->loop, &kc, NULL, &s->host, err, sizeof err);
+    int rc = vk_httpc_new(&s->loop, &kc, NULL, &s->host, err, sizeof err);
     vk_kubeconfig_free(&kc);
     if (rc) {
         fprintf(stderr, "vkube serve: host client: %s\n", err);
@@ -153,6 +174,7 @@ static int host_prepare(serve_t *s, const char *host_kc, const char *api_addr, c
     s->sync_cfg.translate.api_port = s->api_port;
     s->sync_cfg.tenant_ca_pem = s->ca_pem ? s->ca_pem : "";
     s->sync_cfg.ops = vk_tenantops_ops();
+    s->relay = vk_relay_new(s->host, &s->tenant_cfg);
     return 0;
 }
 
@@ -294,7 +316,7 @@ int cli_serve(int argc, char **argv)
     uv_loop_init(&s->loop);
     int exit_code = 1;
     s->dir = &t;
-    if (host_prepare(s, host_kc, api_addr, listen) < 0) goto out;
+    if (load_tenant_config(s) < 0 || host_prepare(s, host_kc, api_addr, listen) < 0) goto out;
     rc = vk_store_open(&s->loop, t.store_db, NULL, &s->store);
     if (rc) {
         fprintf(stderr, "vkube serve: cannot open the store %s: %s\n", t.store_db,
@@ -306,6 +328,9 @@ int cli_serve(int argc, char **argv)
         .ca_cert_file = t.ca_crt,
         .sa_key_file = t.sa_key,
         .external_address = listen,
+        .pod_security = s->tenant_cfg.pod_security,
+        .pod_log = s->relay ? relay_pod_log : NULL,
+        .pod_log_arg = s,
     };
     rc = vk_apiserver_new(&s->loop, s->store, &ac, &s->api);
     if (rc) {
@@ -347,7 +372,7 @@ out:
     if (uv_loop_close(&s->loop)) {
         vk_log_warn("serve: handles left open at exit");
     }
-    if (s->sync_cfg.ops) vk_tenant_config_free(&s->tenant_cfg);
+    if (s->tenant_cfg_loaded) vk_tenant_config_free(&s->tenant_cfg);
     free(s->ca_pem), free(s->api_host), free(s->api_port);
     free(s);
     free(remembered);

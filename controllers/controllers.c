@@ -228,8 +228,11 @@ static void on_write(void *arg, int status, json_t *obj)
             vk_log_warn("controllers: %s for %s: %d %s", w->what, w->key, status,
                         json_string_value(json_object_get(obj, "message")) ?: "");
         if (w->expects) expect_observed(k, w->key);
-        requeue_key(k, w->key);
-        /* A conflict means the cache is behind: the informer will requeue. */
+        /* A conflict means the cache was behind: try again at once. Any other
+         * failure (e.g. 403 in a terminating namespace, 422, 5xx) waits for
+         * the 2 s resync, so a write the server keeps refusing never turns
+         * into a hot loop. */
+        if (status == 409) requeue_key(k, w->key);
     }
     free(w);
 }

@@ -19,6 +19,7 @@
 #include "proxy/discovery.h"
 #include "proxy/metrics.h"
 #include "proxy/openapi.h"
+#include "proxy/podsecurity.h"
 #include "proxy/rbac.h"
 #include "proxy/resources.h"
 #include "proxy/rest.h"
@@ -75,6 +76,11 @@ static void on_bootstrapped(void *arg)
 int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_config_t *cfg,
                      vk_apiserver_t **out)
 {
+    vk_podsecurity_level_t floor = VK_PODSECURITY_BASELINE;
+    if (cfg && cfg->pod_security && vk_podsecurity_parse_level(cfg->pod_security, &floor)) {
+        vk_log_error("apiserver: unknown pod security level \"%s\"", cfg->pod_security);
+        return VK_EINVALID;
+    }
     vk_apiserver_t *api = vk_xcalloc(1, sizeof *api);
     api->resources = vk_resources_new();
     api->metrics = vk_metrics_new();
@@ -85,6 +91,9 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
     r->resources = api->resources;
     r->metrics = api->metrics;
     r->ca_pem = read_file(cfg ? cfg->ca_cert_file : NULL);
+    r->pod_security_floor = (int)floor;
+    r->pod_log = cfg ? cfg->pod_log : NULL;
+    r->pod_log_arg = cfg ? cfg->pod_log_arg : NULL;
     if (!r->ca_pem) r->ca_pem = vk_xstrdup("");
     if (cfg && cfg->sa_key_file && vk_satoken_new(cfg->sa_key_file, NULL, &r->satoken))
         vk_log_warn("apiserver: cannot load %s: service-account tokens disabled",

@@ -20,6 +20,12 @@ typedef struct vk_apiserver_config {
     const char *ca_cert_file;        /* the tenant CA (PEM): kube-root-ca.crt content */
     const char *sa_key_file;         /* private key (PEM) signing service-account tokens */
     const char *external_address;    /* "host:port" clients use (for Endpoints of "kubernetes") */
+    const char *pod_security;        /* Pod Security floor of every namespace: "baseline" (NULL)
+                                        or "restricted"; a namespace label may only raise it */
+    /* Relays GET pods/NAME/log to the host pod (the syncer's relay); it must
+     * answer req. NULL: logs answer "not available without a host". */
+    void (*pod_log)(void *arg, vk_http_req_t *req, const char *ns, const char *name);
+    void *pod_log_arg;
 } vk_apiserver_config_t;
 
 /* Creates the API layer over an open store (borrowed; must outlive it) and

@@ -796,6 +796,7 @@ static void create_done(void *arg, int status, const vk_kv_t *kv)
         return;
     }
     json_t *o = vk_rest_decode(kv);
+    if (o) vk_crdserve_read(c->ctx->crds, c->res, o);
     if (!strcmp(c->res->plural, "namespaces") && !c->res->group[0])
         after_namespace_create(c->ctx, c->name);
     vk_rest_reply(c, 201, o);
@@ -942,7 +943,8 @@ static void do_get(vk_rest_call_t *c)
                   "tenant's pods yet", c->name);
         return;
     }
-    if (!c->sub && !vk_rest_wants_table(c->req)) {
+    /* Custom objects are stored at the storage version: converted on read. */
+    if (!c->sub && !vk_rest_wants_table(c->req) && !(c->res->flags & VK_RES_CUSTOM)) {
         /* The stored bytes with the resourceVersion spliced in: no parsing. */
         char *key = vk_resources_key(c->res, c->ns, c->name);
         vk_kv_t *kv;
@@ -1097,7 +1099,7 @@ static void do_list(vk_rest_call_t *c)
     json_t *items = json_array();
     /* Plain JSON lists splice the stored bytes (fastjson); only selectors and
      * tables parse the objects. */
-    int fast = !filtering && !vk_rest_wants_table(c->req);
+    int fast = !filtering && !vk_rest_wants_table(c->req) && !(c->res->flags & VK_RES_CUSTOM);
     vk_fastjson_buf_t fb = {0};
     size_t count = 0;
     int64_t rev = at_rev;

@@ -130,7 +130,7 @@ static int on_event(void *arg, const vk_event_t *ev)
     const char *type = ev->type == VK_EVENT_ADDED      ? "ADDED"
                        : ev->type == VK_EVENT_MODIFIED ? "MODIFIED"
                                                        : "DELETED";
-    if (!w->table && !w->filter.label && !w->filter.field) {
+    if (!w->table && !w->filter.label && !w->filter.field && !(w->res->flags & VK_RES_CUSTOM)) {
         /* The stored bytes with the resourceVersion spliced in: no parsing. */
         vk_fastjson_buf_t b = {0};
         vk_fastjson_buf_puts(&b, "{\"type\":\"");
@@ -147,6 +147,7 @@ static int on_event(void *arg, const vk_event_t *ev)
     }
     json_t *obj = vk_rest_decode(ev->kv);
     if (!obj) return 0;
+    vk_crdserve_read(w->ctx->crds, w->res, obj); /* custom: the watched version */
     if (w->filter.label || w->filter.field) {
         int now = vk_rest_filter_match(&w->filter, w->res, obj);
         int before = 0;
@@ -290,6 +291,7 @@ void vk_watch_start(vk_rest_call_t *c)
         for (size_t i = 0; i < l.count && !w->ended; i++) {
             json_t *o = vk_rest_decode(l.items[i]);
             if (!o) continue;
+            vk_crdserve_read(ctx->crds, c->res, o);
             if (!vk_rest_filter_match(&w->filter, c->res, o)) {
                 json_decref(o);
                 continue;

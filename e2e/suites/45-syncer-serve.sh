@@ -150,6 +150,15 @@ for t in "${tenants[@]}"; do
 	[[ $cm == 1 && $sec == hunter2 ]] && ok "syncer-serve-$t-configmap-secret-synced" ||
 		not_ok "syncer-serve-$t-configmap-secret-synced" "cm '$cm' secret '$sec'"
 
+	# kubectl logs through the tenant kubeconfig equals the host pod's log.
+	tlog=$(k "$t" logs web 2>&1)
+	hlog=$(h -n "vkube-$t" logs "web-x-default-x-$t" 2>&1)
+	[[ -n $hlog && $tlog == "$hlog" ]] && ok "syncer-serve-$t-kubectl-logs" ||
+		not_ok "syncer-serve-$t-kubectl-logs" "tenant '$(echo "$tlog" | head -2 | tr '\n' '|')' host '$(echo "$hlog" | head -2 | tr '\n' '|')'"
+	tlog=$(k "$t" logs web --tail=1 2>&1)
+	[[ -n $tlog && $tlog == "$(echo "$hlog" | tail -n 1)" ]] && ok "syncer-serve-$t-kubectl-logs-tail" ||
+		not_ok "syncer-serve-$t-kubectl-logs-tail" "'$tlog'"
+
 	# Tenant nodes: only VM nodes of its own pool (and at least the pod's).
 	wait_until 20 k "$t" get node "$node"
 	nodes=$(k "$t" get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}' 2>&1)
