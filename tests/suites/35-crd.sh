@@ -254,3 +254,31 @@ expect_fail t1-refuses-string-size 'spec.size: Invalid value: "string"' $K1 crea
 expect_fail t1-no-t2-kind 'no matches for kind "WidgetGadget"' $K1 create -f "$D/t2w.yaml" --validate=false
 expect t2-string-size 'a +big +red' $K2 get widgets
 expect t1-int-size 'a +2 +red' $K1 -n default get widgets
+
+# Two versions, conversion None: objects are stored at the storage version and
+# served at the version asked for.
+P=crd-versions
+cat > "$D/mv.yaml" <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.example.org}
+spec:
+  group: example.org
+  scope: Namespaced
+  names: {plural: gizmos, singular: gizmo, kind: Gizmo}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+YAML
+expect crd 'created' $K1 apply -f "$D/mv.yaml"
+eventually served-v1beta1 'example.org/v1beta1' $K1 api-versions
+printf 'apiVersion: example.org/v1beta1\nkind: Gizmo\nmetadata: {name: g1, namespace: default}\nspec: {a: 1}\n' > "$D/g1.yaml"
+expect create-v1beta1 'gizmo.example.org/g1 created' $K1 create -f "$D/g1.yaml"
+expect get-v1beta1 '"apiVersion":"example.org/v1beta1"' $K1 get --raw /apis/example.org/v1beta1/namespaces/default/gizmos/g1
+expect list-v1 '"items":\[\{"apiVersion":"example.org/v1"' $K1 get --raw /apis/example.org/v1/namespaces/default/gizmos
