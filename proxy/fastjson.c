@@ -7,14 +7,18 @@
 
 #include "common/mem.h"
 
+void vk_fastjson_buf_reserve(vk_fastjson_buf_t *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1) cap *= 2;
+    b->p = vk_xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
 void vk_fastjson_buf_put(vk_fastjson_buf_t *b, const void *data, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        b->p = vk_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
+    vk_fastjson_buf_reserve(b, n);
     if (n) memcpy(b->p + b->len, data, n);
     b->len += n;
     b->p[b->len] = 0;

@@ -20,6 +20,9 @@ typedef struct vk_fastjson_buf {
 
 void vk_fastjson_buf_put(vk_fastjson_buf_t *b, const void *data, size_t n);
 void vk_fastjson_buf_puts(vk_fastjson_buf_t *b, const char *s);
+/* Makes room for n more bytes without changing len (one allocation instead of
+ * a chain of doublings when the size is known). */
+void vk_fastjson_buf_reserve(vk_fastjson_buf_t *b, size_t n);
 void vk_fastjson_buf_free(vk_fastjson_buf_t *b);
 
 /* Appends val[0..len) (a stored object) to b with "resourceVersion":"<rev>"
