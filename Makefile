@@ -15,6 +15,7 @@ ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-omit-fram
 # A module's generated sources go in GEN_SRCS_<dir> (set in <dir>/module.mk,
 # which may also add rules); TEST_LINK_<dir> lists the folders the tests in
 # tests/<dir>/ link with (default: all), so a module's tests build on their own.
+.DEFAULT_GOAL := all
 LIB_DIRS := common store proxy syncer operator controllers
 TEST_LINK_common := common
 TEST_LINK_store := common store

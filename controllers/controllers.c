@@ -374,7 +374,9 @@ static void sync_rs(vk_controllers_t *k, const char *key, const char *ns, const 
             json_array_append_new(refs, owner_ref(rs, "apps/v1", "ReplicaSet"));
             patch_owner_refs(k, key, p, refs);
             json_decref(refs);
-            continue; /* counted once the adoption is seen */
+            /* Counted at once, as upstream's claim does: otherwise the set
+             * creates a full complement and then deletes the surplus, which
+             * may be the adopted pod itself. A failed patch requeues. */
         } else {
             continue;
         }

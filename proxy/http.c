@@ -1731,6 +1731,13 @@ void vk_http_raw_close(vk_http_req_t *req)
 
 static void local_finish(ireq_t *r)
 {
+    /* In-process requests (controllers, syncer) are logged at -v -v. */
+    if (vk_log_level() >= VK_LOG_DEBUG) {
+        vk_http_req_t *q = &r->pub;
+        vk_log_debug("%s %s%s%s %d %.1fms %s local", q->method, q->path, *q->query ? "?" : "",
+                     q->query, r->status, (double)(uv_hrtime() - q->start_ns) / 1e6,
+                     q->user.name);
+    }
     if (r->local_done) *r->local_done = 1;
     free(r->local);
     free(r->hdrs);
