@@ -28,6 +28,19 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_flag_t *flags, c
 void cli_print_flags(FILE *f, const cli_flag_t *flags);
 
 int cli_tenant(int argc, char **argv);
+
+/* hosttenant.c: the tenant commands through the host's Tenant objects
+ * (--host-kubeconfig). Each returns the process exit code. wait: follow the
+ * operator's progress until Ready / gone, at most timeout_s. */
+int cli_host_tenant_create(const char *kubeconfig, const char *file, const char *name, int wait,
+                           int timeout_s);
+int cli_host_tenant_delete(const char *kubeconfig, const char *name, int wait, int timeout_s);
+int cli_host_tenant_list(const char *kubeconfig);
+int cli_host_tenant_kubeconfig(const char *kubeconfig, const char *name);
+/* A local tenant's state for `tenant list`: phase "Running" (its API answers),
+ * "Stopped" or "Error", and its pod count ("-" when not running). */
+void cli_tenant_probe(const char *kubeconfig, char *phase, size_t phase_len, char *pods,
+                      size_t pods_len);
 int cli_serve(int argc, char **argv);
 
 #endif

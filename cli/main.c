@@ -1,5 +1,6 @@
 /* vkube: the command-line entry point. Dispatches to subcommands and holds the
  * shared flag parser. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,7 @@ static int cmd_version(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage(stderr);
+    signal(SIGPIPE, SIG_IGN); /* a closed connection is an error, not a death */
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) return usage(stdout);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc - 2, argv + 2);

@@ -1,5 +1,7 @@
 /* cli/tenant: `vkube tenant create|kubeconfig|list|delete`. */
 #include <dirent.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -19,10 +21,13 @@ static int tenant_usage(FILE *f)
 {
     fprintf(f, "Usage: vkube tenant <subcommand> [flags]\n\n"
                "Subcommands:\n"
-               "  create NAME --data-dir DIR [--listen 127.0.0.1:PORT] [--san NAME]...\n"
+               "  create NAME --data-dir DIR [--listen 127.0.0.1:PORT] [--san NAME]... [-f tenant.yaml]\n"
                "  kubeconfig NAME --data-dir DIR [--user USER [--group G]... [--token]]\n"
                "  list --data-dir DIR\n"
                "  delete NAME --data-dir DIR\n"
+               "\nWith --host-kubeconfig FILE instead of --data-dir, each command works through\n"
+               "the host cluster's Tenant objects (vkube.io/v1alpha1), which the operator\n"
+               "reconciles: create -f tenant.yaml, delete NAME, list, kubeconfig NAME.\n"
                "\nThe data directory may also come from $VKUBE_DATA_DIR.\n");
     return f == stderr ? 2 : 0;
 }
@@ -109,11 +114,35 @@ static int write_manifest(const char *dir, const char *text, size_t len, char *e
     return 0;
 }
 
+#define HOST_FLAGS                                                                         \
+    {"--host-kubeconfig", NULL, 1, &host_kc, NULL, NULL, 0,                                \
+     "work through the host cluster's Tenant objects (the operator) instead of --data-dir"}, \
+        {"--no-wait", NULL, 0, NULL, &no_wait, NULL, 0,                                    \
+         "with --host-kubeconfig: return once the host accepted the change"},             \
+        {"--timeout", NULL, 1, &timeout, NULL, NULL, 0,                                    \
+         "with --host-kubeconfig: seconds to wait for the operator (default 300)"}
+
+/* The --timeout value: seconds > 0, or -1 after an error message. */
+static int timeout_seconds(const char *cmd, const char *v)
+{
+    if (!v) return 300;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end == 's' && end[1] == 0) end++;
+    if (*end || n <= 0 || n > 86400) {
+        fprintf(stderr, "vkube %s: --timeout wants seconds (1-86400), not \"%s\"\n", cmd, v);
+        return -1;
+    }
+    return (int)n;
+}
+
 static int tenant_create(int argc, char **argv)
 {
-    const char *data_dir = NULL, *listen = NULL, *file = NULL;
+    const char *data_dir = NULL, *listen = NULL, *file = NULL, *host_kc = NULL, *timeout = NULL;
+    int no_wait = 0;
     const char *sans[17] = {0};
     const cli_flag_t flags[] = {
+        HOST_FLAGS,
         {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
         {"--listen", NULL, 1, &listen, NULL, NULL, 0,
          "address the API server will listen on (default: a free 127.0.0.1 port)"},
@@ -124,10 +153,13 @@ static int tenant_create(int argc, char **argv)
     int npos;
     int rc = cli_parse("tenant create", argc, argv, flags, pos, 1, &npos);
     if (rc == 1) {
-        printf("Usage: vkube tenant create NAME --data-dir DIR [--listen 127.0.0.1:PORT]\n\n"
+        printf("Usage: vkube tenant create NAME --data-dir DIR [--listen 127.0.0.1:PORT] [-f tenant.yaml]\n"
+               "       vkube tenant create NAME -f tenant.yaml --host-kubeconfig FILE [--no-wait]\n\n"
                "Creates DIR/NAME/ with the tenant's store, CA, serving certificate, admin\n"
                "client certificate (CN=admin, O=system:masters), service-account key,\n"
-               "tokens file and kubeconfig (context NAME, server https://<listen>).\n");
+               "tokens file and kubeconfig (context NAME, server https://<listen>).\n"
+               "With --host-kubeconfig: creates the Tenant object on the host cluster and\n"
+               "follows the operator until the tenant is Ready (or Failed).\n");
         cli_print_flags(stdout, flags);
         return 0;
     }
@@ -135,6 +167,16 @@ static int tenant_create(int argc, char **argv)
     if (npos != 1) {
         fprintf(stderr, "vkube tenant create: exactly one tenant NAME is required\n");
         return 2;
+    }
+    if (host_kc) {
+        int secs = timeout_seconds("tenant create", timeout);
+        if (secs < 0) return 2;
+        if (data_dir || listen || sans[0]) {
+            fprintf(stderr, "vkube tenant create: --data-dir, --listen and --san are local; the "
+                            "operator chooses them with --host-kubeconfig\n");
+            return 2;
+        }
+        return cli_host_tenant_create(host_kc, file, pos[0], !no_wait, secs);
     }
     if (!(data_dir = data_dir_or_env("tenant create", data_dir))) return 2;
     char err[2048];
@@ -171,47 +213,14 @@ static int tenant_create(int argc, char **argv)
     return 0;
 }
 
-/* Parses "NAME --data-dir DIR" for kubeconfig and delete; fills t. */
-static int name_and_dir(const char *cmd, const char *help, int argc, char **argv,
-                        vk_tenantdir_t *t)
-{
-    const char *data_dir = NULL;
-    const cli_flag_t flags[] = {
-        {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
-        {0}};
-    const char *pos[1];
-    int npos;
-    int rc = cli_parse(cmd, argc, argv, flags, pos, 1, &npos);
-    if (rc == 1) {
-        printf("%s", help);
-        cli_print_flags(stdout, flags);
-        return 1;
-    }
-    if (rc) return rc;
-    if (npos != 1) {
-        fprintf(stderr, "vkube %s: exactly one tenant NAME is required\n", cmd);
-        return 2;
-    }
-    if (!(data_dir = data_dir_or_env(cmd, data_dir))) return 2;
-    if (!vk_tenantdir_valid_name(pos[0])) {
-        fprintf(stderr, "vkube %s: invalid tenant name \"%s\"\n", cmd, pos[0]);
-        return 2;
-    }
-    vk_tenantdir_paths(data_dir, pos[0], t);
-    if (!vk_tenantdir_exists(t)) {
-        fprintf(stderr, "vkube %s: tenant \"%s\" not found in %s\n", cmd, pos[0], data_dir);
-        vk_tenantdir_free(t);
-        return 3;
-    }
-    return 0;
-}
-
 static int tenant_kubeconfig(int argc, char **argv)
 {
-    const char *data_dir = NULL, *user = NULL;
+    const char *data_dir = NULL, *user = NULL, *host_kc = NULL;
     const char *groups[33] = {0};
     int token = 0;
     const cli_flag_t flags[] = {
+        {"--host-kubeconfig", NULL, 1, &host_kc, NULL, NULL, 0,
+         "read the admin kubeconfig from the host's Tenant (its status.kubeconfigSecret)"},
         {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
         {"--user", NULL, 1, &user, NULL, NULL, 0,
          "make a kubeconfig for this user instead of admin (new client certificate)"},
@@ -241,6 +250,14 @@ static int tenant_kubeconfig(int argc, char **argv)
     if ((groups[0] || token) && !user) {
         fprintf(stderr, "vkube tenant kubeconfig: --group and --token need --user\n");
         return 2;
+    }
+    if (host_kc) {
+        if (user || data_dir) {
+            fprintf(stderr, "vkube tenant kubeconfig: --user and --data-dir are local; with "
+                            "--host-kubeconfig the tenant's admin kubeconfig is printed\n");
+            return 2;
+        }
+        return cli_host_tenant_kubeconfig(host_kc, pos[0]);
     }
     if (!(data_dir = data_dir_or_env("tenant kubeconfig", data_dir))) return 2;
     if (!vk_tenantdir_valid_name(pos[0])) {
@@ -281,12 +298,46 @@ static int tenant_kubeconfig(int argc, char **argv)
 
 static int tenant_delete(int argc, char **argv)
 {
+    const char *data_dir = NULL, *host_kc = NULL, *timeout = NULL;
+    int no_wait = 0;
+    const cli_flag_t flags[] = {
+        {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
+        HOST_FLAGS,
+        {0}};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse("tenant delete", argc, argv, flags, pos, 1, &npos);
+    if (rc == 1) {
+        printf("Usage: vkube tenant delete NAME --data-dir DIR\n"
+               "       vkube tenant delete NAME --host-kubeconfig FILE [--no-wait]\n\n"
+               "Removes the tenant's directory (stop its 'vkube serve' first), or with\n"
+               "--host-kubeconfig deletes the host's Tenant object and waits until the\n"
+               "operator has removed everything it created for it.\n");
+        cli_print_flags(stdout, flags);
+        return 0;
+    }
+    if (rc) return rc;
+    if (npos != 1) {
+        fprintf(stderr, "vkube tenant delete: exactly one tenant NAME is required\n");
+        return 2;
+    }
+    if (!vk_tenantdir_valid_name(pos[0])) {
+        fprintf(stderr, "vkube tenant delete: invalid tenant name \"%s\"\n", pos[0]);
+        return 2;
+    }
+    if (host_kc) {
+        int secs = timeout_seconds("tenant delete", timeout);
+        if (secs < 0) return 2;
+        return cli_host_tenant_delete(host_kc, pos[0], !no_wait, secs);
+    }
+    if (!(data_dir = data_dir_or_env("tenant delete", data_dir))) return 2;
     vk_tenantdir_t t;
-    int rc = name_and_dir("tenant delete",
-                          "Usage: vkube tenant delete NAME --data-dir DIR\n\n"
-                          "Removes the tenant's directory (stop its 'vkube serve' first).\n",
-                          argc, argv, &t);
-    if (rc) return rc == 1 ? 0 : (rc == 3 ? 1 : rc);
+    vk_tenantdir_paths(data_dir, pos[0], &t);
+    if (!vk_tenantdir_exists(&t)) {
+        fprintf(stderr, "vkube tenant delete: tenant \"%s\" not found in %s\n", pos[0], data_dir);
+        vk_tenantdir_free(&t);
+        return 1;
+    }
     rc = vk_tenantdir_remove(&t);
     if (rc) {
         fprintf(stderr, "vkube tenant delete: %s: %s\n", t.dir, strerror(-rc));
@@ -298,21 +349,45 @@ static int tenant_delete(int argc, char **argv)
     return 0;
 }
 
+/* kubectl-style age of a file's modification time. */
+static void file_age(const char *path, char *out, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st)) {
+        snprintf(out, n, "<unknown>");
+        return;
+    }
+    long s = (long)(time(NULL) - st.st_mtime);
+    if (s < 0) s = 0;
+    if (s < 120) snprintf(out, n, "%lds", s);
+    else if (s < 3 * 3600) snprintf(out, n, "%ldm", s / 60);
+    else if (s < 48 * 3600) snprintf(out, n, "%ldh", s / 3600);
+    else snprintf(out, n, "%ldd", s / 86400);
+}
+
 static int tenant_list(int argc, char **argv)
 {
-    const char *data_dir = NULL;
+    const char *data_dir = NULL, *host_kc = NULL;
     const cli_flag_t flags[] = {
         {"--data-dir", NULL, 1, &data_dir, NULL, NULL, 0, "directory holding tenants (DIR/NAME/)"},
+        {"--host-kubeconfig", NULL, 1, &host_kc, NULL, NULL, 0,
+         "list the host cluster's Tenant objects instead"},
         {0}};
     const char *pos[1];
     int npos;
     int rc = cli_parse("tenant list", argc, argv, flags, pos, 0, &npos);
     if (rc == 1) {
-        printf("Usage: vkube tenant list --data-dir DIR\n\nLists tenants and their addresses.\n");
+        printf("Usage: vkube tenant list --data-dir DIR\n"
+               "       vkube tenant list --host-kubeconfig FILE\n\n"
+               "Lists tenants: NAME, PHASE, ENDPOINT, PODS, AGE. Locally PHASE is Running when\n"
+               "the tenant's API server answers (PODS then counts its pods), else Stopped;\n"
+               "on the host it is the Tenant's status.phase and PODS counts the tenant's\n"
+               "pods in its host namespace.\n");
         cli_print_flags(stdout, flags);
         return 0;
     }
     if (rc) return rc;
+    if (host_kc) return cli_host_tenant_list(host_kc);
     if (!(data_dir = data_dir_or_env("tenant list", data_dir))) return 2;
     struct dirent **ents;
     int n = scandir(data_dir, &ents, NULL, alphasort);
@@ -320,14 +395,19 @@ static int tenant_list(int argc, char **argv)
         fprintf(stderr, "vkube tenant list: cannot read %s: %m\n", data_dir);
         return 1;
     }
-    printf("%-30s %s\n", "NAME", "ADDRESS");
+    printf("%-24s %-13s %-34s %-5s %s\n", "NAME", "PHASE", "ENDPOINT", "PODS", "AGE");
     for (int i = 0; i < n; i++) {
         vk_tenantdir_t t;
         if (vk_tenantdir_valid_name(ents[i]->d_name)) {
             vk_tenantdir_paths(data_dir, ents[i]->d_name, &t);
             char *addr = NULL;
-            if (vk_tenantdir_exists(&t) && !vk_tenantdir_listen(&t, &addr))
-                printf("%-30s https://%s\n", t.name, addr);
+            if (vk_tenantdir_exists(&t) && !vk_tenantdir_listen(&t, &addr)) {
+                char phase[16], pods[32], age[32], ep[300];
+                cli_tenant_probe(t.kubeconfig, phase, sizeof phase, pods, sizeof pods);
+                file_age(t.kubeconfig, age, sizeof age);
+                snprintf(ep, sizeof ep, "https://%s", addr);
+                printf("%-24s %-13s %-34s %-5s %s\n", t.name, phase, ep, pods, age);
+            }
             free(addr);
             vk_tenantdir_free(&t);
         }

@@ -176,6 +176,39 @@ fi
 tr '\0' ' ' </proc/$(serve_pids acme | head -1)/cmdline 2>/dev/null | grep -q -- "--host-kubeconfig $data/acme/host.kubeconfig" &&
 	grep -q "token:" "$data/acme/host.kubeconfig" && ok op-syncer-own-credentials || not_ok op-syncer-own-credentials
 
+# The CLI through the host's Tenant objects (`vkube tenant ... --host-kubeconfig`).
+out=$("$vkube" tenant list --host-kubeconfig "$kc" 2>&1)
+if grep -Eq "^acme +Ready +https://127\.0\.0\.1:[0-9]+ +1 " <<<"$out" && grep -Eq "^globex +Ready " <<<"$out"; then
+	ok op-cli-list
+else
+	not_ok op-cli-list "$out"
+fi
+"$vkube" tenant kubeconfig acme --host-kubeconfig "$kc" >"$tmp/acme-cli.kubeconfig" 2>"$tmp/cli.err" &&
+	cmp -s "$tmp/acme-cli.kubeconfig" "$tmp/acme.kubeconfig" && ok op-cli-kubeconfig ||
+	not_ok op-cli-kubeconfig "$(cat "$tmp/cli.err")"
+out=$("$vkube" tenant kubeconfig op50-nosuch --host-kubeconfig "$kc" 2>&1)
+rc=$?
+[[ $rc == 1 && $out == *'tenant "op50-nosuch" not found on the host'* ]] && ok op-cli-not-found || not_ok op-cli-not-found "rc=$rc $out"
+cat >"$tmp/op50-cli.yaml" <<'EOF'
+apiVersion: vkube.io/v1alpha1
+kind: Tenant
+metadata: {name: op50-cli, labels: {op50: "1"}}
+spec: {quota: {pods: "3"}}
+EOF
+out=$("$vkube" tenant create op50-cli -f "$tmp/op50-cli.yaml" --host-kubeconfig "$kc" --timeout 90 2>&1)
+rc=$?
+[[ $rc == 0 && $out == *"tenant op50-cli is Ready at https://127.0.0.1:"* ]] &&
+	[[ $(k get tenant op50-cli -o jsonpath='{.status.phase}') == Ready ]] && ok op-cli-create-waits-ready ||
+	not_ok op-cli-create-waits-ready "rc=$rc $out"
+out=$("$vkube" tenant create op50-cli -f "$tmp/op50-cli.yaml" --host-kubeconfig "$kc" 2>&1)
+rc=$?
+[[ $rc == 1 && $out == *'already exists'* ]] && ok op-cli-create-conflict || not_ok op-cli-create-conflict "rc=$rc $out"
+out=$("$vkube" tenant delete op50-cli --host-kubeconfig "$kc" --timeout 90 2>&1)
+rc=$?
+[[ $rc == 0 && $out == *"tenant op50-cli deleted"* ]] && ! k get tenant op50-cli >/dev/null 2>&1 &&
+	! k get ns vkube-op50-cli >/dev/null 2>&1 && [[ -z $(serve_pids op50-cli) ]] && ok op-cli-delete-waits ||
+	not_ok op-cli-delete-waits "rc=$rc $out"
+
 # Host namespace contents.
 ns_ok() { # TENANT NS PODS
 	local t=$1 ns=$2

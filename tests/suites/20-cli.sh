@@ -145,6 +145,17 @@ line=$(head -1 "$D/serve.out")
 [ "$line" = "vkube: tenant t1 serving on https://$ADDR" ] && ok serve:prints-address ||
     nok serve:prints-address "got '$line'"
 
+run tenant list --data-dir "$D"
+if grep -Eq "^t1 +Running +https://$ADDR +0 " <<<"$out" && grep -Eq "^t2 +Stopped +https://[0-9.:]+ +- " <<<"$out" &&
+    grep -Eq "^NAME +PHASE +ENDPOINT +PODS +AGE$" <<<"$out"; then ok list:phase-and-pods
+else nok list:phase-and-pods "$out"; fi
+run tenant list --host-kubeconfig "$D/none.kubeconfig"
+[ "$rc" = 1 ] && [[ $err == *"none.kubeconfig"* ]] && ok list:host-kubeconfig-missing || nok list:host-kubeconfig-missing "rc=$rc $err"
+run tenant create t9 --host-kubeconfig "$T/kubeconfig"
+[ "$rc" = 2 ] && [[ $err == *"-f FILE"* ]] && ok create:host-needs-manifest || nok create:host-needs-manifest "rc=$rc $err"
+run tenant list --host-kubeconfig "$T/kubeconfig"
+[ "$rc" = 1 ] && [[ $err == *"does not serve tenants.vkube.io"* ]] && ok list:host-without-crd || nok list:host-without-crd "rc=$rc $err"
+
 body=$("${C[@]}" "${ADMIN[@]}" "$URL/version" 2>&1)
 grep -q '"gitVersion"' <<<"$body" && ok serve:version-with-client-cert || nok serve:version-with-client-cert "$body"
 body=$("${C[@]}" "https://localhost:${ADDR#*:}/readyz" -w ' %{http_code}' 2>&1)
