@@ -32,11 +32,17 @@ uint32_t vk_controllers_fnv32a(const void *data, size_t len);
 /* Upstream's rand.SafeEncodeString: each byte of s mapped onto
  * "bcdfghjklmnpqrstvwxz2456789". out must hold strlen(s)+1. */
 void vk_controllers_safe_encode(const char *s, char *out);
-/* The pod-template-hash of a Deployment's spec.template (borrowed; the
- * pod-template-hash label is ignored) with collisionCount (<0: none): FNV-32a
- * over the template's canonical JSON (sorted keys) then the count, rendered as
- * the safe-encoded decimal. out needs 16 bytes. */
+/* The pod-template-hash of a pod template (borrowed; its pod-template-hash
+ * label is ignored) with collisionCount (<0: none), as kube-controller-manager
+ * computes it: FNV-32a over the text upstream's hash printer (spew "%#v" of the
+ * typed v1.PodTemplateSpec) gives, then the count as 8 little-endian bytes,
+ * rendered as the safe-encoded decimal. out needs 16 bytes. */
 void vk_controllers_template_hash(json_t *tmpl, long collision_count, char *out);
+/* The text that hash is taken over. *exact (may be NULL) is set to 0 when the
+ * template holds something the printer cannot reproduce (a set timestamp, a
+ * quantity that needs arbitrary precision, a JSON value of the wrong type).
+ * Caller frees with free(). */
+char *vk_controllers_template_dump(json_t *tmpl, int *exact);
 /* An IntOrString (int, "N" or "P%") against total; round_up for maxSurge.
  * Returns the value, or -1 if v is malformed. NULL v gives dflt. */
 long vk_controllers_int_or_percent(json_t *v, long total, int round_up, long dflt);

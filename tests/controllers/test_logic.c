@@ -46,7 +46,7 @@ TEST(template_hash)
     json_object_set_new(ctr, "image", json_string("nginx:2"));
     vk_controllers_template_hash(t, -1, d);
     CHECK(strcmp(a, d) != 0);
-    /* Key order does not matter (canonical JSON). */
+    /* Key order does not matter. */
     json_t *u = json_loads("{\"spec\":{\"containers\":[{\"image\":\"nginx\",\"name\":\"c\"}]},"
                            "\"metadata\":{\"labels\":{\"app\":\"web\"}}}",
                            0, NULL);
@@ -54,6 +54,70 @@ TEST(template_hash)
     CHECK_EQ_STR(a, b);
     json_decref(t);
     json_decref(u);
+}
+
+/* Reference values computed by kube-controller-manager's own code (k8s.io/api
+ * v0.36.3 PodTemplateSpec after a protobuf round trip, k8s.io/utils/dump.ForHash,
+ * fnv32a, rand.SafeEncodeString) for the template `kubectl create deployment
+ * web --image=nginx` stores, and for one with env, resources, probes and
+ * volumes. */
+TEST(template_hash_upstream)
+{
+    json_t *t = json_loads(
+        "{\"metadata\":{\"creationTimestamp\":null,\"labels\":{\"app\":\"web\"}},\"spec\":{"
+        "\"containers\":[{\"name\":\"nginx\",\"image\":\"nginx\",\"resources\":{},"
+        "\"terminationMessagePath\":\"/dev/termination-log\",\"terminationMessagePolicy\":"
+        "\"File\",\"imagePullPolicy\":\"Always\"}],\"restartPolicy\":\"Always\","
+        "\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":\"ClusterFirst\",\"securityContext\":"
+        "{},\"schedulerName\":\"default-scheduler\"}}",
+        0, NULL);
+    char h[16];
+    vk_controllers_template_hash(t, -1, h);
+    CHECK_EQ_STR(h, "7887448d46");
+    vk_controllers_template_hash(t, 1, h);
+    CHECK_EQ_STR(h, "75467d87");
+    int exact = 0;
+    char *d = vk_controllers_template_dump(t, &exact);
+    CHECK(exact);
+    CHECK(!strncmp(d, "(v1.PodTemplateSpec){ObjectMeta:(v1.ObjectMeta){Name:(string) ", 62));
+    CHECK(strstr(d, " Labels:(map[string]string)map[app:web] Annotations:(map[string]string)<nil> "));
+    CHECK(strstr(d, " SecurityContext:(*v1.PodSecurityContext){SELinuxOptions:(*v1.SELinuxOptions)<nil> "));
+    free(d);
+    json_decref(t);
+    t = json_loads(
+        "{\"metadata\":{\"creationTimestamp\":null,\"labels\":{\"app\":\"web\",\"z\":\"1\"},"
+        "\"annotations\":{\"a/b\":\"c\"}},\"spec\":{\"containers\":[{\"name\":\"nginx\",\"image\":"
+        "\"nginx\",\"ports\":[{\"containerPort\":80,\"protocol\":\"TCP\"}],\"env\":[{\"name\":\"A\","
+        "\"value\":\"1\"},{\"name\":\"B\",\"valueFrom\":{\"fieldRef\":{\"apiVersion\":\"v1\","
+        "\"fieldPath\":\"metadata.name\"}}}],\"resources\":{\"limits\":{\"cpu\":\"500m\",\"memory\":"
+        "\"128Mi\"},\"requests\":{\"cpu\":\"100m\",\"memory\":\"500Mi\"}},\"livenessProbe\":{"
+        "\"httpGet\":{\"path\":\"/\",\"port\":80,\"scheme\":\"HTTP\"},\"timeoutSeconds\":1,"
+        "\"periodSeconds\":10,\"successThreshold\":1,\"failureThreshold\":3},\"readinessProbe\":{"
+        "\"tcpSocket\":{\"port\":\"http\"},\"timeoutSeconds\":1,\"periodSeconds\":10,"
+        "\"successThreshold\":1,\"failureThreshold\":3},\"volumeMounts\":[{\"name\":\"d\","
+        "\"mountPath\":\"/d\"}],\"terminationMessagePath\":\"/dev/termination-log\","
+        "\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"Always\"}],\"volumes\":[{"
+        "\"name\":\"d\",\"emptyDir\":{}},{\"name\":\"c\",\"configMap\":{\"name\":\"cm\","
+        "\"defaultMode\":420}}],\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,"
+        "\"dnsPolicy\":\"ClusterFirst\",\"securityContext\":{},\"schedulerName\":\"default-scheduler\"}}",
+        0, NULL);
+    vk_controllers_template_hash(t, -1, h);
+    CHECK_EQ_STR(h, "879d65877");
+    d = vk_controllers_template_dump(t, &exact);
+    CHECK(exact);
+    /* 128Mi keeps no cached string (128 & 7 == 0), 500Mi does (as Go's ParseQuantity). */
+    CHECK(strstr(d, "memory:{i:(resource.int64Amount){value:(int64)134217728 scale:(resource.Scale)0} "
+                    "d:(resource.infDecAmount){Dec:(*inf.Dec)<nil>} s:(string) Format:(resource.Format)BinarySI}"));
+    CHECK(strstr(d, "s:(string)500Mi Format:(resource.Format)BinarySI}"));
+    CHECK(strstr(d, "Port:(intstr.IntOrString){Type:(intstr.Type)1 IntVal:(int32)0 StrVal:(string)http}"));
+    free(d);
+    /* A set timestamp is not reproduced, and says so. */
+    json_object_set_new(json_object_get(t, "metadata"), "creationTimestamp",
+                        json_string("2024-01-01T00:00:00Z"));
+    d = vk_controllers_template_dump(t, &exact);
+    CHECK(!exact);
+    free(d);
+    json_decref(t);
 }
 
 TEST(int_or_percent)
@@ -161,6 +225,7 @@ int main(void)
     RUN(fnv32a_vectors);
     RUN(safe_encode);
     RUN(template_hash);
+    RUN(template_hash_upstream);
     RUN(int_or_percent);
     RUN(surge_unavailable);
     RUN(rolling_arithmetic);
