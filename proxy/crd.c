@@ -664,6 +664,12 @@ static char *join(const json_t *arr)
     return out;
 }
 
+static int row_version_cmp(const void *a, const void *b)
+{
+    return vk_crd_version_cmp(((const vk_resource_t *)a)->version,
+                              ((const vk_resource_t *)b)->version);
+}
+
 static const json_t *names_of(const json_t *crd)
 {
     const json_t *acc = mem(mem(crd, "status"), "acceptedNames");
@@ -710,6 +716,10 @@ vk_crd_rows_t *vk_crd_rows(const json_t *crd)
             row->flags |= VK_RES_SCALE;
         row->verbs = VK_VERBS_ALL;
     }
+    /* Discovery lists a group's versions in table order, the first one
+     * preferred: kube's version priority, as upstream's discovery. */
+    if (r->n > 1)
+        qsort(r->rows, r->n, sizeof *r->rows, row_version_cmp);
     return r;
 }
 

@@ -70,8 +70,9 @@
  *    the Scale from vk_crd_scale_get, then vk_crd_scale_set(crd, version,
  *    obj, scale, causes) (VK_EINVALID -> 422 for kind Scale).
  *  Discovery: nothing extra; the rows carry short names, categories, scope,
- *    status/scale flags (order a group's versions with vk_crd_version_cmp,
- *    the first one preferred). The syncer skips VK_RES_CUSTOM. */
+ *    status/scale flags; vk_crd_rows gives a CRD's versions in
+ *    vk_crd_version_cmp order, so table order = discovery order, the first
+ *    one preferred. The syncer skips VK_RES_CUSTOM. */
 #ifndef VK_CRD_H
 #define VK_CRD_H
 
@@ -124,7 +125,7 @@ typedef struct vk_crd_rows {
     vk_resource_t *rows; /* one per served version, strings owned by this struct */
 } vk_crd_rows_t;
 
-/* The rows for the CRD's served versions, with status.acceptedNames (or
+/* The rows for the CRD's served versions (in vk_crd_version_cmp order), with status.acceptedNames (or
  * spec.names when there are none yet). Caller frees with vk_crd_rows_free. */
 vk_crd_rows_t *vk_crd_rows(const json_t *crd);
 void vk_crd_rows_free(vk_crd_rows_t *r);

@@ -140,35 +140,122 @@ static void delete_objects(vk_crdserve_t *s, const json_t *crd)
     free(prefix);
 }
 
+/* Sets condition `type` of status (borrowed, changed in place) as upstream's
+ * SetCRDCondition: lastTransitionTime changes only with the status. */
+static void set_condition(json_t *status, const char *type, const char *cstatus,
+                          const char *reason, const char *message, const char *now)
+{
+    json_t *conds = json_object_get(status, "conditions");
+    if (!json_is_array(conds)) json_object_set_new(status, "conditions", conds = json_array());
+    json_t *c = NULL, *v;
+    size_t i;
+    json_array_foreach(conds, i, v) if (str_at(v, "type") && !strcmp(str_at(v, "type"), type)) c = v;
+    if (!c) {
+        c = json_object();
+        json_array_append_new(conds, c);
+        json_object_set_new(c, "type", json_string(type));
+    }
+    const char *was = str_at(c, "status");
+    if (!was || strcmp(was, cstatus) || !str_at(c, "lastTransitionTime"))
+        json_object_set_new(c, "lastTransitionTime", json_string(now));
+    json_object_set_new(c, "status", json_string(cstatus));
+    json_object_set_new(c, "reason", json_string(reason));
+    json_object_set_new(c, "message", json_string(message));
+}
+
+static int condition_true(const json_t *crd, const char *type)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(json_object_get(crd, "status"), "conditions"), i, v)
+    {
+        const char *t = str_at(v, "type"), *st = str_at(v, "status");
+        if (t && st && !strcmp(t, type)) return !strcmp(st, "True");
+    }
+    return 0;
+}
+
+/* The finalizers of obj without the cleanup one (new reference); *had says
+ * whether it was there. */
+static json_t *finalizers_without_cleanup(const json_t *obj, int *had)
+{
+    json_t *fin = json_object_get(json_object_get(obj, "metadata"), "finalizers");
+    json_t *keep = json_array();
+    size_t i;
+    json_t *f;
+    *had = 0;
+    json_array_foreach(fin, i, f)
+    {
+        if (json_string_value(f) && !strcmp(json_string_value(f), FINALIZER)) *had = 1;
+        else json_array_append(keep, f);
+    }
+    return keep;
+}
+
+/* A CRD with a deletionTimestamp, as upstream's finalizer controller: first
+ * condition Terminating=True (InstanceDeletionInProgress) is written; on the
+ * event of that write every object of the CRD is deleted, then the cleanup
+ * finalizer removed (the CRD deleted with it when no other finalizer is left).
+ * Writes commit in order, so the objects go first. The rows stay (watchers see
+ * the objects' DELETED events; creates answer 405) until the CRD is gone. */
+static void reconcile_deleting(vk_crdserve_t *s, const char *name, const char *key,
+                               const json_t *obj, int64_t rev)
+{
+    json_object_set_new(s->crds, name, json_deep_copy(obj));
+    int established = condition_true(obj, "Established");
+    /* Loaded at start while terminating: serve it until its cleanup ends. */
+    if (established && !json_object_get(s->sigs, name)) {
+        char *sig = rows_sig(obj);
+        if (vk_crd_rows_add(obj, s->table) == 0) {
+            json_object_set_new(s->sigs, name, json_string(sig));
+            s->gen++;
+        }
+        free(sig);
+    }
+    if (json_object_get(s->terminating, name)) return; /* cleanup queued */
+    int had;
+    json_t *keep = finalizers_without_cleanup(obj, &had);
+    if (!had) {
+        json_decref(keep);
+        return; /* cleaned up; other finalizers hold it */
+    }
+    char now[32];
+    now_rfc3339(now, sizeof now);
+    json_t *c = json_deep_copy(obj);
+    json_t *st = json_object_get(c, "status");
+    if (!json_is_object(st)) json_object_set_new(c, "status", st = json_object());
+    if (!condition_true(obj, "Terminating")) {
+        set_condition(st, "Terminating", "True", "InstanceDeletionInProgress",
+                      "CustomResource deletion is in progress", now);
+        put(s, key, c, rev);
+    } else {
+        json_object_set_new(s->terminating, name, json_true());
+        if (established) {
+            delete_objects(s, obj);
+            set_condition(st, "Terminating", "False", "InstanceDeletionCompleted",
+                          "removed all instances", now);
+        } else {
+            set_condition(st, "Terminating", "False", "NeverEstablished",
+                          "resource was never established", now);
+        }
+        if (json_array_size(keep) == 0) {
+            del(s, key, rev);
+        } else {
+            json_object_set(json_object_get(c, "metadata"), "finalizers", keep);
+            put(s, key, c, rev);
+        }
+    }
+    json_decref(c);
+    json_decref(keep);
+}
+
 /* Brings the in-memory state, the table and the stored status in line with
  * the stored CRD obj (borrowed) at revision rev. */
 static void reconcile(vk_crdserve_t *s, const char *name, const json_t *obj, int64_t rev)
 {
     char *key = vk_xasprintf(CRD_PREFIX "%s", name);
     if (meta_str(obj, "deletionTimestamp")) {
-        drop_rows(s, name);
-        json_object_set_new(s->crds, name, json_deep_copy(obj));
-        if (!json_object_get(s->terminating, name)) {
-            json_object_set_new(s->terminating, name, json_true());
-            delete_objects(s, obj);
-            /* Writes commit in order: the CRD goes after its objects. */
-            json_t *fin = json_object_get(json_object_get(obj, "metadata"), "finalizers");
-            json_t *keep = json_array();
-            size_t i;
-            json_t *f;
-            json_array_foreach(fin, i, f) if (!json_string_value(f) ||
-                                              strcmp(json_string_value(f), FINALIZER))
-                json_array_append(keep, f);
-            if (json_array_size(keep) == 0) {
-                del(s, key, rev);
-            } else if (json_array_size(keep) != json_array_size(fin)) {
-                json_t *c = json_deep_copy(obj);
-                json_object_set(json_object_get(c, "metadata"), "finalizers", keep);
-                put(s, key, c, rev);
-                json_decref(c);
-            }
-            json_decref(keep);
-        }
+        reconcile_deleting(s, name, key, obj, rev);
         free(key);
         return;
     }
@@ -376,6 +463,15 @@ int vk_crdserve_write(vk_crdserve_t *s, const vk_resource_t *row, const char *su
     const json_t *crd = vk_crdserve_find(s, row);
     if (!crd) {
         *status = gone_status(row, name);
+        return -1;
+    }
+    if (!old && condition_true(crd, "Terminating")) {
+        /* As upstream's custom resource handler while instances are being
+         * deleted (afterwards, while other finalizers hold the CRD, creates
+         * work again). */
+        *status = vk_status_new(405, "MethodNotAllowed",
+                                "create not allowed while custom resource definition is "
+                                "terminating", row, name);
         return -1;
     }
     const char *fv = field_validation;

@@ -29,8 +29,18 @@ struct vk_watch {
     int include;
     int paused;               /* store delivery paused until the socket drains */
     int ended;
+    int stopping;             /* its resource is going: ends once brought up to stop_rev */
+    int64_t stop_rev;
+    int stop_checks;          /* stop-check timer ticks so far */
+    vk_resource_t row;        /* custom resources: res points here (strings owned), as the
+                                 table's row is removed with its CRD while events drain */
     char api_version[128];
 };
+
+/* How often, and how many times at most, a stopping watch checks whether the
+ * store has brought it up to the revision its resource went at. */
+#define STOP_CHECK_MS 10
+#define STOP_CHECKS_MAX 500
 
 static void unlink_watch(vk_watch_t *w)
 {
@@ -45,6 +55,15 @@ static void on_timer_closed(uv_handle_t *h)
     vk_watch_t *w = h->data;
     if (--w->closing_handles == 0) {
         vk_rest_filter_free(&w->filter);
+        if (w->res == &w->row) {
+            free((char *)w->row.group);
+            free((char *)w->row.version);
+            free((char *)w->row.kind);
+            free((char *)w->row.plural);
+            free((char *)w->row.singular);
+            free((char *)w->row.short_names);
+            free((char *)w->row.categories);
+        }
         free(w);
     }
 }
@@ -147,7 +166,10 @@ static int on_event(void *arg, const vk_event_t *ev)
     }
     json_t *obj = vk_rest_decode(ev->kv);
     if (!obj) return 0;
-    vk_crdserve_read(w->ctx->crds, w->res, obj); /* custom: the watched version */
+    if (w->stopping) /* the CRD may be gone: conversion None to the watched version */
+        json_object_set_new(obj, "apiVersion", json_string(w->api_version));
+    else
+        vk_crdserve_read(w->ctx->crds, w->res, obj); /* custom: the watched version */
     if (w->filter.label || w->filter.field) {
         int now = vk_rest_filter_match(&w->filter, w->res, obj);
         int before = 0;
@@ -260,6 +282,17 @@ void vk_watch_start(vk_rest_call_t *c)
     if (send_initial) after = -1;
     w->ctx = ctx;
     w->res = c->res;
+    if (c->res->flags & VK_RES_CUSTOM) {
+        w->row = *c->res;
+        w->row.group = vk_xstrdup(c->res->group);
+        w->row.version = vk_xstrdup(c->res->version);
+        w->row.kind = vk_xstrdup(c->res->kind);
+        w->row.plural = vk_xstrdup(c->res->plural);
+        w->row.singular = vk_xstrdup(c->res->singular ? c->res->singular : "");
+        w->row.short_names = vk_xstrdup(c->res->short_names ? c->res->short_names : "");
+        w->row.categories = vk_xstrdup(c->res->categories ? c->res->categories : "");
+        w->res = &w->row;
+    }
     w->table = vk_rest_wants_table(req);
     w->include = vk_rest_include_object(req);
     vk_resources_api_version(c->res, w->api_version, sizeof w->api_version);
@@ -339,12 +372,34 @@ void vk_watch_stop_all(vk_rest_ctx_t *ctx)
     while (ctx->watches) finish(ctx->watches, 1);
 }
 
+static void on_stop_check(uv_timer_t *t)
+{
+    vk_watch_t *w = t->data;
+    if (w->ended) return;
+    if (!w->sw || vk_store_watch_progress(w->sw) >= w->stop_rev ||
+        ++w->stop_checks >= STOP_CHECKS_MAX)
+        finish(w, 1);
+}
+
 void vk_watch_stop_resource(vk_rest_ctx_t *ctx, const char *group, const char *plural)
 {
     vk_watch_t *w = ctx->watches, *next;
     for (; w; w = next) {
         next = w->next;
-        if (!strcmp(w->res->group, group) && !strcmp(w->res->plural, plural)) finish(w, 1);
+        if (w->stopping || strcmp(w->res->group, group) || strcmp(w->res->plural, plural))
+            continue;
+        if (!w->sw) {
+            finish(w, 1);
+            continue;
+        }
+        /* The store may not have delivered this watch the events committed
+         * with the CRD's removal yet (the objects' DELETED events): end the
+         * stream once it has, as upstream's watchers see them first. */
+        w->stopping = 1;
+        w->stop_rev = vk_store_revision(ctx->store);
+        uv_timer_stop(&w->bookmark);
+        uv_timer_stop(&w->timeout);
+        uv_timer_start(&w->timeout, on_stop_check, 0, STOP_CHECK_MS);
     }
 }
 

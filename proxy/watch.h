@@ -19,7 +19,10 @@ void vk_watch_start(vk_rest_call_t *c);
 /* Ends every watch of ctx cleanly (server stopping). */
 void vk_watch_stop_all(vk_rest_ctx_t *ctx);
 /* Ends every watch of group/plural (a custom resource whose rows are about to
- * be removed from the table), as kube-apiserver closes them with the CRD. */
+ * be removed from the table), as kube-apiserver closes them with the CRD: each
+ * stream first gets the events the store committed up to now (the objects'
+ * DELETED events of a deleted CRD), at its version by apiVersion rewriting.
+ * The watches keep their own copy of the row, so the row may go right after. */
 void vk_watch_stop_resource(vk_rest_ctx_t *ctx, const char *group, const char *plural);
 /* Bookmark period in milliseconds used by new watches (default 60000; tests lower it). */
 void vk_watch_set_bookmark_ms(vk_rest_ctx_t *ctx, int ms);

@@ -410,6 +410,24 @@ TEST(version_order)
     CHECK_EQ_INT(vk_crd_version_cmp("v1", "v1"), 0);
 }
 
+/* Rows (so discovery's versions, the first preferred) come in version
+ * priority order, not spec order. */
+TEST(rows_in_version_order)
+{
+    json_t *crd = J("{\"spec\":{\"group\":\"example.com\",\"scope\":\"Cluster\","
+                    "\"names\":{\"plural\":\"gadgets\",\"kind\":\"Gadget\"},\"versions\":["
+                    "{\"name\":\"zeta\",\"served\":true},{\"name\":\"v1alpha1\",\"served\":true},"
+                    "{\"name\":\"v1\",\"served\":true,\"storage\":true},"
+                    "{\"name\":\"v2beta1\",\"served\":true},{\"name\":\"alpha\",\"served\":true},"
+                    "{\"name\":\"v3\",\"served\":false}]}}");
+    vk_crd_rows_t *r = vk_crd_rows(crd);
+    const char *want[] = {"v1", "v2beta1", "v1alpha1", "alpha", "zeta"};
+    CHECK_EQ_INT((int)r->n, 5);
+    for (size_t i = 0; i < r->n && i < 5; i++) CHECK_EQ_STR(r->rows[i].version, want[i]);
+    vk_crd_rows_free(r);
+    json_decref(crd);
+}
+
 TEST(prepare_create)
 {
     json_t *crd = widget_crd();
@@ -491,6 +509,7 @@ int main(void)
     RUN(openapi_schema);
     RUN(update_rules);
     RUN(version_order);
+    RUN(rows_in_version_order);
     RUN(prepare_create);
     RUN(write_and_read_pipeline);
     TEST_EXIT();

@@ -226,8 +226,175 @@ out:
     env_rmdir(&e);
 }
 
+
+/* Events of the whole store, summed up: "<ev> <key-tail> <marks>" per event. */
+typedef struct seen {
+    char log[64][160];
+    int n;
+} seen_t;
+
+static int record(void *arg, const vk_event_t *ev)
+{
+    seen_t *sn = arg;
+    if (sn->n >= 64) return 0;
+    const char *k = strrchr(ev->kv->key, '/');
+    char val[4096];
+    size_t n = ev->kv->len < sizeof val - 1 ? ev->kv->len : sizeof val - 1;
+    memcpy(val, ev->kv->val, n);
+    val[n] = 0;
+    snprintf(sn->log[sn->n++], sizeof sn->log[0], "%s %s%s%s%s",
+             ev->type == VK_EVENT_DELETED ? "DELETED" : "PUT", k ? k + 1 : "",
+             strstr(val, "InstanceDeletionInProgress") ? " in-progress" : "",
+             strstr(val, "InstanceDeletionCompleted") ? " completed" : "",
+             strstr(val, "customresourcecleanup") ? " cleanup-finalizer" : "");
+    return 0;
+}
+
+static void record_end(void *arg, int reason)
+{
+    (void)arg;
+    (void)reason;
+}
+
+static int find_line(const seen_t *sn, const char *line)
+{
+    for (int i = 0; i < sn->n; i++)
+        if (!strcmp(sn->log[i], line)) return i;
+    return -1;
+}
+
+static int completed(void *arg)
+{
+    ctx_t *c = arg;
+    vk_kv_t *kv;
+    if (vk_store_get(c->e->s, CRD_KEY, &kv)) return 0;
+    int ok = strstr((const char *)kv->val, "InstanceDeletionCompleted") != NULL;
+    vk_kv_unref(kv);
+    return ok;
+}
+
+/* Deleting a CRD that another finalizer holds, as upstream: Terminating=True
+ * (InstanceDeletionInProgress) is written first, then its objects go, then
+ * Terminating=False (InstanceDeletionCompleted) without the cleanup finalizer;
+ * the resource stays served while the CRD exists. A server started while a
+ * CRD is Terminating refuses creates with 405 and finishes the cleanup. */
+TEST(termination)
+{
+    env_t e;
+    CHECK_EQ_INT(env_init(&e, NULL), 0);
+    ctx_t c = {&e, vk_resources_new(), NULL};
+    CHECK_EQ_INT(vk_crdserve_new(e.s, c.t, &c.s), 0);
+    const vk_resource_t *crd_row = vk_resources_find(c.t, "apiextensions.k8s.io", "v1",
+                                                     "customresourcedefinitions");
+    CHECK_EQ_INT(create_crd(&c, crd_row), 0);
+    CHECK(run_cond(&e, served, &c));
+    CHECK(run_cond(&e, status_written, &c));
+    CHECK_EQ_INT(put_new(&e, "/example.com/widgets/default/a", "{\"metadata\":{\"name\":\"a\"}}",
+                         NULL), 0);
+    CHECK_EQ_INT(put_new(&e, "/example.com/widgets/other/b", "{\"metadata\":{\"name\":\"b\"}}",
+                         NULL), 0);
+    seen_t *sn = vk_xcalloc(1, sizeof *sn);
+    vk_store_watch_t *sw = NULL;
+    CHECK_EQ_INT(vk_store_watch(e.s, "/", vk_store_revision(e.s), record, record_end, sn, &sw),
+                 0);
+
+    vk_kv_t *kv;
+    CHECK_EQ_INT(vk_store_get(e.s, CRD_KEY, &kv), 0);
+    json_t *crd = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+    int64_t rev = kv->mod_rev;
+    vk_kv_unref(kv);
+    json_t *md = json_object_get(crd, "metadata");
+    json_object_set_new(md, "deletionTimestamp", json_string("2026-01-01T00:00:00Z"));
+    json_array_append_new(json_object_get(md, "finalizers"), json_string("example.com/hold"));
+    char *data = json_dumps(crd, JSON_COMPACT);
+    json_decref(crd);
+    CHECK_EQ_INT(put(&e, CRD_KEY, data, rev, NULL), 0);
+    free(data);
+    CHECK(run_cond(&e, completed, &c));
+    run_for(&e.loop, 50);
+    if (sn->n != 5)
+        for (int i = 0; i < sn->n; i++) fprintf(stderr, "  event %d: %s\n", i, sn->log[i]);
+    /* The user's delete, Terminating=True, both objects, then done. */
+    int marked = find_line(sn, "PUT widgets.example.com cleanup-finalizer");
+    int progress = find_line(sn, "PUT widgets.example.com in-progress cleanup-finalizer");
+    int del_a = find_line(sn, "DELETED a"), del_b = find_line(sn, "DELETED b");
+    int done = find_line(sn, "PUT widgets.example.com completed");
+    CHECK(marked == 0);
+    CHECK(progress > marked);
+    CHECK(del_a > progress && del_b > progress);
+    CHECK(done > del_a && done > del_b);
+    CHECK_EQ_INT(sn->n, 5);
+    CHECK_EQ_INT(vk_store_get(e.s, "/example.com/widgets/default/a", &kv), VK_ENOTFOUND);
+    CHECK(served(&c)); /* the CRD still exists (example.com/hold) */
+    const vk_resource_t *row = vk_resources_find(c.t, "example.com", "v1", "widgets");
+    json_t *obj = json_loads("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\","
+                             "\"metadata\":{\"name\":\"n\",\"namespace\":\"default\"}}", 0, NULL);
+    json_t *w = NULL, *st = NULL;
+    /* Cleanup done: creates work again (upstream checks Terminating=True). */
+    CHECK_EQ_INT(vk_crdserve_write(c.s, row, NULL, NULL, obj, NULL, &w, &st), 0);
+    json_decref(w);
+    json_decref(st);
+    vk_store_watch_cancel(sw);
+    free(sn);
+
+    /* A CRD stored as Terminating=True (a server stopped mid-cleanup). */
+    CHECK_EQ_INT(vk_store_get(e.s, CRD_KEY, &kv), 0);
+    crd = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+    rev = kv->mod_rev;
+    vk_kv_unref(kv);
+    json_t *conds = json_object_get(json_object_get(crd, "status"), "conditions");
+    size_t i;
+    json_t *v;
+    json_array_foreach(conds, i, v) if (!strcmp(json_string_value(json_object_get(v, "type")),
+                                               "Terminating"))
+    {
+        json_object_set_new(v, "status", json_string("True"));
+        json_object_set_new(v, "reason", json_string("InstanceDeletionInProgress"));
+    }
+    json_array_append_new(json_object_get(json_object_get(crd, "metadata"), "finalizers"),
+                          json_string("customresourcecleanup.apiextensions.k8s.io"));
+    data = json_dumps(crd, JSON_COMPACT);
+    json_decref(crd);
+    vk_crdserve_free(c.s);
+    vk_resources_free(c.t);
+    c.t = vk_resources_new();
+    c.s = NULL;
+    CHECK_EQ_INT(put(&e, CRD_KEY, data, rev, NULL), 0);
+    free(data);
+    CHECK_EQ_INT(put_new(&e, "/example.com/widgets/default/c", "{\"metadata\":{\"name\":\"c\"}}",
+                         NULL), 0);
+    CHECK_EQ_INT(vk_crdserve_new(e.s, c.t, &c.s), 0);
+    CHECK(served(&c)); /* established before: served while it terminates */
+    row = vk_resources_find(c.t, "example.com", "v1", "widgets");
+    CHECK(row != NULL);
+    if (row) {
+        CHECK_EQ_INT(vk_crdserve_write(c.s, row, NULL, NULL, obj, NULL, &w, &st), -1);
+        CHECK(st && json_integer_value(json_object_get(st, "code")) == 405);
+        CHECK(st && !strcmp(json_string_value(json_object_get(st, "message")),
+                            "create not allowed while custom resource definition is terminating"));
+        json_decref(w);
+        json_decref(st);
+    }
+    CHECK(run_cond(&e, completed, &c));
+    run_for(&e.loop, 50);
+    CHECK_EQ_INT(vk_store_get(e.s, "/example.com/widgets/default/c", &kv), VK_ENOTFOUND);
+    /* The other finalizer goes: so do the CRD and its rows. */
+    CHECK_EQ_INT(vk_store_get(e.s, CRD_KEY, &kv), 0);
+    rev = kv->mod_rev;
+    vk_kv_unref(kv);
+    CHECK_EQ_INT(del(&e, CRD_KEY, rev, NULL), 0);
+    CHECK(run_cond(&e, not_served, &c));
+    json_decref(obj);
+    vk_crdserve_free(c.s);
+    CHECK(env_close_store(&e));
+    vk_resources_free(c.t);
+    CHECK_EQ_INT(uv_loop_close(&e.loop), 0);
+    env_rmdir(&e);
+}
+
 int main(void)
 {
     RUN(lifecycle);
+    RUN(termination);
     TEST_EXIT();
 }
