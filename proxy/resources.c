@@ -29,7 +29,7 @@ static const vk_resource_t builtin[] = {
     {"", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", "pvc",
      "", NS | ST, ALL},
     {"", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", "pv", "", ST, ALL},
-    {"", "v1", "Pod", "pods", "pod", "po", "all", NS | ST | VK_RES_LOG, ALL},
+    {"", "v1", "Pod", "pods", "pod", "po", "all", NS | ST | VK_RES_LOG | VK_RES_BINDING, ALL},
     {"", "v1", "PodTemplate", "podtemplates", "podtemplate", "", "", NS, ALL},
     {"", "v1", "ResourceQuota", "resourcequotas", "resourcequota", "quota", "", NS | ST, ALL},
     {"", "v1", "Secret", "secrets", "secret", "", "", NS, ALL},

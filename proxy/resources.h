@@ -34,6 +34,7 @@ enum {
     VK_RES_LOG = 1 << 3,    /* pods/log */
     VK_RES_REVIEW = 1 << 4, /* create-only virtual resource, never stored (access reviews) */
     VK_RES_CUSTOM = 1 << 5, /* added at run time (custom resource) */
+    VK_RES_BINDING = 1 << 6, /* pods/binding (create only, proxy/binding.c) */
 };
 
 typedef struct vk_resource {

@@ -25,6 +25,7 @@
 #include "proxy/patch.h"
 #include "proxy/podsecurity.h"
 #include "proxy/protobuf.h"
+#include "proxy/binding.h"
 #include "proxy/satoken.h"
 #include "proxy/schema.h"
 #include "proxy/rbac.h"
@@ -813,6 +814,10 @@ static void do_create(vk_rest_call_t *c)
     if (parse_body(c, &obj)) return;
     if (c->sub && !strcmp(c->sub, "token")) {
         vk_satoken_token_request(c, obj);
+        return;
+    }
+    if (c->sub && !strcmp(c->sub, "binding")) {
+        vk_binding_create(c, obj); /* proxy/binding.c */
         return;
     }
     if (c->res->flags & VK_RES_REVIEW) {

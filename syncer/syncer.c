@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
 
 enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_SERVICES, I_SLICES, I_COUNT };
 
@@ -26,6 +29,7 @@ struct vk_syncer {
     vk_informer_t *inf[I_COUNT];
     int synced[I_COUNT];
     uv_timer_t debounce;
+    uv_timer_t resync;  /* periodic pass (token refresh, missed changes) */
     int running, dirty, stopped;
     vk_hostexec_t *exec;
     json_t *nodes_put; /* node name -> host resourceVersion last put into the tenant */
@@ -39,6 +43,7 @@ static const char *sget(const json_t *o, const char *k)
 }
 
 static void run_pass(vk_syncer_t *s);
+static void freed_debounce(uv_handle_t *h);
 
 static void on_debounce(uv_timer_t *t)
 {
@@ -285,6 +290,110 @@ static void pass_done(void *data, int failures)
     }
 }
 
+/* Base64 of n bytes (caller frees). */
+static char *b64(const char *in, size_t n)
+{
+    char *out = vk_xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
+    return out;
+}
+
+static int64_t ann_int(const json_t *ann, const char *k)
+{
+    const char *v = sget(ann, k);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* Token Secrets: one per live tenant pod, holding a JWT of the pod's service
+ * account bound to the pod (issued by the tenant API server's signer through
+ * ops->token). Re-issued at 80% of its lifetime (as the kubelet refreshes
+ * projected tokens) or when the tenant pod of that name has a new uid; the
+ * kubelet then updates the files in the running containers. Deleted (late)
+ * once the tenant pod is gone. */
+static void plan_tokens(vk_syncer_t *s, const json_t *tpods, json_t *plan, json_t *late)
+{
+    const vk_translate_ctx_t *tc = &s->cfg.translate;
+    const char *hns = tc->tenant->host_namespace;
+    int64_t now = (int64_t)time(NULL);
+    json_t *keep = json_object();
+    size_t i;
+    json_t *p;
+    json_array_foreach(tpods, i, p)
+    {
+        const json_t *md = json_object_get(p, "metadata");
+        const char *ns = sget(md, "namespace"), *name = sget(md, "name"), *uid = sget(md, "uid");
+        const char *phase = sget(json_object_get(p, "status"), "phase");
+        if (!ns || !name || !uid || (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))))
+            continue;
+        char *hname = vk_translate_token_secret_name(ns, name, tc->tenant->name);
+        json_object_set_new(keep, hname, json_true());
+        char key[400];
+        snprintf(key, sizeof key, "%s/%s", hns, hname);
+        const json_t *have = vk_informer_get(s->inf[I_SECRETS], key);
+        const json_t *hmd = json_object_get(have, "metadata");
+        const json_t *ann = json_object_get(hmd, "annotations");
+        int64_t iat = ann_int(ann, VK_TRANSLATE_TOKEN_IAT), exp = ann_int(ann, VK_TRANSLATE_TOKEN_EXP);
+        const char *puid = sget(ann, VK_TRANSLATE_TOKEN_POD_UID);
+        int due = !have || !puid || strcmp(puid, uid) || exp <= iat || now >= iat + (exp - iat) * 4 / 5;
+        if (json_object_get(md, "deletionTimestamp") || !due || !s->cfg.ops->token ||
+            (have && !vk_translate_is_ours(tc, have))) {
+            free(hname);
+            continue;
+        }
+        const char *sa = sget(json_object_get(p, "spec"), "serviceAccountName");
+        if (!sa || !*sa) sa = "default";
+        char *token = NULL;
+        int rc = s->cfg.ops->token(s->cfg.tenant_ctx, ns, sa, name, uid, s->cfg.token_ttl_s, &token,
+                                   &iat, &exp);
+        if (rc) {
+            vk_log_debug("syncer %s: no token for pod %s/%s yet: %s", tc->tenant->name, ns, name,
+                         vk_err_name(rc));
+            free(hname);
+            continue;
+        }
+        if (!have) {
+            json_t *sec = vk_translate_token_secret(tc, ns, name, uid, sa, token, iat, exp,
+                                                    s->cfg.tenant_ca_pem);
+            json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:o}", "op", "host-create", "kind",
+                                                  "Secret", "name", hname, "object", sec));
+        } else {
+            char num[2][32];
+            snprintf(num[0], 32, "%lld", (long long)iat);
+            snprintf(num[1], 32, "%lld", (long long)exp);
+            char *enc = b64(token, strlen(token));
+            json_t *ops = json_pack(
+                "[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]",
+                "op", "test", "path", "/metadata/uid", "value", sget(hmd, "uid") ? sget(hmd, "uid") : "",
+                "op", "add", "path", "/data/token", "value", enc,
+                "op", "add", "path", "/metadata/annotations/vkube.io~1token-pod-uid", "value", uid,
+                "op", "add", "path", "/metadata/annotations/vkube.io~1token-pod", "value", name,
+                "op", "add", "path", "/metadata/annotations/vkube.io~1token-iat", "value", num[0],
+                "op", "add", "path", "/metadata/annotations/vkube.io~1token-exp", "value", num[1]);
+            free(enc);
+            json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:o}", "op", "host-patch", "kind",
+                                                  "Secret", "name", hname, "patch", ops));
+        }
+        free(token);
+        free(hname);
+    }
+    /* Token Secrets of pods that are gone (and those of older versions: one
+     * per service account). */
+    json_t *hsecs = vk_informer_list(s->inf[I_SECRETS]);
+    json_array_foreach(hsecs, i, p)
+    {
+        const json_t *hmd = json_object_get(p, "metadata");
+        const char *hname = sget(hmd, "name");
+        if (!hname || !json_object_get(json_object_get(hmd, "labels"), VK_TRANSLATE_TOKEN_FOR) ||
+            json_object_get(keep, hname) || !vk_translate_is_ours(tc, p))
+            continue;
+        json_array_append_new(late, json_pack("{s:s,s:s,s:s,s:s?,s:s}", "op", "host-delete", "kind",
+                                              "Secret", "name", hname, "uid", sget(hmd, "uid"),
+                                              "reason", "token of a pod that is gone"));
+    }
+    json_decref(hsecs);
+    json_decref(keep);
+}
+
 static void run_pass(vk_syncer_t *s)
 {
     if (s->stopped || s->running) return;
@@ -310,12 +419,11 @@ static void run_pass(vk_syncer_t *s)
         json_t *r = vk_reconcile_pod_refs(p);
         json_t *acc = json_object_get(refs, ns);
         if (!acc) {
-            acc = json_pack("{s:[],s:[],s:{}}", "configmaps", "secrets", "sas");
+            acc = json_pack("{s:[],s:[]}", "configmaps", "secrets");
             json_object_set_new(refs, ns, acc);
         }
         json_array_extend(json_object_get(acc, "configmaps"), json_object_get(r, "configmaps"));
         json_array_extend(json_object_get(acc, "secrets"), json_object_get(r, "secrets"));
-        json_object_set_new(json_object_get(acc, "sas"), sget(r, "serviceAccount"), json_true());
         json_decref(r);
     }
     json_t *plan = json_array(), *late = json_array();
@@ -329,29 +437,7 @@ static void run_pass(vk_syncer_t *s)
         json_array_foreach(cp, i, p) json_array_append(strcmp(sget(p, "op"), "host-delete") ? plan : late, p);
         json_decref(cp), json_decref(host), json_decref(wanted);
     }
-    /* Token secrets for every service account in use. */
-    const char *ns;
-    json_t *acc;
-    json_object_foreach(refs, ns, acc)
-    {
-        const char *sa;
-        json_t *t;
-        json_object_foreach(json_object_get(acc, "sas"), sa, t)
-        {
-            char *hname = vk_translate_token_secret_name(ns, sa, tc->tenant->name);
-            char key[400];
-            snprintf(key, sizeof key, "%s/%s", hns, hname);
-            char *token = NULL;
-            if (!vk_informer_get(s->inf[I_SECRETS], key) && s->cfg.ops->token &&
-                s->cfg.ops->token(s->cfg.tenant_ctx, ns, sa, &token) == 0) {
-                json_t *sec = vk_translate_token_secret(tc, ns, sa, token, s->cfg.tenant_ca_pem);
-                json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:o}", "op", "host-create", "kind",
-                                                      "Secret", "name", hname, "object", sec));
-            }
-            free(token);
-            free(hname);
-        }
-    }
+    plan_tokens(s, tpods, plan, late);
     if (s->cfg.ops->write_service_ip && s->synced[I_SERVICES]) {
         json_t *tsvcs = s->cfg.ops->list(s->cfg.tenant_ctx, "Service");
         if (tsvcs) { /* no tenant view: never delete on a guess */
@@ -376,7 +462,18 @@ static void run_pass(vk_syncer_t *s)
 
 /* ---- lifecycle ---- */
 
-static void freed(uv_handle_t *h)
+static void on_resync(uv_timer_t *t)
+{
+    vk_syncer_notify(t->data);
+}
+
+static void resync_closed(uv_handle_t *h)
+{
+    vk_syncer_t *s = h->data;
+    uv_close((uv_handle_t *)&s->debounce, freed_debounce);
+}
+
+static void freed_debounce(uv_handle_t *h)
 {
     vk_syncer_t *s = h->data;
     json_decref(s->nodes_put);
@@ -394,10 +491,18 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
     s->c = host;
     s->cfg = *cfg;
     if (!s->cfg.debounce_ms) s->cfg.debounce_ms = 20;
+    if (!s->cfg.resync_ms) s->cfg.resync_ms = 30000;
+    if (s->cfg.token_ttl_s <= 0) {
+        const char *e = getenv("VKUBE_SYNCER_TOKEN_SECONDS");
+        s->cfg.token_ttl_s = e && atoll(e) >= 10 ? atoll(e) : 3600;
+    }
     s->nodes_put = json_object();
     s->slices_put = json_object();
     uv_timer_init(vk_httpc_loop(host), &s->debounce);
     s->debounce.data = s;
+    uv_timer_init(vk_httpc_loop(host), &s->resync);
+    s->resync.data = s;
+    uv_timer_start(&s->resync, on_resync, s->cfg.resync_ms, s->cfg.resync_ms);
     const char *hns = cfg->translate.tenant->host_namespace;
     char paths[I_COUNT][300];
     snprintf(paths[I_PODS], 300, "/api/v1/namespaces/%s/pods", hns);
@@ -430,7 +535,7 @@ void vk_syncer_stop(vk_syncer_t *s)
     s->stopped = 1;
     for (int i = 0; i < I_COUNT; i++) vk_informer_stop(s->inf[i]);
     if (s->exec) vk_hostexec_cancel(s->exec);
-    uv_close((uv_handle_t *)&s->debounce, freed);
+    uv_close((uv_handle_t *)&s->resync, resync_closed);
 }
 
 void vk_syncer_get_stats(const vk_syncer_t *s, vk_syncer_stats_t *out)

@@ -39,8 +39,12 @@ typedef struct vk_syncer_tenant_ops {
     int (*delete_node)(void *ctx, const char *name);
     /* Records an Event (already translated; created or updated by name). */
     int (*record_event)(void *ctx, const json_t *event);
-    /* A service-account token for pods of ns/sa (caller frees *token). */
-    int (*token)(void *ctx, const char *ns, const char *sa, char **token);
+    /* A service-account token of ns/sa bound to pod ns/pod (uid pod_uid),
+     * that the tenant API server verifies, valid ttl_s seconds: *token
+     * (caller frees), *iat and *exp (Unix seconds). VK_ENOTFOUND while the
+     * service account does not exist (retried by a later pass). */
+    int (*token)(void *ctx, const char *ns, const char *sa, const char *pod, const char *pod_uid,
+                 int64_t ttl_s, char **token, int64_t *iat, int64_t *exp);
     /* Optional (Services are synced only when set, and list("Service") works):
      * shows the host-assigned ClusterIP(s) on the tenant Service with uid. */
     int (*write_service_ip)(void *ctx, const char *ns, const char *name, const char *uid,
@@ -57,6 +61,9 @@ typedef struct vk_syncer_config {
     const vk_syncer_tenant_ops_t *ops;
     void *tenant_ctx;
     uint64_t debounce_ms;          /* (0: 20) */
+    int64_t token_ttl_s;           /* lifetime of pod tokens (0: $VKUBE_SYNCER_TOKEN_SECONDS,
+                                      else 3600); refreshed at 80% of it */
+    uint64_t resync_ms;            /* a pass at least this often (0: 30000) */
 } vk_syncer_config_t;
 
 /* Starts informers on the host (pods, ConfigMaps, Secrets and events of the

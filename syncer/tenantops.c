@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "proxy/client.h"
+#include "proxy/satoken.h"
 
 enum { K_PODS, K_CMS, K_SECRETS, K_SVCS, K_COUNT };
 static const char *const KIND_NAMES[K_COUNT] = {"Pod", "ConfigMap", "Secret", "Service"};
@@ -22,6 +24,7 @@ struct vk_tenantops {
     vk_store_t *store;           /* borrowed */
     const vk_tenantdir_t *dir;   /* borrowed */
     vk_syncer_t *syncer;         /* borrowed; may be NULL */
+    vk_satoken_t *signer;        /* owned; NULL when the tenant has no sa.key */
     void (*on_ready)(void *arg);
     void *ready_arg;
     int ready, closing;
@@ -68,6 +71,8 @@ vk_tenantops_t *vk_tenantops_new(uv_loop_t *loop, vk_http_handler_cb handler, vo
     o->store = store;
     o->dir = t;
     o->on_ready = on_ready;
+    if (t && t->sa_key && vk_satoken_new(t->sa_key, NULL, &o->signer))
+        vk_log_warn("syncer: cannot load the service-account key %s: pods get no token", t->sa_key);
     o->ready_arg = arg;
     static const char *const groups[] = {"system:masters", NULL};
     o->client = vk_client_new(loop, handler, api_ctx, "system:vkube-syncer", groups);
@@ -89,6 +94,7 @@ static void maybe_free(vk_tenantops_t *o)
     if (!o->closing || !o->client_closed || o->store_pending) return;
     void (*cb)(void *) = o->done_cb;
     void *arg = o->done_arg;
+    vk_satoken_free(o->signer);
     free(o);
     if (cb) cb(arg);
 }
@@ -230,6 +236,7 @@ static json_t *cached_pod(vk_tenantops_t *o, const char *ns, const char *name, c
 }
 
 typedef struct status_put {
+    vk_tenantops_t *o;
     char *path;
     json_t *body;
 } status_put_t;
@@ -243,23 +250,21 @@ static void put_status_now(vk_tenantops_t *o, status_put_t *sp)
     free(sp);
 }
 
-static void after_bind(vk_tenantops_t *o, int status, void *arg)
+static void after_bind(void *arg, int status, json_t *obj)
 {
     status_put_t *sp = arg;
-    if (status) vk_log_warn("syncer: binding for %s: %s", sp->path, vk_err_name(status));
-    if (o->closing) {
+    vk_tenantops_t *o = sp->o;
+    /* 409: bound meanwhile (or the uid changed); the status write checks again. */
+    if (status >= 300 && status != 409)
+        vk_log_warn("syncer: binding for %s: HTTP %d %s", sp->path, status,
+                    sget(obj, "message") ? sget(obj, "message") : "");
+    if (o->closing || status == 0) {
         free(sp->path);
         json_decref(sp->body);
         free(sp);
         return;
     }
     put_status_now(o, sp);
-}
-
-static void set_node_name(json_t *obj, const void *arg)
-{
-    json_t *spec = json_object_get(obj, "spec");
-    if (json_is_object(spec)) json_object_set_new(spec, "nodeName", json_string(arg));
 }
 
 static int op_write_status(void *ctx, const char *ns, const char *name, const char *uid,
@@ -269,6 +274,7 @@ static int op_write_status(void *ctx, const char *ns, const char *name, const ch
     json_t *p = cached_pod(o, ns, name, uid);
     if (!p) return VK_ENOTFOUND;
     status_put_t *sp = vk_xcalloc(1, sizeof *sp);
+    sp->o = o;
     sp->path = vk_client_path("", "v1", "pods", ns, name, "status");
     sp->body = json_deep_copy(p);
     json_object_set_new(sp->body, "status", json_deep_copy(status));
@@ -277,16 +283,15 @@ static int op_write_status(void *ctx, const char *ns, const char *name, const ch
     json_object_del(json_object_get(sp->body, "metadata"), "resourceVersion");
     const char *cur = sget(json_object_get(p, "spec"), "nodeName");
     if (node_name && (!cur || !*cur)) {
-        /* pods/binding: spec.nodeName is immutable through updates. */
-        char key[600];
-        snprintf(key, sizeof key, "/core/pods/%s/%s", ns, name);
-        int rc = store_mutate(o, key, uid, set_node_name, node_name, after_bind, sp);
-        if (rc) {
-            free(sp->path);
-            json_decref(sp->body);
-            free(sp);
-            return rc;
-        }
+        /* spec.nodeName is immutable through updates: POST pods/NAME/binding
+         * (with the uid as precondition), as a scheduler does, then the status. */
+        char *bpath = vk_client_path("", "v1", "pods", ns, name, "binding");
+        json_t *b = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1",
+                              "kind", "Binding", "metadata", "name", name, "namespace", ns, "uid",
+                              uid, "target", "apiVersion", "v1", "kind", "Node", "name", node_name);
+        vk_client_request(o->client, "POST", bpath, NULL, NULL, b, after_bind, sp);
+        json_decref(b);
+        free(bpath);
         return 0;
     }
     put_status_now(o, sp);
@@ -431,45 +436,34 @@ static int op_write_service_ip(void *ctx, const char *ns, const char *name, cons
     return store_mutate(o, key, uid, set_cluster_ip, &a, NULL, NULL);
 }
 
-/* The token of user in tokens.csv ("token,user,uid,\"groups\"" lines), or NULL. */
-static char *find_token(const char *file, const char *user)
-{
-    FILE *f = fopen(file, "r");
-    if (!f) return NULL;
-    char line[2048];
-    char *found = NULL;
-    size_t ul = strlen(user);
-    while (fgets(line, sizeof line, f)) {
-        char *c1 = strchr(line, ',');
-        if (!c1) continue;
-        if (!strncmp(c1 + 1, user, ul) && c1[1 + ul] == ',') {
-            *c1 = 0;
-            free(found);
-            found = vk_xstrdup(line);
-        }
-    }
-    fclose(f);
-    return found;
-}
-
-static int op_token(void *ctx, const char *ns, const char *sa, char **token)
+/* A JWT of ns/sa bound to pod ns/pod (pod_uid), signed with the tenant's
+ * service-account key, as the kubelet's projected token: audience the API
+ * server (the issuer), the ServiceAccount's uid from the store. */
+static int op_token(void *ctx, const char *ns, const char *sa, const char *pod, const char *pod_uid,
+                    int64_t ttl_s, char **token, int64_t *iat, int64_t *exp)
 {
     vk_tenantops_t *o = ctx;
-    char user[600], group[600];
-    snprintf(user, sizeof user, "system:serviceaccount:%s:%s", ns, sa);
-    snprintf(group, sizeof group, "system:serviceaccounts:%s", ns);
-    *token = find_token(o->dir->tokens, user);
-    if (*token) return 0;
-    const char *groups[] = {"system:serviceaccounts", group, NULL};
-    char *kc = NULL, err[512];
-    int rc = vk_tenantdir_user_kubeconfig(o->dir, user, groups, 1, &kc, err, sizeof err);
-    free(kc);
-    if (rc) {
-        vk_log_warn("syncer: token for %s: %s", user, err);
-        return rc;
+    *token = NULL;
+    if (!o->signer) return VK_ENOTIMPL;
+    char key[600];
+    snprintf(key, sizeof key, "/core/serviceaccounts/%s/%s", ns, sa);
+    vk_kv_t *kv = NULL;
+    int rc = vk_store_get(o->store, key, &kv);
+    if (rc) return rc;
+    json_t *obj = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+    vk_kv_unref(kv);
+    const char *sa_uid = obj ? meta(obj, "uid") : NULL;
+    if (!sa_uid) {
+        json_decref(obj);
+        return VK_ENOTFOUND;
     }
-    *token = find_token(o->dir->tokens, user);
-    return *token ? 0 : VK_EIO;
+    *iat = (int64_t)time(NULL);
+    *exp = *iat + (ttl_s > 0 ? ttl_s : 3600);
+    vk_satoken_claims_t c = {.namespace_ = ns, .sa_name = sa, .sa_uid = sa_uid, .pod_name = pod,
+                             .pod_uid = pod_uid, .iat = *iat, .exp = *exp};
+    rc = vk_satoken_issue(o->signer, &c, token);
+    json_decref(obj);
+    return rc;
 }
 
 static const vk_syncer_tenant_ops_t OPS = {

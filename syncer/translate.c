@@ -39,9 +39,9 @@ char *vk_translate_host_name(const char *name, const char *ns, const char *tenan
     return out;
 }
 
-char *vk_translate_token_secret_name(const char *ns, const char *sa, const char *tenant)
+char *vk_translate_token_secret_name(const char *ns, const char *pod, const char *tenant)
 {
-    char *n = vk_xasprintf("vkube-token-%s", sa);
+    char *n = vk_xasprintf("vkube-token-%s", pod);
     char *out = vk_translate_host_name(n, ns, tenant);
     free(n);
     return out;
@@ -425,7 +425,7 @@ int vk_translate_pod_to_host(const vk_translate_ctx_t *ctx, const json_t *tenant
     /* The tenant's identity: its service account token, not a host one. */
     const char *sa = sget(spec, "serviceAccountName");
     if (!sa || !*sa) sa = "default";
-    char *token_secret = vk_translate_token_secret_name(ns, sa, tenant);
+    char *token_secret = vk_translate_token_secret_name(ns, name, tenant);
     int automount = !json_is_false(json_object_get(spec, "automountServiceAccountToken"));
     json_object_set_new(spec, "serviceAccountName", json_string(VK_TRANSLATE_WORKLOAD_SA));
     json_object_set_new(spec, "automountServiceAccountToken", json_false());
@@ -517,10 +517,11 @@ int vk_translate_config_to_host(const vk_translate_ctx_t *ctx, const json_t *ten
     return 0;
 }
 
-json_t *vk_translate_token_secret(const vk_translate_ctx_t *ctx, const char *ns, const char *sa,
-                                  const char *token, const char *ca_pem)
+json_t *vk_translate_token_secret(const vk_translate_ctx_t *ctx, const char *ns, const char *pod,
+                                  const char *pod_uid, const char *sa, const char *token,
+                                  int64_t iat, int64_t exp, const char *ca_pem)
 {
-    char *name = vk_xasprintf("vkube-token-%s", sa);
+    char *name = vk_xasprintf("vkube-token-%s", pod);
     json_t *tenant_view = json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Secret",
                                     "metadata", "name", name, "namespace", ns);
     json_t *meta = NULL;
@@ -532,8 +533,19 @@ json_t *vk_translate_token_secret(const vk_translate_ctx_t *ctx, const char *ns,
                           "Secret", "metadata", meta ? meta : json_object(), "type", "Opaque",
                           "stringData", "token", token ? token : "", "ca.crt",
                           ca_pem ? ca_pem : "", "namespace", ns);
-    json_object_set_new(json_object_get(json_object_get(o, "metadata"), "labels"),
-                        "vkube.io/token-for", json_string(sa));
+    json_t *md = json_object_get(o, "metadata");
+    json_t *labels = json_object_get(md, "labels");
+    if (!json_is_object(labels)) json_object_set_new(md, "labels", labels = json_object());
+    json_object_set_new(labels, VK_TRANSLATE_TOKEN_FOR, json_string(sa));
+    json_t *ann = json_object_get(md, "annotations");
+    if (!json_is_object(ann)) json_object_set_new(md, "annotations", ann = json_object());
+    char num[32];
+    json_object_set_new(ann, VK_TRANSLATE_TOKEN_POD, json_string(pod));
+    json_object_set_new(ann, VK_TRANSLATE_TOKEN_POD_UID, json_string(pod_uid ? pod_uid : ""));
+    snprintf(num, sizeof num, "%lld", (long long)iat);
+    json_object_set_new(ann, VK_TRANSLATE_TOKEN_IAT, json_string(num));
+    snprintf(num, sizeof num, "%lld", (long long)exp);
+    json_object_set_new(ann, VK_TRANSLATE_TOKEN_EXP, json_string(num));
     return o;
 }
 

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "syncer/tenant.h"
 
@@ -34,8 +35,9 @@ typedef struct vk_translate_ctx {
 /* "<name>-x-<namespace>-x-<tenant>", or its first 52 characters + "-" + the
  * first 10 hex digits of its SHA-256 when longer than 63. Caller frees. */
 char *vk_translate_host_name(const char *name, const char *ns, const char *tenant);
-/* Host name of the Secret holding the tenant token of service account sa in ns. */
-char *vk_translate_token_secret_name(const char *ns, const char *sa, const char *tenant);
+/* Host name of the Secret holding the tenant token of pod ns/pod
+ * ("vkube-token-<pod>" translated). Caller frees. */
+char *vk_translate_token_secret_name(const char *ns, const char *pod, const char *tenant);
 
 /* Tenant label/annotation key -> host key ("vkube.io/x" -> "t.vkube.io/x") and
  * back. Caller frees. The host form of a key may be invalid (too long): the
@@ -55,10 +57,20 @@ int vk_translate_pod_to_host(const vk_translate_ctx_t *ctx, const json_t *tenant
 int vk_translate_config_to_host(const vk_translate_ctx_t *ctx, const json_t *tenant_obj,
                                 json_t **out, char *err, size_t errlen);
 
-/* The host Secret with the tenant token for pods of service account sa in
- * ns: keys token, ca.crt, namespace. */
-json_t *vk_translate_token_secret(const vk_translate_ctx_t *ctx, const char *ns, const char *sa,
-                                  const char *token, const char *ca_pem);
+/* Marks of a token Secret: label (service account) and annotations (the
+ * pod it is bound to, issue and expiry times in Unix seconds). */
+#define VK_TRANSLATE_TOKEN_FOR "vkube.io/token-for"
+#define VK_TRANSLATE_TOKEN_POD "vkube.io/token-pod"
+#define VK_TRANSLATE_TOKEN_POD_UID "vkube.io/token-pod-uid"
+#define VK_TRANSLATE_TOKEN_IAT "vkube.io/token-iat"
+#define VK_TRANSLATE_TOKEN_EXP "vkube.io/token-exp"
+
+/* The host Secret with the tenant token of pod ns/pod (uid pod_uid, service
+ * account sa), a JWT bound to the pod issued at iat and expiring at exp:
+ * keys token, ca.crt, namespace; the marks above. New object. */
+json_t *vk_translate_token_secret(const vk_translate_ctx_t *ctx, const char *ns, const char *pod,
+                                  const char *pod_uid, const char *sa, const char *token,
+                                  int64_t iat, int64_t exp, const char *ca_pem);
 
 /* Service, tenant -> host: selector translated to host labels, ClusterIP
  * left to the host (None kept), NodePort/LoadBalancer become ClusterIP,

@@ -302,7 +302,8 @@ int main(int argc, char **argv)
         else result(0, i == 0 ? "sync-configmap" : "sync-secret", "%s", err);
         json_decref(t), json_decref(h);
     }
-    json_t *tok = vk_translate_token_secret(&ctx, "default", "default", "tenant-jwt", "tenant-ca");
+    json_t *tok = vk_translate_token_secret(&ctx, "default", "web", "0000-tenant-uid", "default",
+                                            "tenant-jwt", 0, 3600, "tenant-ca");
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/secrets", hns);
     create(&loop, c, path, tok, "sync-token-secret");
     json_decref(tok);
@@ -392,7 +393,7 @@ int main(int argc, char **argv)
         json_array_foreach(json_object_get(json_object_get(got, "spec"), "volumes"), i, v)
         {
             const char *sn = json_string_value(json_object_get(json_object_get(v, "secret"), "secretName"));
-            if (sn && strstr(sn, "vkube-token-default")) mount_secret = sn;
+            if (sn && strstr(sn, "vkube-token-web")) mount_secret = sn;
         }
         const char *san = json_string_value(json_object_get(json_object_get(got, "spec"), "serviceAccountName"));
         json_t *automount = json_object_get(json_object_get(got, "spec"), "automountServiceAccountToken");

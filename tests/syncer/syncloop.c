@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 static int failures;
@@ -122,12 +123,15 @@ static int t_record_event(void *ctx, const json_t *ev)
     return 0;
 }
 
-static int t_token(void *ctx, const char *ns, const char *sa, char **token)
+static int t_token(void *ctx, const char *ns, const char *sa, const char *pod, const char *pod_uid,
+                   int64_t ttl_s, char **token, int64_t *iat, int64_t *exp)
 {
     *token = NULL;
-    char buf[200];
-    snprintf(buf, sizeof buf, "token-for-%s-%s", ns, sa);
+    char buf[400];
+    snprintf(buf, sizeof buf, "token-for-%s-%s-%s-%s", ns, sa, pod, pod_uid);
     *token = strdup(buf);
+    *iat = (int64_t)time(NULL);
+    *exp = *iat + ttl_s;
     return 0;
 }
 
@@ -439,8 +443,8 @@ int main(int argc, char **argv)
            json_array_size(T.events), scheduled);
     result(host_status("configmaps", "app-config") == 200 && host_status("configmaps", "unused-cm") == 404 &&
                host_status("secrets", "app-secret") == 200 &&
-               host_status("secrets", "vkube-token-default") == 200 &&
-               host_status("secrets", "vkube-token-builder") == 200,
+               host_status("secrets", "vkube-token-web") == 200 &&
+               host_status("secrets", "vkube-token-api") == 200,
            "syncloop-referenced-objects-synced", "configmap/secret/token secrets on the host not as expected");
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/admin-pod", HNS);
     result(host_status("pods", "ghost") == 404 && call(L, C, "GET", path, NULL, NULL) == 200,

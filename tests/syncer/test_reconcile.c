@@ -287,7 +287,8 @@ TEST(configs_created_patched_and_deleted)
     vk_translate_config_to_host(&g_ctx, sec, &hsec, err, sizeof err);
     json_object_del(hsec, "stringData");
     json_object_set_new(hsec, "data", json_pack("{s:s}", "password", "aHVudGVyMg=="));
-    json_t *tok = vk_translate_token_secret(&g_ctx, "default", "default", "jwt", "ca");
+    json_t *tok = vk_translate_token_secret(&g_ctx, "default", "p", "u", "default", "jwt", 0, 3600,
+                                            "ca");
     json_t *shost = json_pack("[O,O]", hsec, tok);
     plan = vk_reconcile_configs(&g_ctx, "Secret", swanted, shost);
     CHECK_PLAN(plan, "");

@@ -13,6 +13,7 @@
 #include "proxy/apiserver.h"
 #include "proxy/client.h"
 #include "store/store.h"
+#include "proxy/satoken.h"
 #include "syncer/tenantops.h"
 #include "tests/test.h"
 
@@ -126,8 +127,13 @@ TEST(tenantops_end_to_end)
     CHECK_EQ_INT(o->write_service_ip(ops, "default", "s1", "bad-uid", "10.0.0.9", ips), VK_ENOTFOUND);
     CHECK_EQ_INT(o->write_service_ip(ops, "default", "s1", suid, "10.0.0.9", ips), 0);
     json_decref(ips);
-    settle();
-    json_t *s = get("/api/v1/namespaces/default/services/s1", &status);
+    json_t *s = NULL;
+    for (int i = 0; i < 100; i++) {
+        settle();
+        json_decref(s);
+        s = get("/api/v1/namespaces/default/services/s1", &status);
+        if (json_string_value(json_object_get(json_object_get(s, "spec"), "clusterIP"))) break;
+    }
     CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(s, "spec"), "clusterIP")), "10.0.0.9");
     json_decref(s);
 
@@ -161,18 +167,62 @@ TEST(tenantops_end_to_end)
                             0, NULL);
     CHECK_EQ_INT(o->record_event(ops, ev), 0);
     json_decref(ev);
-    settle();
-    json_t *e = get("/api/v1/namespaces/default/events/p1.1", &status);
+    json_t *e = NULL;
+    for (int i = 0; i < 100; i++) {
+        settle();
+        json_decref(e);
+        e = get("/api/v1/namespaces/default/events/p1.1", &status);
+        if (status == 200) break;
+    }
     CHECK_EQ_INT(status, 200);
     CHECK_EQ_STR(json_string_value(json_object_get(e, "reason")), "Scheduled");
     json_decref(e);
 
-    /* Tokens: issued once, then reused */
-    char *t1 = NULL, *t2 = NULL;
-    CHECK_EQ_INT(o->token(ops, "default", "builder", &t1), 0);
-    CHECK_EQ_INT(o->token(ops, "default", "builder", &t2), 0);
-    CHECK(t1 && t2 && strlen(t1) >= 16 && !strcmp(t1, t2));
-    free(t1), free(t2);
+    /* pods/binding: the pod is bound already, a second binding is a 409 */
+    json_t *bind = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Binding",
+                             "metadata", "name", "p1", "target", "kind", "Node", "name", "vm-2");
+    res_t br = {0};
+    vk_client_request(cl, "POST", "/api/v1/namespaces/default/pods/p1/binding", NULL, NULL, bind,
+                      on_res, &br);
+    spin(&br.done);
+    CHECK_EQ_INT(br.status, 409);
+    CHECK(strstr(json_string_value(json_object_get(br.obj, "message")), "already assigned to node \"vm-1\""));
+    json_decref(br.obj);
+    json_decref(bind);
+
+    /* Tokens: a JWT of the pod's service account bound to the pod, that the
+     * API server accepts (TokenReview); none for a missing service account. */
+    char *t1 = NULL;
+    int64_t iat = 0, exp = 0;
+    CHECK_EQ_INT(o->token(ops, "default", "nobody", "p1", uid, 600, &t1, &iat, &exp), VK_ENOTFOUND);
+    CHECK_EQ_INT(o->token(ops, "default", "default", "p1", uid, 600, &t1, &iat, &exp), 0);
+    CHECK(t1 && strncmp(t1, "eyJ", 3) == 0 && strchr(t1, '.'));
+    CHECK_EQ_INT((int)(exp - iat), 600);
+    json_t *tr = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "authentication.k8s.io/v1", "kind",
+                           "TokenReview", "spec", "token", t1 ? t1 : "");
+    res_t rr = {0};
+    vk_client_create(cl, "/apis/authentication.k8s.io/v1/tokenreviews", tr, on_res, &rr);
+    spin(&rr.done);
+    json_t *rst = json_object_get(rr.obj, "status");
+    CHECK(json_is_true(json_object_get(rst, "authenticated")));
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(rst, "user"), "username")),
+                 "system:serviceaccount:default:default");
+    vk_satoken_t *v = NULL;
+    CHECK_EQ_INT(vk_satoken_new(td.sa_key, NULL, &v), 0);
+    vk_pool_t *pool = vk_pool_new();
+    vk_satoken_claims_t cls = {0};
+    char verr[256];
+    CHECK_EQ_INT(vk_satoken_verify(v, t1, NULL, iat + 1, pool, &cls, verr, sizeof verr), 0);
+    CHECK_EQ_STR(cls.pod_name, "p1");
+    CHECK_EQ_STR(cls.pod_uid, uid);
+    CHECK_EQ_STR(cls.sa_name, "default");
+    CHECK_EQ_INT((int)(cls.exp - cls.iat), 600);
+    /* Expired once its lifetime (and the 60 s leeway) is over. */
+    CHECK_EQ_INT(vk_satoken_verify(v, t1, NULL, exp + 61, pool, &cls, verr, sizeof verr), VK_EUNAUTHORIZED);
+    vk_pool_free(pool);
+    vk_satoken_free(v);
+    json_decref(rr.obj);
+    json_decref(tr);
 
     /* Delete: wrong uid refused by the precondition, right uid deletes */
     CHECK_EQ_INT(o->delete_pod(ops, "default", "p1", "bad-uid"), 0);
@@ -185,6 +235,16 @@ TEST(tenantops_end_to_end)
         json_decref(get("/api/v1/namespaces/default/pods/p1", &status));
     }
     CHECK_EQ_INT(status, 404);
+    /* The token bound to the deleted pod is refused from now on. */
+    tr = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "authentication.k8s.io/v1", "kind",
+                   "TokenReview", "spec", "token", t1 ? t1 : "");
+    rr = (res_t){0};
+    vk_client_create(cl, "/apis/authentication.k8s.io/v1/tokenreviews", tr, on_res, &rr);
+    spin(&rr.done);
+    CHECK(!json_is_true(json_object_get(json_object_get(rr.obj, "status"), "authenticated")));
+    json_decref(rr.obj);
+    json_decref(tr);
+    free(t1);
     json_decref(pod), json_decref(svc);
 }
 
@@ -197,7 +257,8 @@ int main(void)
     CHECK_EQ_INT(vk_tenantdir_create(&td, NULL, NULL, err, sizeof err), 0);
     uv_loop_init(&loop);
     CHECK_EQ_INT(vk_store_open(&loop, td.store_db, NULL, &store), 0);
-    vk_apiserver_config_t ac = {.tenant = "t", .external_address = "127.0.0.1:1"};
+    vk_apiserver_config_t ac = {.tenant = "t", .external_address = "127.0.0.1:1",
+                                .sa_key_file = td.sa_key};
     CHECK_EQ_INT(vk_apiserver_new(&loop, store, &ac, &api), 0);
     for (int i = 0; i < 100000 && !vk_apiserver_ready(api); i++) uv_run(&loop, UV_RUN_ONCE);
     static const char *const groups[] = {"system:masters", NULL};

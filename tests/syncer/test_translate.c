@@ -80,8 +80,8 @@ TEST(host_names)
     CHECK_EQ_INT(strlen(n), 63);
     CHECK(strstr(n, "-x-ns-x-t") == NULL);
     free(n);
-    n = vk_translate_token_secret_name("default", "builder", "acme");
-    CHECK_EQ_STR(n, "vkube-token-builder-x-default-x-acme");
+    n = vk_translate_token_secret_name("default", "web", "acme");
+    CHECK_EQ_STR(n, "vkube-token-web-x-default-x-acme");
     free(n);
 }
 
@@ -202,7 +202,7 @@ TEST(pod_to_host)
     CHECK(at(named(vols, "scratch"), "emptyDir") != NULL);
     json_t *proj = named(vols, "kube-api-access-abcde");
     CHECK(at(proj, "projected.sources[0].serviceAccountToken") == NULL);
-    CHECK_EQ_STR(S(proj, "projected.sources[0].secret.name"), "vkube-token-builder-x-default-x-acme");
+    CHECK_EQ_STR(S(proj, "projected.sources[0].secret.name"), "vkube-token-web-x-default-x-acme");
     CHECK_EQ_STR(S(proj, "projected.sources[0].secret.items[0].key"), "token");
     CHECK_EQ_STR(S(proj, "projected.sources[1].configMap.name"), "kube-root-ca.crt-x-default-x-acme");
     CHECK_EQ_STR(S(proj, "projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath"),
@@ -247,7 +247,7 @@ TEST(pod_token_volume_added_or_not)
     CHECK_EQ_INT(vk_translate_pod_to_host(&g_ctx, tp, &hp, err, sizeof err), 0);
     if (!hp) return;
     json_t *vol = named(at(hp, "spec.volumes"), "vkube-tenant-token");
-    CHECK_EQ_STR(S(vol, "secret.secretName"), "vkube-token-default-x-team-x-acme");
+    CHECK_EQ_STR(S(vol, "secret.secretName"), "vkube-token-p-x-team-x-acme");
     json_t *mounts = at(hp, "spec.containers[0].volumeMounts");
     CHECK_EQ_STR(S(named(mounts, "vkube-tenant-token"), "mountPath"),
                  "/var/run/secrets/kubernetes.io/serviceaccount");
@@ -344,8 +344,15 @@ TEST(config_objects_and_services)
     CHECK(at(h, "spec.selector") == NULL);
     json_decref(h), json_decref(svc);
 
-    json_t *ts = vk_translate_token_secret(&g_ctx, "default", "builder", "jwt", "CA");
-    CHECK_EQ_STR(S(ts, "metadata.name"), "vkube-token-builder-x-default-x-acme");
+    json_t *ts = vk_translate_token_secret(&g_ctx, "default", "web", "uid-1", "builder", "jwt", 100,
+                                           3700, "CA");
+    CHECK_EQ_STR(S(ts, "metadata.name"), "vkube-token-web-x-default-x-acme");
+    json_t *tl = at(ts, "metadata.labels"), *ta = at(ts, "metadata.annotations");
+    CHECK_EQ_STR(json_string_value(json_object_get(tl, "vkube.io/token-for")), "builder");
+    CHECK_EQ_STR(json_string_value(json_object_get(ta, "vkube.io/token-pod")), "web");
+    CHECK_EQ_STR(json_string_value(json_object_get(ta, "vkube.io/token-pod-uid")), "uid-1");
+    CHECK_EQ_STR(json_string_value(json_object_get(ta, "vkube.io/token-iat")), "100");
+    CHECK_EQ_STR(json_string_value(json_object_get(ta, "vkube.io/token-exp")), "3700");
     CHECK_EQ_STR(S(ts, "stringData.token"), "jwt");
     CHECK_EQ_STR(S(ts, "stringData.namespace"), "default");
     CHECK_EQ_STR(S(ts, "type"), "Opaque");
