@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "proxy/crdserve.h"
 #include "proxy/discovery.h"
+#include "proxy/gc.h"
 #include "proxy/metrics.h"
 #include "proxy/openapi.h"
 #include "proxy/podsecurity.h"
@@ -42,6 +43,8 @@ struct vk_apiserver {
     vk_crdserve_t *crds;   /* custom resources */
     unsigned openapi_gen;  /* vk_crdserve_generation the OpenAPI was built at */
     int ready;
+    vk_gc_t *gc;           /* garbage collector (proxy/gc.h) */
+    int closing;           /* ns_timer and gc still to stop before the free */
 };
 
 static char *read_file(const char *path)
@@ -107,6 +110,7 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
     vk_crdserve_on_removed(api->crds, on_crd_rows_removed, api);
     rc = vk_rest_bootstrap(r, on_bootstrapped, api);
     if (rc) vk_log_warn("apiserver: bootstrap: %s", vk_err_name(rc));
+    api->gc = vk_gc_start(loop, store, api->resources, vk_apiserver_handle, api);
     *out = api;
     return 0;
 }
@@ -142,6 +146,8 @@ static vk_openapi_t *openapi_of(vk_apiserver_t *api)
 static void on_ns_timer_closed(uv_handle_t *h)
 {
     vk_apiserver_t *api = h->data;
+    /* The collector's requests in flight run through this layer until it stops. */
+    if (--api->closing) return;
     vk_openapi_free(api->openapi);
     vk_resources_free(api->resources);
     vk_metrics_free(api->metrics);
@@ -151,6 +157,12 @@ static void on_ns_timer_closed(uv_handle_t *h)
     free(api);
 }
 
+static void on_gc_stopped(void *arg)
+{
+    vk_apiserver_t *api = arg;
+    on_ns_timer_closed((uv_handle_t *)&api->rest.ns_timer);
+}
+
 void vk_apiserver_free(vk_apiserver_t *api)
 {
     if (!api) return;
@@ -158,6 +170,8 @@ void vk_apiserver_free(vk_apiserver_t *api)
     vk_crdserve_free(api->crds);
     vk_rest_ctx_close(&api->rest);
     api->rest.ns_timer.data = api;
+    api->closing = 2;
+    vk_gc_stop(api->gc, on_gc_stopped, api);
     uv_close((uv_handle_t *)&api->rest.ns_timer, on_ns_timer_closed);
 }
 
@@ -344,7 +358,6 @@ static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char 
     if (sub && !((!strcmp(sub, "status") && (res->flags & VK_RES_STATUS)) ||
                  (!strcmp(sub, "scale") && (res->flags & VK_RES_SCALE)) ||
                  (!strcmp(sub, "log") && (res->flags & VK_RES_LOG)) ||
-                 (!strcmp(sub, "binding") && (res->flags & VK_RES_BINDING)) ||
                  (!strcmp(sub, "token") && !strcmp(plural, "serviceaccounts") && !group[0]))) {
         not_found(api, req);
         return;
@@ -358,7 +371,7 @@ static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char 
     /* Which verbs a path allows: collections list/watch/create/deletecollection,
      * objects get/update/patch/delete (watch of one object by name too). */
     int ok = bit != 0;
-    int token = sub && (!strcmp(sub, "token") || !strcmp(sub, "binding")); /* create only */
+    int token = sub && !strcmp(sub, "token"); /* serviceaccounts/NAME/token: create only */
     if (name && bit == VK_VERB_CREATE && !token) ok = 0;
     if (!name && (bit == VK_VERB_UPDATE || bit == VK_VERB_PATCH)) ok = 0;
     if (sub && !token && bit != VK_VERB_GET && bit != VK_VERB_UPDATE && bit != VK_VERB_PATCH)

@@ -25,7 +25,6 @@
 #include "proxy/patch.h"
 #include "proxy/podsecurity.h"
 #include "proxy/protobuf.h"
-#include "proxy/binding.h"
 #include "proxy/satoken.h"
 #include "proxy/schema.h"
 #include "proxy/rbac.h"
@@ -814,10 +813,6 @@ static void do_create(vk_rest_call_t *c)
     if (parse_body(c, &obj)) return;
     if (c->sub && !strcmp(c->sub, "token")) {
         vk_satoken_token_request(c, obj);
-        return;
-    }
-    if (c->sub && !strcmp(c->sub, "binding")) {
-        vk_binding_create(c, obj); /* proxy/binding.c */
         return;
     }
     if (c->res->flags & VK_RES_REVIEW) {
@@ -1687,13 +1682,7 @@ typedef struct delop {
     void *arg;
     int removed;
     int ns_marked; /* a namespace was marked terminating: finalize it once committed */
-    int orphan;    /* propagationPolicy Orphan: dependents lose their ownerReference */
-    int dry;       /* dryRun: nothing was written */
-    const vk_resource_t *res;
 } delop_t;
-
-static void gc_dependents(vk_rest_ctx_t *ctx, const vk_resource_t *owner_res, const json_t *owner,
-                          int orphan);
 
 static void delop_done(void *arg, int status, const vk_kv_t *kv)
 {
@@ -1701,19 +1690,58 @@ static void delop_done(void *arg, int status, const vk_kv_t *kv)
     /* Start finalization only once the Terminating mark is durable: a pass that
      * ran before the commit would not see it and stop the timer. */
     if (d->ns_marked && status == 0) ns_timer_start(d->ctx);
-    if (d->removed && !d->dry && status == 0 && kv) {
-        json_t *o = json_loadb((const char *)kv->val, kv->len, 0, NULL);
-        if (o) gc_dependents(d->ctx, d->res, o, d->orphan);
-        json_decref(o);
-    }
     d->cb(d->arg, status, kv, d->removed);
     free(d);
 }
 
+/* Sets the garbage collector's finalizers of md for a delete with propagation
+ * policy prop (NULL: keeps what the object has), as kube-apiserver does:
+ * Foreground -> "foregroundDeletion", Orphan -> "orphan", Background -> neither.
+ * proxy/gc.c does the work those finalizers ask for and removes them. Returns 1
+ * if the finalizers changed. */
+static int set_gc_finalizers(json_t *md, const char *prop)
+{
+    if (!prop) return 0;
+    const char *want = !strcmp(prop, "Foreground") ? "foregroundDeletion"
+                       : !strcmp(prop, "Orphan")   ? "orphan"
+                                                   : NULL;
+    json_t *f = json_object_get(md, "finalizers"), *out = json_array(), *v;
+    size_t i;
+    int changed = 0, have = 0;
+    json_array_foreach(f, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && (!strcmp(s, "foregroundDeletion") || !strcmp(s, "orphan")) &&
+            !(want && !strcmp(s, want))) {
+            changed = 1;
+            continue;
+        }
+        if (s && want && !strcmp(s, want)) have = 1;
+        json_array_append(out, v);
+    }
+    if (want && !have) {
+        json_array_append_new(out, json_string(want));
+        changed = 1;
+    }
+    if (!changed) {
+        json_decref(out);
+        return 0;
+    }
+    if (json_array_size(out)) json_object_set_new(md, "finalizers", out);
+    else {
+        json_decref(out);
+        json_object_del(md, "finalizers");
+    }
+    return 1;
+}
+
 /* Deletes one stored object (cur borrowed, at rev) as kube-apiserver would:
- * namespaces start terminating; objects with finalizers, pods still bound to a
- * node with a grace period, and Foreground deletes get a deletionTimestamp;
- * anything else is removed. cb runs once (unless an error is returned). */
+ * namespaces start terminating; the propagation policy sets the garbage
+ * collector's finalizers; objects with finalizers and pods still bound to a node
+ * with a grace period get a deletionTimestamp (an object already being deleted
+ * only gets its finalizers updated); anything else is removed, and the garbage
+ * collector (proxy/gc.c) then deletes its dependents. cb runs once (unless an
+ * error is returned). */
 static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const char *key,
                          json_t *cur, int64_t rev, const delopts_t *o, int dry, del_cb cb,
                          void *arg)
@@ -1732,20 +1760,15 @@ static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const cha
                                           !strcmp(phase, "Failed"))))
             grace = 0;
     }
-    /* Foreground deletion is done as Background here: dependents are deleted
-     * right after their owner instead of before it. */
-    int foreground = 0;
-    int mark = is_ns || has_finalizers(cur) || grace > 0 || foreground;
+    int fin_changed = !is_ns && set_gc_finalizers(md, o->propagation);
+    int mark = is_ns || has_finalizers(cur) || grace > 0;
     delop_t *d = vk_xcalloc(1, sizeof *d);
-    d->res = res;
-    d->orphan = o->propagation && !strcmp(o->propagation, "Orphan");
     d->ctx = ctx;
     d->cb = cb;
     d->arg = arg;
     if (!mark) {
         d->removed = 1;
         if (dry) {
-            d->dry = 1; /* nothing is removed: no dependents to collect */
             vk_kv_t fake = {0};
             char *s = json_dumps(cur, JSON_COMPACT);
             fake.key = (char *)key;
@@ -1765,8 +1788,9 @@ static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const cha
         time_after(ts, sizeof ts, grace);
         json_object_set_new(md, "deletionTimestamp", json_string(ts));
         json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(grace));
-    } else if (!is_pod || grace >= json_integer_value(json_object_get(md,
-                                                      "deletionGracePeriodSeconds"))) {
+    } else if (!fin_changed &&
+               (!is_pod || grace >= json_integer_value(json_object_get(
+                                        md, "deletionGracePeriodSeconds")))) {
         /* Already being deleted: nothing changes. */
         vk_kv_t fake = {0};
         char *s = json_dumps(cur, JSON_COMPACT);
@@ -1777,11 +1801,6 @@ static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const cha
         delop_done(d, 0, &fake);
         free(s);
         return 0;
-    }
-    if (foreground && !has_finalizers(cur)) {
-        json_t *f = json_object_get(md, "finalizers");
-        if (!json_is_array(f)) json_object_set_new(md, "finalizers", f = json_array());
-        json_array_append_new(f, json_string("foregroundDeletion"));
     }
     if (is_ns) {
         json_t *st = json_object_get(cur, "status");
@@ -2002,69 +2021,6 @@ static void do_deletecollection(vk_rest_call_t *c)
     vk_store_list_free(&l);
     vk_rest_filter_free(&f);
     if (--d->pending == 0) delcol_finish(d);
-}
-
-/* Garbage collection of dependents (what kube-controller-manager's garbage
- * collector does): objects in the owner's namespace whose ownerReferences name
- * the deleted owner's uid are deleted (Background) or lose that reference
- * (Orphan). Only kinds that own objects in practice trigger the scan. */
-static void gc_one(void *arg, int status, const vk_kv_t *kv, int removed)
-{
-}
-
-static void gc_written(void *arg, int status, const vk_kv_t *kv)
-{
-}
-
-static void gc_dependents(vk_rest_ctx_t *ctx, const vk_resource_t *owner_res, const json_t *owner,
-                          int orphan)
-{
-    static const char *const owners[] = {"deployments", "replicasets", "statefulsets",
-                                         "daemonsets", "jobs", "cronjobs", "services", NULL};
-    if (!owner_res || !(owner_res->flags & VK_RES_NAMESPACED) || ctx->closing) return;
-    int owns = (owner_res->flags & VK_RES_CUSTOM) != 0;
-    for (size_t i = 0; owners[i] && !owns; i++)
-        if (!strcmp(owner_res->plural, owners[i])) owns = 1;
-    const char *uid = meta_str(owner, "uid"), *ns = meta_str(owner, "namespace");
-    if (!owns || !uid || !ns) return;
-    delopts_t o = {.grace = -1, .propagation = NULL};
-    size_t n = vk_resources_count(ctx->resources);
-    for (size_t r = 0; r < n; r++) {
-        const vk_resource_t *res = vk_resources_at(ctx->resources, r);
-        if (!(res->flags & VK_RES_NAMESPACED) || (res->flags & VK_RES_REVIEW)) continue;
-        char *prefix = vk_resources_key(res, ns, NULL);
-        vk_store_list_t l;
-        int rc = vk_store_list(ctx->store, prefix, NULL, 0, 0, &l);
-        free(prefix);
-        if (rc) continue;
-        for (size_t k = 0; k < l.count; k++) {
-            if (!strstr((const char *)l.items[k]->val, uid)) continue;
-            json_t *obj = vk_rest_decode(l.items[k]);
-            json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
-            size_t i;
-            json_t *ref;
-            int hit = -1;
-            json_array_foreach(refs, i, ref)
-            {
-                const char *u = str_at(ref, "uid");
-                if (u && !strcmp(u, uid)) hit = (int)i;
-            }
-            if (hit >= 0 && orphan) {
-                json_array_remove(refs, (size_t)hit);
-                if (!json_array_size(refs))
-                    json_object_del(json_object_get(obj, "metadata"), "ownerReferences");
-                size_t len;
-                char *data = encode(obj, &len);
-                vk_store_update(ctx->store, l.items[k]->key, data, len, l.items[k]->mod_rev,
-                                gc_written, NULL);
-                free(data);
-            } else if (hit >= 0 && !meta_str(obj, "deletionTimestamp")) {
-                delete_object(ctx, res, l.items[k]->key, obj, 0, &o, 0, gc_one, NULL);
-            }
-            json_decref(obj);
-        }
-        vk_store_list_free(&l);
-    }
 }
 
 /* ------------------------------------------------------------ access reviews */
