@@ -1549,6 +1549,8 @@ static void rmw_written(void *arg, int status, const vk_kv_t *kv)
         json_t *s = scale_of(c, o);
         json_decref(o);
         o = s;
+    } else if (o) {
+        vk_crdserve_read(c->ctx->crds, c->res, o); /* custom: the request's version */
     }
     vk_rest_reply(c, 200, o);
 }
@@ -1564,7 +1566,9 @@ static void rmw_deleted(void *arg, int status, const vk_kv_t *kv)
         vk_rest_reply_err(c, status, NULL);
         return;
     }
-    vk_rest_reply(c, 200, vk_rest_decode(kv));
+    json_t *o = vk_rest_decode(kv);
+    if (o) vk_crdserve_read(c->ctx->crds, c->res, o);
+    vk_rest_reply(c, 200, o);
 }
 
 static void rmw_run(vk_rest_call_t *c)
@@ -1598,6 +1602,8 @@ static void rmw_run(vk_rest_call_t *c)
             json_t *s = scale_of(c, cur);
             json_decref(cur);
             cur = s;
+        } else {
+            vk_crdserve_read(c->ctx->crds, c->res, cur);
         }
         vk_rest_reply(c, 200, cur);
         return;
@@ -1614,6 +1620,8 @@ static void rmw_run(vk_rest_call_t *c)
             json_t *s = scale_of(c, next);
             json_decref(next);
             next = s;
+        } else {
+            vk_crdserve_read(c->ctx->crds, c->res, next);
         }
         vk_rest_reply(c, 200, next);
         return;
@@ -1893,6 +1901,7 @@ static void delete_done(void *arg, int status, const vk_kv_t *kv, int removed)
         vk_rest_reply(c, 200, s);
         return;
     }
+    if (o) vk_crdserve_read(c->ctx->crds, c->res, o);
     vk_rest_reply(c, 200, o);
 }
 
