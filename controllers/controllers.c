@@ -28,6 +28,7 @@ struct vk_controllers {
     uv_loop_t *loop;
     vk_client_t *cl;
     vk_client_informer_t *pods, *rss, *deps, *jobs, *cjobs, *stss, *pvcs, *dss, *nodes;
+    vk_client_informer_t *revs; /* controllerrevisions */
     json_t *queue;  /* key -> true */
     json_t *expect; /* key -> [pending, since] */
     uv_timer_t tick, resync;
@@ -1060,6 +1061,152 @@ static void sync_cronjob(vk_controllers_t *k, const char *key, const char *ns, c
     json_decref(failed_jobs);
 }
 
+/* ------------------------------------------------------------ ControllerRevisions */
+
+/* What upstream stores as a StatefulSet's or DaemonSet's revision: the patch
+ * {"spec":{"template":<template>,"$patch":"replace"}} that `kubectl rollout
+ * undo` applies back (the template as Go encodes it: creationTimestamp null).
+ * New reference. */
+static json_t *revision_data(json_t *tmpl)
+{
+    json_t *t = json_is_object(tmpl) ? json_deep_copy(tmpl) : json_object();
+    json_t *m = json_object_get(t, "metadata");
+    if (!json_is_object(m)) json_object_set_new(t, "metadata", m = json_object());
+    if (!json_object_get(m, "creationTimestamp")) json_object_set_new(m, "creationTimestamp", json_null());
+    json_object_set_new(t, "$patch", json_string("replace"));
+    return json_pack("{s:{s:o}}", "spec", "template", t);
+}
+
+/* The template a revision holds, borrowed; NULL if it holds none. */
+static json_t *revision_template(json_t *cr)
+{
+    return at(at(cr, "data", "spec"), "template", NULL);
+}
+
+static long cr_revision(json_t *cr)
+{
+    return intval(json_object_get(cr, "revision"), 0);
+}
+
+static int cmp_cr_revision(const void *a, const void *b)
+{
+    long x = cr_revision(*(json_t *const *)a), y = cr_revision(*(json_t *const *)b);
+    if (x != y) return x < y ? -1 : 1;
+    return strcmp(mds(*(json_t *const *)a, "name") ?: "", mds(*(json_t *const *)b, "name") ?: "");
+}
+
+/* The revisions owner controls, oldest first (borrowed items). New reference. */
+static json_t *owned_revisions(vk_controllers_t *k, json_t *owner)
+{
+    json_t *arr = json_array();
+    const char *ck, *ns = mds(owner, "namespace") ?: "";
+    json_t *cr;
+    json_object_foreach(vk_client_informer_items(k->revs), ck, cr) {
+        if (!strcmp(mds(cr, "namespace") ?: "", ns) && owned_by(cr, owner) && !terminating(cr))
+            json_array_append(arr, cr);
+    }
+    size_t n = json_array_size(arr);
+    if (n > 1) {
+        json_t **v = vk_xmalloc(n * sizeof *v);
+        for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
+        qsort(v, n, sizeof *v, cmp_cr_revision);
+        json_array_clear(arr);
+        for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
+        free(v);
+    }
+    return arr;
+}
+
+/* The revision named name among revs, borrowed; NULL if none. */
+static json_t *find_revision(json_t *revs, const char *name)
+{
+    size_t i;
+    json_t *cr;
+    json_array_foreach(revs, i, cr) {
+        if (name && !strcmp(mds(cr, "name") ?: "", name)) return cr;
+    }
+    return NULL;
+}
+
+/* Makes sure a revision with data exists and is the newest: an equal older
+ * one gets the next revision number (a rollback, as upstream), otherwise
+ * "<owner>-<hash>" is created with labels (template labels plus
+ * controller-revision-hash=hash) and the owner's annotations. name_out gets
+ * its name. Returns 0, or -1 if that name is taken by a revision with other
+ * data (a hash collision: the caller bumps status.collisionCount). */
+static int ensure_revision(vk_controllers_t *k, const char *key, json_t *owner, const char *kind,
+                           json_t *revs, json_t *data, const char *hash, char *name_out,
+                           size_t name_len)
+{
+    long max = 0;
+    json_t *equal = NULL;
+    size_t i;
+    json_t *cr;
+    json_array_foreach(revs, i, cr) {
+        if (cr_revision(cr) > max) max = cr_revision(cr);
+        if (json_equal(json_object_get(cr, "data"), data)) equal = cr;
+    }
+    if (equal) {
+        snprintf(name_out, name_len, "%s", mds(equal, "name"));
+        if (cr_revision(equal) < max) {
+            json_t *o = json_deep_copy(equal);
+            json_object_set_new(o, "revision", json_integer(max + 1));
+            update_obj(k, key, "apps", "controllerrevisions", o, "bump controllerrevision");
+            json_decref(o);
+        }
+        return 0;
+    }
+    /* Upstream cuts the owner's name so that the whole name fits 253. */
+    snprintf(name_out, name_len, "%.223s-%s", mds(owner, "name"), hash);
+    const char *ck;
+    json_object_foreach(vk_client_informer_items(k->revs), ck, cr) {
+        if (!strcmp(mds(cr, "namespace") ?: "", mds(owner, "namespace") ?: "") &&
+            !strcmp(mds(cr, "name") ?: "", name_out))
+            return json_equal(json_object_get(cr, "data"), data) ? 0 : -1;
+    }
+    json_t *labels = json_deep_copy(at(at(owner, "spec", "template"), "metadata", "labels"));
+    if (!json_is_object(labels)) {
+        json_decref(labels);
+        labels = json_object();
+    }
+    json_object_set_new(labels, "controller-revision-hash", json_string(hash));
+    json_t *m = json_pack("{s:s,s:s,s:o,s:[o]}", "name", name_out, "namespace",
+                          mds(owner, "namespace"), "labels", labels, "ownerReferences",
+                          owner_ref(owner, "apps/v1", kind));
+    json_t *ann = json_object_get(md(owner), "annotations");
+    if (json_object_size(ann)) json_object_set(m, "annotations", ann);
+    json_t *o = json_pack("{s:s,s:s,s:o,s:O,s:I}", "apiVersion", "apps/v1", "kind",
+                          "ControllerRevision", "metadata", m, "data", data, "revision",
+                          (json_int_t)(max + 1));
+    char *path = vk_client_path("apps", "v1", "controllerrevisions", mds(owner, "namespace"), NULL,
+                                NULL);
+    vk_client_create(k->cl, path, o, on_write, wctx(k, key, 0, "create controllerrevision"));
+    free(path);
+    json_decref(o);
+    return 0;
+}
+
+/* Deletes the oldest revisions beyond limit that no live pod uses and that
+ * are not named in keep (live: name -> true). */
+static void truncate_history(vk_controllers_t *k, const char *key, json_t *revs, json_t *live,
+                             long limit)
+{
+    size_t n = 0, i;
+    json_t *cr;
+    json_array_foreach(revs, i, cr) {
+        if (!json_object_get(live, mds(cr, "name"))) n++;
+    }
+    json_array_foreach(revs, i, cr) {
+        if ((long)n <= limit) break;
+        if (json_object_get(live, mds(cr, "name"))) continue;
+        char *path = vk_client_path("apps", "v1", "controllerrevisions", mds(cr, "namespace"),
+                                    mds(cr, "name"), NULL);
+        vk_client_delete(k->cl, path, NULL, on_write, wctx(k, key, 0, "delete controllerrevision"));
+        free(path);
+        n--;
+    }
+}
+
 /* ------------------------------------------------------------ StatefulSet */
 
 /* Ordinal of a pod named "<set>-<N>", or -1. */
@@ -1073,10 +1220,9 @@ static long sts_ordinal(const char *set, const char *pod)
 }
 
 static void sts_create_pod(vk_controllers_t *k, const char *key, json_t *set, long ord,
-                           const char *revision)
+                           json_t *tmpl, const char *revision)
 {
     json_t *spec = json_object_get(set, "spec");
-    json_t *tmpl = json_object_get(spec, "template");
     const char *name = mds(set, "name"), *ns = mds(set, "namespace");
     char pod[340], idx[32];
     snprintf(pod, sizeof pod, "%s-%ld", name, ord);
@@ -1163,9 +1309,38 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
     const char *ut = json_string_value(at(spec, "updateStrategy", "type"));
     int on_delete = ut && !strcmp(ut, "OnDelete");
     long partition = intval(at(at(spec, "updateStrategy", "rollingUpdate"), "partition", NULL), 0);
-    char hash[16], rev[340];
-    vk_controllers_template_hash(json_object_get(spec, "template"), -1, hash);
-    snprintf(rev, sizeof rev, "%s-%s", name, hash);
+    /* The update revision: upstream hashes the revision's bytes (the patch as
+     * Go's encoding/json writes a map: sorted keys) and the collision count. */
+    json_t *revs = owned_revisions(k, set);
+    json_t *data = revision_data(json_object_get(spec, "template"));
+    long collision = intval(at(set, "status", "collisionCount"), 0);
+    char *raw = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+    char *hraw = vk_xmalloc(strlen(raw) + 32);
+    int hn = sprintf(hraw, "%s%ld", raw, collision);
+    char dec[16], hash[16], rev[300];
+    snprintf(dec, sizeof dec, "%u", vk_controllers_fnv32a(hraw, (size_t)hn));
+    vk_controllers_safe_encode(dec, hash);
+    free(raw);
+    free(hraw);
+    if (ensure_revision(k, key, set, "StatefulSet", revs, data, hash, rev, sizeof rev) < 0) {
+        json_t *st = json_deep_copy(json_object_get(set, "status"));
+        if (!json_is_object(st)) {
+            json_decref(st);
+            st = json_object();
+        }
+        json_object_set_new(st, "collisionCount", json_integer(collision + 1));
+        write_status(k, key, "apps", "statefulsets", set, st);
+        json_decref(st);
+        json_decref(revs);
+        json_decref(data);
+        return;
+    }
+    json_decref(data);
+    /* The current revision: the one in status while it exists, else the update one. */
+    const char *cur_rev = json_string_value(at(set, "status", "currentRevision"));
+    json_t *cur_cr = find_revision(revs, cur_rev);
+    if (!cur_cr || !revision_template(cur_cr)) cur_rev = rev;
+    json_t *cur_tmpl = strcmp(cur_rev, rev) ? revision_template(cur_cr) : NULL;
     /* Pods by ordinal. */
     long cap = want + 64;
     json_t **pods = vk_xcalloc((size_t)cap, sizeof *pods);
@@ -1173,7 +1348,7 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
     json_t *extra = json_array(); /* owned pods with ordinals >= cap */
     const char *pk;
     json_t *p;
-    const char *cur_rev = json_string_value(at(set, "status", "currentRevision"));
+    json_t *live = json_pack("{s:b,s:b}", rev, 1, cur_rev, 1);
     json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
         if (strcmp(mds(p, "namespace") ?: "", ns) || !owned_by(p, set)) continue;
         long o = sts_ordinal(name, mds(p, "name"));
@@ -1187,8 +1362,9 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
         if (pod_ready(p, NULL) && pod_active(p)) ready++;
         const char *pr = json_string_value(json_object_get(json_object_get(md(p), "labels"),
                                                            "controller-revision-hash"));
+        if (pr) json_object_set_new(live, pr, json_true());
         if (pr && !strcmp(pr, rev)) updated++;
-        else if (pr && cur_rev && !strcmp(pr, cur_rev)) current++;
+        else if (pr && !strcmp(pr, cur_rev)) current++;
     }
     int acted = 0;
     /* Failed or succeeded pods are replaced. */
@@ -1207,7 +1383,14 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
         }
         sts_claims(k, key, set, o);
         expect_add(k, key, 1);
-        sts_create_pod(k, key, set, o, rev);
+        /* As upstream: below the partition, or (rolling, no partition) below
+         * the count of current pods, a pod is made at the current revision. */
+        int at_current = cur_tmpl && ((partition > 0 && o < partition) ||
+                                      (!on_delete && partition <= 0 && o < current));
+        if (at_current)
+            sts_create_pod(k, key, set, o, cur_tmpl, cur_rev);
+        else
+            sts_create_pod(k, key, set, o, json_object_get(spec, "template"), rev);
         if (!parallel) acted = 1;
     }
     /* Scale down: highest ordinal first (one at a time unless Parallel). */
@@ -1256,7 +1439,7 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
     json_object_set_new(st, "availableReplicas", json_integer(ready));
     json_object_set_new(st, "updatedReplicas", json_integer(updated));
     json_object_set_new(st, "updateRevision", json_string(rev));
-    if (!cur_rev || (updated == want && count == want)) {
+    if (!strcmp(cur_rev, rev) || (updated == want && count == want && ready == want)) {
         json_object_set_new(st, "currentRevision", json_string(rev));
         json_object_set_new(st, "currentReplicas", json_integer(updated));
     } else {
@@ -1270,6 +1453,10 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
     if (!json_equal(st, json_object_get(set, "status")))
         write_status(k, key, "apps", "statefulsets", set, st);
     json_decref(st);
+    truncate_history(k, key, revs, live,
+                     intval(json_object_get(spec, "revisionHistoryLimit"), 10));
+    json_decref(live);
+    json_decref(revs);
     json_decref(extra);
     free(pods);
 }
@@ -1335,7 +1522,10 @@ static void ds_create_pod(vk_controllers_t *k, const char *key, json_t *ds, cons
     for (size_t i = 0; i < sizeof taints / sizeof taints[0]; i++)
         json_array_append_new(tol, json_pack("{s:s,s:s,s:s}", "key", taints[i][0], "operator",
                                              "Exists", "effect", taints[i][1]));
-    json_t *extra = json_pack("{s:s}", "controller-revision-hash", hash);
+    char gen[32];
+    snprintf(gen, sizeof gen, "%ld", intval(json_object_get(md(ds), "generation"), 1));
+    json_t *extra = json_pack("{s:s,s:s}", "controller-revision-hash", hash,
+                              "pod-template-generation", gen);
     json_t *ref = owner_ref(ds, "apps/v1", "DaemonSet");
     create_pod(k, key, ds, tmpl, ref, extra);
     json_decref(ref);
@@ -1351,8 +1541,31 @@ static void sync_ds(vk_controllers_t *k, const char *key, const char *ns, const 
         return;
     }
     if (terminating(ds) || !expect_satisfied(k, key)) return;
-    char hash[16];
-    vk_controllers_template_hash(at(ds, "spec", "template"), -1, hash);
+    /* The revision: named after the template hash (as upstream), its pods
+     * labelled with the hash. A rollback reuses the older revision's hash. */
+    char hash[16], crname[300];
+    long collision = intval(at(ds, "status", "collisionCount"), -1);
+    vk_controllers_template_hash(at(ds, "spec", "template"), collision, hash);
+    json_t *revs = owned_revisions(k, ds);
+    json_t *data = revision_data(at(ds, "spec", "template"));
+    int rc = ensure_revision(k, key, ds, "DaemonSet", revs, data, hash, crname, sizeof crname);
+    json_decref(data);
+    if (rc < 0) {
+        json_t *st = json_deep_copy(json_object_get(ds, "status"));
+        if (!json_is_object(st)) {
+            json_decref(st);
+            st = json_object();
+        }
+        json_object_set_new(st, "collisionCount", json_integer(collision < 0 ? 1 : collision + 1));
+        write_status(k, key, "apps", "daemonsets", ds, st);
+        json_decref(st);
+        json_decref(revs);
+        return;
+    }
+    const char *crh = json_string_value(
+        json_object_get(json_object_get(md(find_revision(revs, crname)), "labels"),
+                        "controller-revision-hash"));
+    if (crh && strlen(crh) < sizeof hash) snprintf(hash, sizeof hash, "%s", crh);
     long min_ready = intval(at(ds, "spec", "minReadySeconds"), 0), now = (long)time(NULL);
     const char *ut = json_string_value(at(at(ds, "spec", "updateStrategy"), "type", NULL));
     int on_delete = ut && !strcmp(ut, "OnDelete");
@@ -1443,6 +1656,29 @@ static void sync_ds(vk_controllers_t *k, const char *key, const char *ns, const 
     if (!json_equal(st, json_object_get(ds, "status")))
         write_status(k, key, "apps", "daemonsets", ds, st);
     json_decref(st);
+    /* History: revisions whose hash a pod carries, and the current one, stay. */
+    json_t *hashes = json_object(), *live = json_pack("{s:b}", crname, 1);
+    json_object_foreach(by_node, nk, p) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(p, i, x) {
+            const char *h = json_string_value(
+                json_object_get(json_object_get(md(x), "labels"), "controller-revision-hash"));
+            if (h) json_object_set_new(hashes, h, json_true());
+        }
+    }
+    size_t i;
+    json_t *cr;
+    json_array_foreach(revs, i, cr) {
+        const char *h = json_string_value(
+            json_object_get(json_object_get(md(cr), "labels"), "controller-revision-hash"));
+        if (h && json_object_get(hashes, h)) json_object_set_new(live, mds(cr, "name"), json_true());
+    }
+    truncate_history(k, key, revs, live,
+                     intval(at(ds, "spec", "revisionHistoryLimit"), 10));
+    json_decref(hashes);
+    json_decref(live);
+    json_decref(revs);
     json_decref(stale);
     json_decref(by_node);
 }
@@ -1457,7 +1693,7 @@ static void on_tick(uv_timer_t *t)
         !vk_client_informer_synced(k->deps) || !vk_client_informer_synced(k->jobs) ||
         !vk_client_informer_synced(k->cjobs) || !vk_client_informer_synced(k->stss) ||
         !vk_client_informer_synced(k->pvcs) || !vk_client_informer_synced(k->dss) ||
-        !vk_client_informer_synced(k->nodes))
+        !vk_client_informer_synced(k->nodes) || !vk_client_informer_synced(k->revs))
         return;
     json_t *q = k->queue;
     k->queue = json_object();
@@ -1597,6 +1833,14 @@ static void on_node(void *arg, int type, json_t *o)
     kick(k);
 }
 
+/* A revision changed: its StatefulSet or DaemonSet looks again. */
+static void on_rev(void *arg, int type, json_t *o)
+{
+    vk_controllers_t *k = arg;
+    enqueue_owner(k, o);
+    kick(k);
+}
+
 static void on_cronjob(void *arg, int type, json_t *cj)
 {
     vk_controllers_t *k = arg;
@@ -1664,6 +1908,9 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     free(p);
     p = vk_client_path("", "v1", "nodes", NULL, NULL, NULL);
     k->nodes = vk_client_informer_new(k->cl, p, on_node, on_synced, k);
+    free(p);
+    p = vk_client_path("apps", "v1", "controllerrevisions", NULL, NULL, NULL);
+    k->revs = vk_client_informer_new(k->cl, p, on_rev, on_synced, k);
     free(p);
     uv_timer_start(&k->resync, on_resync, 2000, 2000);
     return k;

@@ -274,6 +274,45 @@ $K -n $NS set image sts/db c=nginx:1.25 >/dev/null
 if out=$(timeout 60 $K -n $NS rollout status sts/db --timeout=55s 2>&1); then ok sts-rolling-update; else nok sts-rolling-update "$(tail -c 300 <<<"$out")"; fi
 imgs=$($K -n $NS get pods -l app=db -o jsonpath='{range .items[*]}{.spec.containers[0].image} {end}')
 if [ "$imgs" = "nginx:1.25 nginx:1.25 nginx:1.25 " ]; then ok sts-updated-pods; else nok sts-updated-pods "$imgs"; fi
+# ControllerRevisions: one per template, named <set>-<hash>, labelled with the
+# hash; pods carry the revision name; status names the current/update revision.
+revs=$($K -n $NS get controllerrevisions -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].name=="db")]}{.revision}:{.metadata.name}:{.metadata.labels.controller-revision-hash}:{.metadata.ownerReferences[0].kind} {end}')
+r2=$(tr ' ' '\n' <<<"$revs" | grep '^2:' | cut -d: -f2)
+cur=$($K -n $NS get sts db -o jsonpath='{.status.currentRevision}/{.status.updateRevision}')
+plabels=$($K -n $NS get pods -l app=db -o jsonpath='{range .items[*]}{.metadata.labels.controller-revision-hash} {end}')
+if [ "$(wc -w <<<"$revs")" = 2 ] && [[ $revs == *"1:db-"*":StatefulSet "* ]] && [ -n "$r2" ] &&
+   [[ $revs == *"2:$r2:${r2#db-}:StatefulSet "* ]] && [ "$cur" = "$r2/$r2" ] && [ "$plabels" = "$r2 $r2 $r2 " ]; then
+    ok sts-controllerrevisions; else nok sts-controllerrevisions "revs: $revs status: $cur pods: $plabels"; fi
+data=$($K -n $NS get controllerrevision "$r2" -o json | python3 -c 'import json,sys; t=json.load(sys.stdin)["data"]["spec"]["template"]; print(t.get("$patch"), t["spec"]["containers"][0]["image"])')
+if [ "$data" = "replace nginx:1.25" ]; then ok sts-revision-data; else nok sts-revision-data "$data"; fi
+hist=$($K -n $NS rollout history sts/db 2>&1)
+if grep -q '^1 ' <<<"$hist" && grep -q '^2 ' <<<"$hist"; then ok sts-rollout-history; else nok sts-rollout-history "$hist"; fi
+h1=$($K -n $NS rollout history sts/db --revision=1 2>&1)
+if grep -q 'nginx:1.24' <<<"$h1"; then ok sts-rollout-history-revision; else nok sts-rollout-history-revision "$h1"; fi
+$K -n $NS rollout undo sts/db >/dev/null 2>&1
+if out=$(timeout 60 $K -n $NS rollout status sts/db --timeout=55s 2>&1); then ok sts-undo-rollout; else nok sts-undo-rollout "$(tail -c 300 <<<"$out")"; fi
+imgs=$($K -n $NS get pods -l app=db -o jsonpath='{range .items[*]}{.spec.containers[0].image} {end}')
+revs=$($K -n $NS get controllerrevisions -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].name=="db")]}{.revision}:{.metadata.name} {end}')
+upd=$($K -n $NS get sts db -o jsonpath='{.status.updateRevision}')
+# The old revision is reused with the next number (3), not copied.
+if [ "$imgs" = "nginx:1.24 nginx:1.24 nginx:1.24 " ] && [ "$(wc -w <<<"$revs")" = 2 ] && [[ " $revs" == *" 3:$upd "* ]] && [[ " $revs" == *" 2:$r2 "* ]]; then
+    ok sts-undo-reuses-revision; else nok sts-undo-reuses-revision "imgs: $imgs revs: $revs update: $upd"; fi
+# Partition: only ordinals >= 2 move to the new revision; a deleted pod below
+# the partition comes back at the current revision.
+$K -n $NS patch sts db --type=merge -p '{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}},"template":{"spec":{"containers":[{"name":"c","image":"nginx:1.26"}]}}}}' >/dev/null
+img2() { [ "$($K -n $NS get pod db-2 -o jsonpath='{.spec.containers[0].image}' 2>/dev/null)" = nginx:1.26 ]; }
+wait_for sts-partition-updates-above 30 img2
+$K -n $NS delete pod db-0 --wait=false >/dev/null
+db0_back() { [ "$($K -n $NS get pod db-0 -o jsonpath='{.status.phase}/{.metadata.deletionTimestamp}' 2>/dev/null)" = Running/ ]; }
+wait_for sts-partition-pod-recreated 30 db0_back
+imgs=$($K -n $NS get pods -l app=db -o jsonpath='{range .items[*]}{.spec.containers[0].image} {end}')
+st=$($K -n $NS get sts db -o jsonpath='{.status.currentRevision} {.status.updateRevision} {.status.updatedReplicas}')
+if [ "$imgs" = "nginx:1.24 nginx:1.24 nginx:1.26 " ] && [ "${st%% *}" = "$upd" ] && [[ $st == *" 1" ]] && [ "$(cut -d' ' -f2 <<<"$st")" != "$upd" ]; then
+    ok sts-partition-by-ordinal; else nok sts-partition-by-ordinal "imgs: $imgs status: $st"; fi
+# History limit: revisions no pod uses beyond the limit go.
+$K -n $NS patch sts db --type=merge -p '{"spec":{"revisionHistoryLimit":0}}' >/dev/null
+revs_are() { [ "$($K -n $NS get controllerrevisions -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].name=="db")]}{.metadata.name} {end}' | wc -w)" = "$1" ]; }
+wait_for sts-history-limit 20 revs_are 2
 $K -n $NS scale sts db --replicas=1 >/dev/null
 wait_for sts-scale-down 20 pods_are app=db 1
 if [ "$($K -n $NS get pods -l app=db -o jsonpath='{.items[0].metadata.name}')" = db-0 ]; then ok sts-keeps-ordinal-0; else nok sts-keeps-ordinal-0 "db-0 is not the one left"; fi
@@ -302,6 +341,20 @@ $K -n $NS set image ds/agent c=busybox:2 >/dev/null
 if out=$(timeout 40 $K -n $NS rollout status ds/agent --timeout=35s 2>&1); then ok ds-rolling-update; else nok ds-rolling-update "$(tail -c 300 <<<"$out")"; fi
 img=$($K -n $NS get pods -l app=agent -o jsonpath='{.items[*].spec.containers[0].image}')
 if [ "$img" = busybox:2 ]; then ok ds-updated-pod; else nok ds-updated-pod "$img"; fi
+revs=$($K -n $NS get controllerrevisions -l app=agent -o jsonpath='{range .items[*]}{.revision}:{.metadata.name}:{.metadata.labels.controller-revision-hash} {end}')
+ph=$($K -n $NS get pods -l app=agent -o jsonpath='{.items[0].metadata.labels.controller-revision-hash}')
+gen=$($K -n $NS get pods -l app=agent -o jsonpath='{.items[0].metadata.labels.pod-template-generation}')
+if [ "$(wc -w <<<"$revs")" = 2 ] && [[ " $revs" == *" 2:agent-$ph:$ph "* ]] && [ "$gen" = "$($K -n $NS get ds agent -o jsonpath='{.metadata.generation}')" ]; then
+    ok ds-controllerrevisions; else nok ds-controllerrevisions "revs: $revs pod hash: $ph generation label: $gen"; fi
+hist=$($K -n $NS rollout history ds/agent 2>&1)
+if grep -q '^1 ' <<<"$hist" && grep -q '^2 ' <<<"$hist"; then ok ds-rollout-history; else nok ds-rollout-history "$hist"; fi
+$K -n $NS rollout undo ds/agent >/dev/null 2>&1
+ds_img_back() { [ "$($K -n $NS get pods -l app=agent -o jsonpath='{.items[*].spec.containers[0].image}')" = busybox ]; }
+wait_for ds-undo 30 ds_img_back
+if out=$(timeout 30 $K -n $NS rollout status ds/agent --timeout=25s 2>&1); then ok ds-undo-rollout-status; else nok ds-undo-rollout-status "$(tail -c 300 <<<"$out")"; fi
+revs=$($K -n $NS get controllerrevisions -l app=agent -o jsonpath='{range .items[*]}{.revision}:{.metadata.labels.controller-revision-hash} {end}')
+ph=$($K -n $NS get pods -l app=agent -o jsonpath='{.items[0].metadata.labels.controller-revision-hash}')
+if [ "$(wc -w <<<"$revs")" = 2 ] && [[ " $revs" == *" 3:$ph "* ]]; then ok ds-undo-reuses-revision; else nok ds-undo-reuses-revision "revs: $revs pod hash: $ph"; fi
 
 # ---- restart: the controllers relist and carry on
 marker_stop
