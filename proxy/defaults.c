@@ -219,7 +219,15 @@ static void defaults_pod_spec(json_t *spec)
     def_str_empty(spec, "schedulerName", "default-scheduler");
     obj_child(spec, "securityContext");
     def_int(spec, "terminationGracePeriodSeconds", 30);
-    def_bool(spec, "enableServiceLinks", 1);
+    /* v1 conversion: serviceAccount is an alias of serviceAccountName (names
+     * it when only the alias is given, mirrors it otherwise), pod templates too. */
+    const char *san = str_of(spec, "serviceAccountName");
+    if (!san || !*san) {
+        const char *alias = str_of(spec, "serviceAccount");
+        if (alias && *alias) json_object_set_new(spec, "serviceAccountName", json_string(alias));
+        san = str_of(spec, "serviceAccountName");
+    }
+    if (san && *san) json_object_set_new(spec, "serviceAccount", json_string(san));
     int host_network = json_is_true(member(spec, "hostNetwork"));
     size_t i;
     json_t *c;
@@ -324,7 +332,11 @@ static void defaults_limit_item(json_t *item)
 static void defaults_core(const char *kind, json_t *obj)
 {
     if (!strcmp(kind, "Pod")) {
-        defaults_pod_spec(obj_child(obj, "spec"));
+        json_t *spec = obj_child(obj, "spec");
+        defaults_pod_spec(spec);
+        /* SetDefaults_Pod, not SetDefaults_PodSpec: pod templates leave it unset
+         * (it would change a Deployment's pod-template-hash). */
+        if (json_is_object(spec)) def_bool(spec, "enableServiceLinks", 1);
     } else if (!strcmp(kind, "PodTemplate")) {
         defaults_pod_template(obj_child(obj, "template"));
     } else if (!strcmp(kind, "ReplicationController")) {
