@@ -21,6 +21,9 @@
  *       each run, except the last one with --keep (its PID goes to PIDFILE).
  *       Prints "coldstart MEDIAN_MS MIN_MS MAX_MS N (...)", with the CPU time
  *       the process used until ready (independent of other load).
+ *   api_bench fill --port P --ca F --cert F --key F --ns NS --count N
+ *       creates namespace NS and N pods in it (p-0 ...) with 64 clients, the
+ *       pods of the run's 10,000-pod phase; for building a fixture.
  *
  * Figures are printed, never asserted. The first unexpected response of each
  * phase is printed to stderr (status and the start of the body). */
@@ -851,9 +854,9 @@ static int cmd_coldstart(const target_t *t, int runs, const char *keep, char **a
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: api_bench run|coldstart --port P --ca F --cert F --key F "
+    fprintf(stderr, "usage: api_bench run|coldstart|fill --port P --ca F --cert F --key F "
                     "[--results FILE] [--secs S] [--pid NAME=PID]... [--runs N] [--keep PIDFILE] "
-                    "[-- CMD...]\n");
+                    "[--ns NS --count N] [-- CMD...]\n");
     return 2;
 }
 
@@ -865,6 +868,8 @@ int main(int argc, char **argv)
     int runs = 10, npids = 0, pids[MAX_PIDS];
     char *names[MAX_PIDS];
     char **cmd = NULL;
+    const char *fill_ns = NULL;
+    long fill_n = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
@@ -881,6 +886,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--secs")) b.secs = atof(v);
         else if (!strcmp(a, "--runs")) runs = atoi(v);
         else if (!strcmp(a, "--keep")) keep = v;
+        else if (!strcmp(a, "--ns")) fill_ns = v;
+        else if (!strcmp(a, "--count")) fill_n = atol(v);
         else if (!strcmp(a, "--pid") && npids < MAX_PIDS && strchr(v, '=')) {
             names[npids] = strndup(v, (size_t)(strchr(v, '=') - v));
             pids[npids++] = atoi(strchr(v, '=') + 1);
@@ -908,6 +915,13 @@ int main(int argc, char **argv)
         }
         rc = cmd_run(&b, names, pids, npids);
         fclose(b.results);
+    } else if (!strcmp(mode, "fill")) {
+        if (!fill_ns || fill_n <= 0) return usage();
+        result_t r;
+        make_namespace(&b, fill_ns);
+        run_phase(&b, OP_FILL, MAX_CLIENTS, fill_ns, fill_n, &r);
+        printf("fill %ld pods: %.0f/s, %ld errors\n", r.n, r.rps, r.errors);
+        rc = r.errors ? 1 : 0;
     } else if (!strcmp(mode, "coldstart")) {
         if (!cmd || !*cmd) return usage();
         rc = cmd_coldstart(&b.t, runs, keep, cmd);

@@ -36,6 +36,7 @@ typedef struct serve {
     vk_apiserver_t *api;
     vk_http_server_t *http;
     vk_controllers_t *ctrl;
+    uv_timer_t ctrl_timer; /* starts the controllers once the API is ready */
     int stopping;
     /* The syncer (when a host is configured). */
     vk_tenantdir_t *dir;
@@ -184,6 +185,7 @@ static void on_store_closed(void *arg)
     s->store = NULL;
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->ctrl_timer, NULL);
 }
 
 static void on_http_stopped(void *arg)
@@ -201,6 +203,17 @@ static void on_controllers_stopped(void *arg)
     vk_http_server_stop(s->http, on_http_stopped, s);
 }
 
+/* The workload controllers start once the API is ready (/readyz says 200):
+ * they cannot do anything useful earlier, and their informers' first lists
+ * (one page per loop turn) then do not delay readiness. */
+static void on_ctrl_timer(uv_timer_t *t)
+{
+    serve_t *s = t->data;
+    if (s->stopping || !vk_apiserver_ready(s->api)) return;
+    uv_timer_stop(t);
+    s->ctrl = vk_controllers_start(&s->loop, vk_apiserver_handle, s->api);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     serve_t *s = h->data;
@@ -211,8 +224,12 @@ static void on_signal(uv_signal_t *h, int signum)
     s->stopping = 1;
     vk_log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     if (host_stop(s)) return;
+    uv_timer_stop(&s->ctrl_timer);
     /* The controllers' requests in flight finish before the API layer goes. */
-    vk_controllers_stop(s->ctrl, on_controllers_stopped, s);
+    if (s->ctrl)
+        vk_controllers_stop(s->ctrl, on_controllers_stopped, s);
+    else
+        on_controllers_stopped(s);
     s->ctrl = NULL;
 }
 
@@ -354,7 +371,9 @@ int cli_serve(int argc, char **argv)
         vk_store_close(s->store, NULL, NULL);
         goto out;
     }
-    s->ctrl = vk_controllers_start(&s->loop, vk_apiserver_handle, s->api);
+    uv_timer_init(&s->loop, &s->ctrl_timer);
+    s->ctrl_timer.data = s;
+    uv_timer_start(&s->ctrl_timer, on_ctrl_timer, 0, 1);
     if (s->host)
         s->ops = vk_tenantops_new(&s->loop, vk_apiserver_handle, s->api, s->store, &t,
                                   on_tenant_ready, s);

@@ -1884,6 +1884,7 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     k->tick.data = k->resync.data = k;
     char *p = vk_client_path("", "v1", "pods", NULL, NULL, NULL);
     k->pods = vk_client_informer_new(k->cl, p, on_pod, on_synced, k);
+    vk_client_informer_keep(k->pods, (const char *const[]){"metadata", "spec.nodeName", "spec.affinity", "status.phase", "status.conditions", NULL});
     free(p);
     p = vk_client_path("apps", "v1", "replicasets", NULL, NULL, NULL);
     k->rss = vk_client_informer_new(k->cl, p, on_rs, on_synced, k);

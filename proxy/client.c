@@ -1,6 +1,8 @@
 /* client: in-process API client over local requests; see client.h. */
 #include "proxy/client.h"
 
+#include <assert.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,16 @@ struct vk_client_informer {
     vk_client_informer_cb on_change;
     void (*on_synced)(void *arg);
     void *arg;
-    json_t *items;       /* "ns/name" -> object */
+    json_t *items;       /* "ns/name" -> object (transformed) */
+    vk_client_transform_cb transform; /* NULL: keep objects whole */
+    void *transform_arg;
+    char **keep;         /* vk_client_informer_keep's fields (owned), or NULL */
+    int page;            /* list page size (limit), 0: unpaged */
+    int pages;           /* pages loaded */
+    json_t *seen;        /* keys seen by the list in progress (relists), or NULL */
+    char *cont;          /* continue token of the list in progress, or NULL */
+    int want_page;       /* the next page is requested from the client's idle handle */
+    size_t listed;       /* items in the list in progress */
     char rv[32];         /* resourceVersion to watch from */
     int synced;
     int relists;
@@ -48,6 +59,7 @@ struct vk_client {
     char *user;
     char **groups;
     uv_timer_t timer; /* delivers completions on a later loop turn */
+    uv_idle_t pager;  /* requests informers' next list pages after the loop polled */
     op_t *qhead, *qtail;
     vk_client_informer_t *informers;
     int refs; /* in-flight requests + open handles */
@@ -87,7 +99,9 @@ vk_client_t *vk_client_new(uv_loop_t *loop, vk_http_handler_cb handler, void *ct
     for (size_t i = 0; i < n; i++) c->groups[i] = vk_xstrdup(groups[i]);
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
-    c->refs = 1; /* the timer */
+    uv_idle_init(loop, &c->pager);
+    c->pager.data = c;
+    c->refs = 2; /* the timer and the pager */
     return c;
 }
 
@@ -208,6 +222,7 @@ void vk_client_delete(vk_client_t *c, const char *path, const char *propagation,
 
 static void inf_list(vk_client_informer_t *inf);
 static void inf_watch(vk_client_informer_t *inf);
+static void on_pager(uv_idle_t *h);
 
 static const char *md_str(json_t *obj, const char *field)
 {
@@ -220,6 +235,16 @@ static void obj_key(json_t *obj, char *buf, size_t n)
     snprintf(buf, n, "%s/%s", ns ? ns : "", name ? name : "");
 }
 
+/* The object to cache and report: obj transformed (a new reference). */
+static json_t *inf_transform(vk_client_informer_t *inf, json_t *obj)
+{
+    if (!inf->transform) return json_incref(obj);
+    json_t *t = inf->transform(inf->transform_arg, obj);
+    assert(t);
+    return t;
+}
+
+/* Applies one change; obj is already transformed (borrowed). */
 static void inf_apply(vk_client_informer_t *inf, int type, json_t *obj)
 {
     char key[600];
@@ -250,18 +275,34 @@ static void inf_retry_cb(uv_timer_t *t)
         inf_watch(inf);
 }
 
+/* Ends the list in progress (after its last page or on failure). */
+static void inf_list_reset(vk_client_informer_t *inf)
+{
+    json_decref(inf->seen);
+    inf->seen = NULL;
+    free(inf->cont);
+    inf->cont = NULL;
+    inf->listing = 0;
+}
+
+static void inf_list_page(vk_client_informer_t *inf);
+
 static void inf_list_done(void *arg, int status, json_t *list)
 {
     vk_client_informer_t *inf = arg;
-    inf->listing = 0;
     if (status != 200 || !json_is_object(list)) {
-        vk_log_warn("client: list %s: status %d; retrying", inf->path, status);
+        /* 410 on a later page: the list's revision was compacted; start over. */
+        int again = status == 410 && inf->cont;
+        vk_log_warn("client: list %s: status %d; %s", inf->path, status,
+                    again ? "listing again" : "retrying");
+        inf_list_reset(inf);
         inf->need_relist = 1;
-        uv_timer_start(&inf->retry, inf_retry_cb, 1000, 0);
+        uv_timer_start(&inf->retry, inf_retry_cb, again ? 0 : 1000, 0);
         return;
     }
-    const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"),
-                                                       "resourceVersion"));
+    inf->pages++;
+    json_t *lmd = json_object_get(list, "metadata");
+    const char *rv = json_string_value(json_object_get(lmd, "resourceVersion"));
     snprintf(inf->rv, sizeof inf->rv, "%s", rv ? rv : "0");
     json_t *items = json_object_get(list, "items");
     /* The list has no kind/apiVersion per item; fill them from the list's kind. */
@@ -270,36 +311,55 @@ static void inf_list_done(void *arg, int status, json_t *list)
     char kind[128] = "";
     if (lkind && strlen(lkind) > 4 && strlen(lkind) < sizeof kind)
         snprintf(kind, sizeof kind, "%.*s", (int)strlen(lkind) - 4, lkind);
-    json_t *seen = json_object();
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it) {
         if (kind[0] && !json_object_get(it, "kind")) json_object_set_new(it, "kind", json_string(kind));
         if (apiv && !json_object_get(it, "apiVersion"))
             json_object_set_new(it, "apiVersion", json_string(apiv));
+        json_t *t = inf_transform(inf, it);
+        /* Done with the full item: its memory is reused by the next ones. */
+        json_array_set_new(items, i, json_null());
         char key[600];
-        obj_key(it, key, sizeof key);
-        json_object_set_new(seen, key, json_true());
+        obj_key(t, key, sizeof key);
+        if (inf->seen) json_object_set_new(inf->seen, key, json_true());
+        inf->listed++;
         json_t *old = json_object_get(inf->items, key);
-        if (old && json_equal(old, it)) continue;
-        inf_apply(inf, VK_CLIENT_ADDED, it);
-        if (inf->c->closed) break;
+        if (!old || !json_equal(old, t)) inf_apply(inf, VK_CLIENT_ADDED, t);
+        json_decref(t);
+        if (inf->c->closed) return;
     }
-    /* Objects gone while we were not watching. */
-    const char *key;
-    json_t *v;
-    void *tmp;
-    json_t *gone = json_array();
-    json_object_foreach_safe(inf->items, tmp, key, v) {
-        if (!json_object_get(seen, key)) json_array_append(gone, v);
+    const char *cont = json_string_value(json_object_get(lmd, "continue"));
+    if (inf->page > 0 && cont && *cont) {
+        free(inf->cont);
+        inf->cont = vk_xstrdup(cont);
+        /* The next page after the loop has polled for I/O once. */
+        inf->want_page = 1;
+        uv_idle_start(&inf->c->pager, on_pager);
+        return;
     }
-    json_decref(seen);
-    json_array_foreach(gone, i, it) {
-        if (inf->c->closed) break;
-        inf_apply(inf, VK_CLIENT_DELETED, it);
+    /* The last page. Objects gone while we were not watching (relists only:
+     * the first list starts from an empty cache). */
+    if (inf->seen) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_t *gone = json_array();
+        json_object_foreach_safe(inf->items, tmp, key, v) {
+            if (!json_object_get(inf->seen, key)) json_array_append(gone, v);
+        }
+        json_array_foreach(gone, i, it) {
+            if (inf->c->closed) break;
+            inf_apply(inf, VK_CLIENT_DELETED, it);
+        }
+        json_decref(gone);
+        if (inf->c->closed) return;
     }
-    json_decref(gone);
-    if (inf->c->closed) return;
+    size_t listed = inf->listed;
+    inf_list_reset(inf);
+    /* A large list leaves much freed heap behind (the pages' full objects):
+     * give it back. */
+    if (listed >= 1000) malloc_trim(0);
     inf->need_relist = 0;
     if (!inf->synced) {
         inf->synced = 1;
@@ -309,18 +369,68 @@ static void inf_list_done(void *arg, int status, json_t *list)
     inf_watch(inf);
 }
 
-static void inf_list(vk_client_informer_t *inf)
+/* Percent-encodes s for a query value into out (cap bytes). */
+static void query_escape(const char *s, char *out, size_t cap)
 {
-    if (inf->listing) return;
-    if (inf->synced) inf->relists++;
-    inf->listing = 1;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (; *s && n + 4 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            out[n++] = (char)ch;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 15];
+        }
+    }
+    out[n] = 0;
+}
+
+/* Requests the next page (the first one when inf->cont is NULL). */
+static void inf_list_page(vk_client_informer_t *inf)
+{
     op_t *o = vk_xcalloc(1, sizeof *o);
     o->c = inf->c;
     o->cb = inf_list_done;
     o->arg = inf;
     o->internal = 1;
     inf->c->refs++;
-    run_local(inf->c, "GET", inf->path, NULL, NULL, NULL, o);
+    char *q = NULL;
+    if (inf->page > 0) {
+        size_t cap = (inf->cont ? strlen(inf->cont) * 3 : 0) + 64;
+        q = vk_xmalloc(cap);
+        int n = snprintf(q, cap, "limit=%d", inf->page);
+        if (inf->cont) {
+            memcpy(q + n, "&continue=", 10);
+            query_escape(inf->cont, q + n + 10, cap - (size_t)n - 10);
+        }
+    }
+    run_local(inf->c, "GET", inf->path, q, NULL, NULL, o);
+    free(q);
+}
+
+static void on_pager(uv_idle_t *h)
+{
+    vk_client_t *c = h->data;
+    uv_idle_stop(h);
+    for (vk_client_informer_t *inf = c->informers; inf && !c->closed; inf = inf->next) {
+        if (!inf->want_page) continue;
+        inf->want_page = 0;
+        inf_list_page(inf);
+    }
+}
+
+static void inf_list(vk_client_informer_t *inf)
+{
+    if (inf->listing) return;
+    if (inf->synced) inf->relists++;
+    inf->listing = 1;
+    inf->listed = 0;
+    /* A relist reports what went while it was not watching. */
+    if (json_object_size(inf->items)) inf->seen = json_object();
+    inf_list_page(inf);
 }
 
 static void inf_stream_begin(void *arg, int status)
@@ -403,12 +513,15 @@ static void inf_process(vk_client_informer_t *inf)
             } else {
                 const char *rv = md_str(obj, "resourceVersion");
                 if (rv) snprintf(inf->rv, sizeof inf->rv, "%s", rv);
-                if (!strcmp(type, "ADDED"))
-                    inf_apply(inf, VK_CLIENT_ADDED, obj);
-                else if (!strcmp(type, "MODIFIED"))
-                    inf_apply(inf, VK_CLIENT_MODIFIED, obj);
-                else if (!strcmp(type, "DELETED"))
-                    inf_apply(inf, VK_CLIENT_DELETED, obj);
+                int t = !strcmp(type, "ADDED")      ? VK_CLIENT_ADDED
+                        : !strcmp(type, "MODIFIED") ? VK_CLIENT_MODIFIED
+                        : !strcmp(type, "DELETED")  ? VK_CLIENT_DELETED
+                                                    : -1;
+                if (t >= 0) {
+                    json_t *to = inf_transform(inf, obj);
+                    inf_apply(inf, t, to);
+                    json_decref(to);
+                }
             }
         }
         json_decref(ev);
@@ -465,13 +578,106 @@ vk_client_informer_t *vk_client_informer_new(vk_client_t *c, const char *collect
     inf->on_synced = on_synced;
     inf->arg = arg;
     inf->items = json_object();
+    inf->page = VK_CLIENT_PAGE;
     uv_timer_init(c->loop, &inf->retry);
     inf->retry.data = inf;
     c->refs++;
     inf->next = c->informers;
     c->informers = inf;
-    inf_list(inf);
+    /* The first list on a later loop turn, with the settings made until then. */
+    inf->need_relist = 1;
+    uv_timer_start(&inf->retry, inf_retry_cb, 0, 0);
     return inf;
+}
+
+void vk_client_informer_set_transform(vk_client_informer_t *inf, vk_client_transform_cb fn,
+                                      void *arg)
+{
+    inf->transform = fn;
+    inf->transform_arg = arg;
+}
+
+void vk_client_informer_set_page_size(vk_client_informer_t *inf, int limit)
+{
+    inf->page = limit > 0 ? limit : 0;
+}
+
+/* Copies the value at the dotted path from src into dst (creating the
+ * intermediate objects); nothing if src lacks it. */
+static void keep_path(json_t *dst, json_t *src, const char *path)
+{
+    char seg[256];
+    /* Nothing (not even empty parents) unless the leaf is there. */
+    json_t *probe = src;
+    for (const char *p = path; probe;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof seg || !json_is_object(probe)) return;
+        memcpy(seg, p, n);
+        seg[n] = 0;
+        probe = json_object_get(probe, seg);
+        if (!dot) break;
+        p = dot + 1;
+    }
+    if (!probe) return;
+    for (;;) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof seg || !json_is_object(src)) return;
+        memcpy(seg, path, n);
+        seg[n] = 0;
+        json_t *v = json_object_get(src, seg);
+        if (!v) return;
+        if (!dot) {
+            if (!strcmp(seg, "metadata") && json_is_object(v) && json_object_get(v, "managedFields")) {
+                json_t *m = json_copy(v);
+                json_object_del(m, "managedFields");
+                json_object_set_new(dst, seg, m);
+            } else {
+                json_object_set(dst, seg, v);
+            }
+            return;
+        }
+        json_t *d = json_object_get(dst, seg);
+        if (!d) json_object_set_new(dst, seg, d = json_object());
+        if (!json_is_object(d)) return;
+        dst = d;
+        src = v;
+        path = dot + 1;
+    }
+}
+
+json_t *vk_client_keep_fields(json_t *obj, const char *const *fields)
+{
+    json_t *out = json_object();
+    keep_path(out, obj, "apiVersion");
+    keep_path(out, obj, "kind");
+    for (size_t i = 0; fields && fields[i]; i++) keep_path(out, obj, fields[i]);
+    json_object_del(json_object_get(out, "metadata"), "managedFields");
+    return out;
+}
+
+static json_t *keep_transform(void *arg, json_t *obj)
+{
+    vk_client_informer_t *inf = arg;
+    return vk_client_keep_fields(obj, (const char *const *)inf->keep);
+}
+
+static void free_keep(vk_client_informer_t *inf)
+{
+    for (char **f = inf->keep; f && *f; f++) free(*f);
+    free(inf->keep);
+    inf->keep = NULL;
+}
+
+void vk_client_informer_keep(vk_client_informer_t *inf, const char *const *fields)
+{
+    free_keep(inf);
+    size_t n = 0;
+    while (fields && fields[n]) n++;
+    inf->keep = vk_xcalloc(n + 1, sizeof *inf->keep);
+    for (size_t i = 0; i < n; i++) inf->keep[i] = vk_xstrdup(fields[i]);
+    vk_client_informer_set_transform(inf, keep_transform, inf);
 }
 
 int vk_client_informer_synced(const vk_client_informer_t *inf)
@@ -496,6 +702,11 @@ int vk_client_informer_relists(const vk_client_informer_t *inf)
     return inf->relists;
 }
 
+int vk_client_informer_pages(const vk_client_informer_t *inf)
+{
+    return inf->pages;
+}
+
 /* ---------------------------------------------------------------- close */
 
 static void on_inf_closed(uv_handle_t *h)
@@ -503,6 +714,9 @@ static void on_inf_closed(uv_handle_t *h)
     vk_client_informer_t *inf = h->data;
     vk_client_t *c = inf->c;
     json_decref(inf->items);
+    json_decref(inf->seen);
+    free(inf->cont);
+    free_keep(inf);
     free(inf->line);
     free(inf->path);
     free(inf);
@@ -542,4 +756,5 @@ void vk_client_close(vk_client_t *c, void (*done_cb)(void *arg), void *arg)
     }
     c->informers = NULL;
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&c->pager, on_timer_closed);
 }

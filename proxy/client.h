@@ -74,6 +74,35 @@ typedef void (*vk_client_informer_cb)(void *arg, int type, json_t *obj);
  * list is in the cache. Freed by vk_client_close. */
 vk_client_informer_t *vk_client_informer_new(vk_client_t *c, const char *collection_path,
                                vk_client_informer_cb on_change, void (*on_synced)(void *arg), void *arg);
+/* The informer lists in pages of VK_CLIENT_PAGE items (limit + continue), one
+ * page per loop turn, so that a large collection neither blocks the loop (other
+ * requests, /readyz, are served between pages) nor is held as one huge
+ * response. The first list starts on a later loop turn: the settings below,
+ * called right after vk_client_informer_new, apply to it. */
+enum { VK_CLIENT_PAGE = 500 };
+
+/* A transform (as client-go's SetTransform): called with every object before
+ * it enters the cache, is compared with the cached one, or reaches on_change
+ * (list items, watch events, the last state of deleted objects). obj is
+ * borrowed; returns the object to keep, a new reference (json_incref(obj) or a
+ * new, smaller object). Must not return NULL. */
+typedef json_t *(*vk_client_transform_cb)(void *arg, json_t *obj);
+void vk_client_informer_set_transform(vk_client_informer_t *inf, vk_client_transform_cb fn,
+                                      void *arg);
+/* A ready-made transform: the cache keeps only apiVersion, kind, and the
+ * listed fields, dotted paths from the object's root ("metadata",
+ * "spec.nodeName", "status.conditions"), always without
+ * metadata.managedFields. A path whose parent is missing or not an object is
+ * skipped. fields is NULL-terminated and copied (a compound literal is fine).
+ * For a controller, list exactly what it reads: a field not kept is absent
+ * from the cached objects. */
+void vk_client_informer_keep(vk_client_informer_t *inf, const char *const *fields);
+/* Page size of the lists (default VK_CLIENT_PAGE; 0: one unpaged list). */
+void vk_client_informer_set_page_size(vk_client_informer_t *inf, int limit);
+/* The transform vk_client_informer_keep installs, on one object: a new object
+ * holding only those fields (fields NULL-terminated, borrowed). Caller frees with json_decref. */
+json_t *vk_client_keep_fields(json_t *obj, const char *const *fields);
+
 /* 1 once the first list has been loaded. */
 int vk_client_informer_synced(const vk_client_informer_t *inf);
 /* Cached object by namespace ("" for cluster-scoped) and name, borrowed; NULL if
@@ -83,5 +112,7 @@ json_t *vk_client_informer_get(const vk_client_informer_t *inf, const char *ns, 
 json_t *vk_client_informer_items(const vk_client_informer_t *inf);
 /* Number of times the informer relisted after its first list (410, broken watch). */
 int vk_client_informer_relists(const vk_client_informer_t *inf);
+/* Pages (list requests) the informer has loaded so far, all lists included. */
+int vk_client_informer_pages(const vk_client_informer_t *inf);
 
 #endif

@@ -124,6 +124,7 @@ struct vk_store {
     uv_timer_t timer;
     bool idle_on;
     vk_store_stats_t stats;
+    size_t listed_bytes;     /* value bytes lists read since the map was last dropped */
 
     vk_event_t *ring;        /* ring[rev % ring_cap] for ring_lo <= rev <= ring_hi */
     size_t ring_cap;
@@ -298,6 +299,11 @@ static int meta_get(sqlite3 *db, const char *k, int64_t *out)
 
 /* ---------------------------------------------------------------- open */
 
+/* The read connection's memory map of the file (see vk_store_open). */
+#define MMAP_SIZE_STR "1073741824"
+/* Lists that read this many value bytes drop the map afterwards (RSS). */
+#define LIST_UNMAP_BYTES ((size_t)16 << 20)
+
 static const char SCHEMA_SQL[] =
     "CREATE TABLE kv(key TEXT NOT NULL UNIQUE, val BLOB NOT NULL, create_rev INTEGER NOT NULL,"
     " mod_rev INTEGER NOT NULL);"
@@ -457,7 +463,7 @@ int vk_store_open(uv_loop_t *loop, const char *path, const vk_store_options_t *o
      * not RSS. The price, as for bbolt under etcd, is that a media error while
      * reading a mapped page is a SIGBUS instead of SQLITE_IOERR; writes (and so
      * a full disk) never go through the map. */
-    if (!err && exec(s->rconn, "PRAGMA query_only=1; PRAGMA mmap_size=1073741824") != SQLITE_OK)
+    if (!err && exec(s->rconn, "PRAGMA query_only=1; PRAGMA mmap_size=" MMAP_SIZE_STR) != SQLITE_OK)
         err = VK_EIO;
     if (!err) err = prepare_all(s);
     if (err) {
@@ -1296,6 +1302,17 @@ int vk_store_list(vk_store_t *s, const char *prefix, const char *after_key, size
     if (err) {
         vk_store_list_free(out);
         return err;
+    }
+    for (size_t i = 0; i < out->count; i++) s->listed_bytes += out->items[i]->len;
+    if (s->listed_bytes >= LIST_UNMAP_BYTES) {
+        /* Large lists touched much of the file through the map, and every
+         * touched page stays in this process's RSS (as file pages) until
+         * unmapped. Drop the map (no statement holds a page now); the next
+         * read maps the file again, and the pages are still in the page
+         * cache: a soft fault each. */
+        s->listed_bytes = 0;
+        exec(s->rconn, "PRAGMA mmap_size=0; PRAGMA mmap_size=" MMAP_SIZE_STR);
+        vk_log_debug("store: lists read %zu MiB: file map dropped", LIST_UNMAP_BYTES >> 20);
     }
     out->rev = rev;
     return 0;

@@ -1,7 +1,8 @@
 /* Tests of proxy/client: a real API layer over a store in a temporary
  * directory, requests as local requests (no network): create, get, update with
  * a stale resourceVersion (409), patch, delete, and an informer that sees
- * changes made by other requests. */
+ * changes made by other requests; an informer listing in pages with a
+ * transform that keeps only some fields. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,9 +231,89 @@ TEST(informer_sees_changes)
     env_close(&e);
 }
 
+static json_t *cm2(const char *name, const char *k, const char *other)
+{
+    return json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:s}}", "apiVersion", "v1", "kind",
+                     "ConfigMap", "metadata", "name", name, "labels", "app", "x", "data", "k", k,
+                     "other", other);
+}
+
+static int count_fields(json_t *o)
+{
+    return (int)json_object_size(o);
+}
+
+TEST(informer_pages_and_keeps_fields)
+{
+    env_t e;
+    env_open(&e);
+    char *coll = vk_client_path("", "v1", "configmaps", "default", NULL, NULL);
+    res_t r = {0};
+    for (int i = 0; i < 7; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        json_t *o = cm2(name, "v", "dropped");
+        r.done = 0;
+        vk_client_create(e.cl, coll, o, on_res, &r);
+        wait_res(&e, &r);
+        CHECK_EQ_INT(r.status, 201);
+        json_decref(o);
+    }
+    seen_t s = {0};
+    vk_client_informer_t *inf = vk_client_informer_new(e.cl, coll, on_change, on_synced, &s);
+    vk_client_informer_set_page_size(inf, 2);
+    vk_client_informer_keep(inf, (const char *const[]){"metadata", "data.k", "spec.absent", NULL});
+    CHECK_EQ_INT(vk_client_informer_pages(inf), 0); /* the list starts on a later turn */
+    for (int i = 0; i < 1000 && !s.synced; i++) uv_run(&e.loop, UV_RUN_ONCE);
+    CHECK(s.synced);
+    int n = (int)json_object_size(vk_client_informer_items(inf));
+    CHECK(n >= 7); /* and kube-root-ca.crt */
+    CHECK_EQ_INT(s.added, n);
+    CHECK_EQ_INT(vk_client_informer_pages(inf), (n + 1) / 2);
+    json_t *p0 = vk_client_informer_get(inf, "default", "p0");
+    CHECK(p0 != NULL);
+    /* apiVersion, kind, metadata, data: nothing else (no empty spec). */
+    CHECK_EQ_INT(count_fields(p0), 4);
+    CHECK_EQ_STR(json_string_value(json_object_get(p0, "kind")), "ConfigMap");
+    json_t *md = json_object_get(p0, "metadata");
+    CHECK(json_object_get(md, "managedFields") == NULL);
+    CHECK(json_object_get(md, "resourceVersion") != NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(md, "labels"), "app")), "x");
+    CHECK_EQ_INT(count_fields(json_object_get(p0, "data")), 1);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(p0, "data"), "k")), "v");
+    /* A change through the watch arrives transformed too. */
+    char *one = vk_client_path("", "v1", "configmaps", "default", "p3", NULL);
+    json_t *patch = json_pack("{s:{s:s,s:s}}", "data", "k", "w", "other", "still dropped");
+    r.done = 0;
+    vk_client_patch(e.cl, one, "merge", patch, on_res, &r);
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 200);
+    for (int i = 0; i < 1000 && s.modified < 1; i++) uv_run(&e.loop, UV_RUN_ONCE);
+    CHECK_EQ_INT(s.modified, 1);
+    CHECK_EQ_STR(s.last, "w");
+    json_t *p3 = vk_client_informer_get(inf, "default", "p3");
+    CHECK_EQ_INT(count_fields(json_object_get(p3, "data")), 1);
+    CHECK(json_object_get(json_object_get(p3, "metadata"), "managedFields") == NULL);
+    /* vk_client_keep_fields on its own. */
+    json_t *full = cm2("x", "1", "2");
+    json_object_set_new(json_object_get(full, "metadata"), "managedFields", json_array());
+    json_t *kept = vk_client_keep_fields(full, (const char *const[]){"metadata", NULL});
+    CHECK(json_object_get(json_object_get(full, "metadata"), "managedFields") != NULL);
+    CHECK(json_object_get(json_object_get(kept, "metadata"), "managedFields") == NULL);
+    CHECK(json_object_get(kept, "data") == NULL);
+    json_decref(kept);
+    json_decref(full);
+    json_decref(patch);
+    json_decref(r.obj);
+    free(one);
+    free(coll);
+    env_close(&e);
+}
+
 int main(void)
 {
     RUN(create_get_update_conflict_delete);
     RUN(informer_sees_changes);
+    RUN(informer_pages_and_keeps_fields);
     TEST_EXIT();
 }
