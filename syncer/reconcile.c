@@ -307,7 +307,7 @@ static void add_unique(json_t *arr, const char *name)
 
 json_t *vk_reconcile_pod_refs(const json_t *tenant_pod)
 {
-    json_t *cms = json_array(), *secs = json_array();
+    json_t *cms = json_array(), *secs = json_array(), *pvcs = json_array();
     const json_t *spec = json_object_get(tenant_pod, "spec");
     size_t i, j;
     json_t *v, *s;
@@ -315,6 +315,7 @@ json_t *vk_reconcile_pod_refs(const json_t *tenant_pod)
     {
         add_unique(cms, sget(json_object_get(v, "configMap"), "name"));
         add_unique(secs, sget(json_object_get(v, "secret"), "secretName"));
+        add_unique(pvcs, sget(json_object_get(v, "persistentVolumeClaim"), "claimName"));
         json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), j, s)
         {
             add_unique(cms, sget(json_object_get(s, "configMap"), "name"));
@@ -342,8 +343,8 @@ json_t *vk_reconcile_pod_refs(const json_t *tenant_pod)
     json_array_foreach(json_object_get(spec, "imagePullSecrets"), i, v)
         add_unique(secs, sget(v, "name"));
     const char *sa = sget(spec, "serviceAccountName");
-    return json_pack("{s:o,s:o,s:s}", "configmaps", cms, "secrets", secs, "serviceAccount",
-                     sa && *sa ? sa : "default");
+    return json_pack("{s:o,s:o,s:o,s:s}", "configmaps", cms, "secrets", secs, "pvcs", pvcs,
+                     "serviceAccount", sa && *sa ? sa : "default");
 }
 
 /* data with stringData folded in (base64), as the API server stores it. */
@@ -541,5 +542,92 @@ json_t *vk_reconcile_services(const vk_translate_ctx_t *ctx, const json_t *tenan
                                               "reason", "no tenant Service for this host Service"));
     }
     json_decref(by_name), json_decref(seen);
+    return plan;
+}
+
+json_t *vk_reconcile_pvcs(const vk_translate_ctx_t *ctx, const json_t *tenant_pvcs,
+                          const json_t *wanted, const json_t *host_pvcs)
+{
+    json_t *plan = json_array();
+    json_t *by_name = json_object(), *live = json_object();
+    size_t i;
+    json_t *o;
+    json_array_foreach(host_pvcs, i, o)
+    {
+        const char *n = sget(meta(o), "name");
+        if (n) json_object_set(by_name, n, o);
+    }
+    json_array_foreach(tenant_pvcs, i, o)
+    {
+        const json_t *md = meta(o);
+        const char *ns = sget(md, "namespace"), *name = sget(md, "name"), *uid = sget(md, "uid");
+        if (!ns || !name || !uid || json_object_get(md, "deletionTimestamp")) continue;
+        char *hname = vk_translate_host_name(name, ns, ctx->tenant->name);
+        json_t *h = json_object_get(by_name, hname);
+        const char *huid = NULL;
+        if (h) vk_translate_tenant_ref(ctx, h, NULL, NULL, &huid, NULL);
+        if (h && !vk_translate_is_ours(ctx, h)) {
+            json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:s}", "op", "conflict", "kind",
+                                                  "PersistentVolumeClaim", "name", hname, "reason",
+                                                  "a host object with this name exists and is "
+                                                  "not managed by this tenant"));
+        } else if (h && huid && strcmp(huid, uid)) {
+            /* A claim of the same name recreated in the tenant: the old host
+             * claim goes first (it is not live), the new one comes next pass. */
+        } else if (!h) {
+            json_t *refs = json_object_get(wanted, ns);
+            if (json_object_get(refs, name)) {
+                json_t *desired = NULL;
+                char err[256];
+                if (vk_translate_pvc_to_host(ctx, o, &desired, err, sizeof err) == 0)
+                    json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:o}", "op", "host-create",
+                                                          "kind", "PersistentVolumeClaim", "name",
+                                                          hname, "object", desired));
+            }
+        } else {
+            json_object_set_new(live, hname, json_true());
+            const char *vn = NULL;
+            json_t *st = vk_translate_pvc_status_to_tenant(h, &vn);
+            const char *tvn = NULL;
+            json_t *tst = vk_translate_pvc_status_to_tenant(o, &tvn); /* the same fields */
+            /* volumeName is set once (an unbound claim's); never fought over. */
+            int differs = !json_equal(st, tst) || (vn && !tvn);
+            json_decref(tst);
+            if (differs) {
+                json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:O}", "op", "tenant-pvc-status", "namespace",
+                                      ns, "name", name, "uid", uid, "status", st);
+                if (vn) json_object_set_new(a, "volumeName", json_string(vn));
+                json_array_append_new(plan, a);
+            }
+            json_decref(st);
+        }
+        free(hname);
+    }
+    /* Host claims whose tenant claim is gone (or was recreated) go with it;
+     * the host's pvc-protection keeps them while a host pod still uses them. */
+    json_array_foreach(host_pvcs, i, o)
+    {
+        const char *n = sget(meta(o), "name");
+        if (!n || json_object_get(live, n) || !vk_translate_is_ours(ctx, o)) continue;
+        const char *tns, *tname, *tuid;
+        if (vk_translate_tenant_ref(ctx, o, &tns, &tname, &tuid, NULL)) continue;
+        int exists = 0;
+        size_t j;
+        json_t *t;
+        json_array_foreach(tenant_pvcs, j, t)
+        {
+            const json_t *md = meta(t);
+            if (sget(md, "uid") && tuid && !strcmp(sget(md, "uid"), tuid) &&
+                !json_object_get(md, "deletionTimestamp"))
+                exists = 1;
+        }
+        if (exists) continue; /* not yet wanted: left alone */
+        if (json_object_get(meta(o), "deletionTimestamp")) continue;
+        json_array_append_new(plan, json_pack("{s:s,s:s,s:s,s:s?,s:s}", "op", "host-delete", "kind",
+                                              "PersistentVolumeClaim", "name", n, "uid",
+                                              sget(meta(o), "uid"), "reason",
+                                              "the tenant claim is gone"));
+    }
+    json_decref(by_name), json_decref(live);
     return plan;
 }

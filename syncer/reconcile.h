@@ -31,7 +31,7 @@ json_t *vk_reconcile_pods(const vk_translate_ctx_t *ctx, const json_t *tenant_po
                           const json_t *host_pods);
 
 /* The ConfigMaps and Secrets a tenant pod needs on the host: a new object
- * {"configmaps": [names], "secrets": [names], "serviceAccount": name} (tenant
+ * {"configmaps": [names], "secrets": [names], "pvcs": [names], "serviceAccount": name} (tenant
  * names; the service account's token secret is made by the syncer). */
 json_t *vk_reconcile_pod_refs(const json_t *tenant_pod);
 
@@ -50,5 +50,16 @@ json_t *vk_reconcile_configs(const vk_translate_ctx_t *ctx, const char *kind,
  *   {"op":"tenant-service-ip","namespace","name","uid","clusterIP","clusterIPs"} */
 json_t *vk_reconcile_services(const vk_translate_ctx_t *ctx, const json_t *tenant_svcs,
                               const json_t *host_svcs);
+
+/* PersistentVolumeClaims. tenant_pvcs: every tenant claim (array);
+ * wanted: {namespace: {claim name: true}} of the claims live pods use;
+ * host_pvcs: the host claims of the host namespace. A used claim missing on
+ * the host is created; a synced claim stays while the tenant claim exists
+ * (it outlives its pods, as a claim does), its host status is shown in the
+ * tenant:
+ *   {"op":"tenant-pvc-status","namespace","name","uid","status","volumeName"?}
+ * and our host claims whose tenant claim is gone are deleted. */
+json_t *vk_reconcile_pvcs(const vk_translate_ctx_t *ctx, const json_t *tenant_pvcs,
+                          const json_t *wanted, const json_t *host_pvcs);
 
 #endif

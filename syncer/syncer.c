@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_SERVICES, I_SLICES, I_COUNT };
+enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_SERVICES, I_SLICES, I_PVCS, I_COUNT };
 
 typedef struct {
     struct vk_syncer *s;
@@ -30,6 +30,8 @@ struct vk_syncer {
     int synced[I_COUNT];
     uv_timer_t debounce;
     uv_timer_t resync;  /* periodic pass (token refresh, missed changes) */
+    int fail_streak;    /* passes in a row with failed host actions (backoff) */
+    json_t *refused;    /* "ns/name" -> {uid, count, message, first}: pods the host refused */
     int running, dirty, stopped;
     vk_hostexec_t *exec;
     json_t *nodes_put; /* node name -> host resourceVersion last put into the tenant */
@@ -235,6 +237,64 @@ static json_t *wanted_of(vk_syncer_t *s, const char *kind, const char *list, con
     return out;
 }
 
+/* A host refusal of a pod (quota, LimitRange, admission: a 4xx other than
+ * 404/409/429) is shown on the tenant pod as kube-apiserver + scheduler show
+ * an unschedulable pod: PodScheduled=False (reason Unschedulable, the host's
+ * message) and a Warning Event (reason FailedCreate, counted) that
+ * `kubectl describe pod` lists. The create is retried with the pass backoff;
+ * once it succeeds the host status replaces the condition. */
+static void pod_create_result(vk_syncer_t *s, const json_t *hpod, int status, const json_t *resp)
+{
+    const char *tns, *tname, *tuid;
+    if (!hpod || vk_translate_tenant_ref(&s->cfg.translate, hpod, &tns, &tname, &tuid, NULL) || !tuid)
+        return;
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", tns, tname);
+    if ((status >= 200 && status < 300) || status == 409) {
+        json_object_del(s->refused, key);
+        return;
+    }
+    if (status < 400 || status >= 500 || status == 404 || status == 429) return;
+    const char *hmsg = resp ? sget(resp, "message") : NULL;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "the host cluster refused the pod: %s", hmsg ? hmsg : "(no message)");
+    json_t *prev = json_object_get(s->refused, key);
+    const char *puid = sget(prev, "uid");
+    int count = prev && puid && !strcmp(puid, tuid) ? (int)json_integer_value(json_object_get(prev, "count")) : 0;
+    int changed = !prev || count == 0 || !sget(prev, "message") || strcmp(sget(prev, "message"), msg);
+    char now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *first = count && sget(prev, "first") ? sget(prev, "first") : now;
+    json_t *rec = json_pack("{s:s,s:i,s:s,s:s}", "uid", tuid, "count", count + 1, "message", msg,
+                            "first", first);
+    if (changed && s->cfg.ops->write_status) {
+        json_t *st = json_pack("{s:s,s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}", "phase", "Pending",
+                               "conditions", "type", "PodScheduled", "status", "False", "reason",
+                               "Unschedulable", "message", msg, "lastProbeTime",
+                               "lastTransitionTime", now);
+        s->cfg.ops->write_status(s->cfg.tenant_ctx, tns, tname, tuid, st, NULL);
+        json_decref(st);
+        s->stats.tenant_actions++;
+    }
+    if (s->cfg.ops->record_event) {
+        char ename[300];
+        snprintf(ename, sizeof ename, "%.240s.vkube-host-refused", tname);
+        json_t *ev = json_pack(
+            "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:s}",
+            "apiVersion", "v1", "kind", "Event", "metadata", "name", ename, "namespace", tns,
+            "involvedObject", "apiVersion", "v1", "kind", "Pod", "namespace", tns, "name", tname, "uid",
+            tuid, "reason", "FailedCreate", "message", msg, "type", "Warning", "source", "component",
+            "vkube-syncer", "firstTimestamp", first, "lastTimestamp", now, "count", count + 1,
+            "reportingComponent", "vkube-syncer", "reportingInstance", s->cfg.translate.tenant->name);
+        if (s->cfg.ops->record_event(s->cfg.tenant_ctx, ev) == 0) s->stats.events++;
+        json_decref(ev);
+    }
+    json_object_set_new(s->refused, key, rec);
+}
+
 static void each_cb(void *data, const json_t *a, int status, const json_t *resp)
 {
     vk_syncer_t *s = data;
@@ -249,6 +309,9 @@ static void each_cb(void *data, const json_t *a, int status, const json_t *resp)
             vk_log_warn("syncer %s: %s %s: %d %s", s->cfg.translate.tenant->name, op,
                         sget(a, "name"), status, resp ? sget(resp, "message") ? sget(resp, "message") : "" : "");
         }
+        const char *kind = sget(a, "kind");
+        if (!s->stopped && !strcmp(op, "host-create") && kind && !strcmp(kind, "Pod"))
+            pod_create_result(s, json_object_get(a, "object"), status, resp);
         return;
     }
     if (s->stopped) return;
@@ -256,6 +319,11 @@ static void each_cb(void *data, const json_t *a, int status, const json_t *resp)
     if (!strcmp(op, "tenant-status")) {
         ops->write_status(s->cfg.tenant_ctx, ns, name, uid, json_object_get(a, "status"),
                           sget(a, "nodeName"));
+        s->stats.tenant_actions++;
+    } else if (!strcmp(op, "tenant-pvc-status")) {
+        if (ops->write_pvc_status)
+            ops->write_pvc_status(s->cfg.tenant_ctx, ns, name, uid, json_object_get(a, "status"),
+                                  sget(a, "volumeName"));
         s->stats.tenant_actions++;
     } else if (!strcmp(op, "tenant-delete")) {
         ops->delete_pod(s->cfg.tenant_ctx, ns, name, uid);
@@ -283,10 +351,18 @@ static void pass_done(void *data, int failures)
     if (s->stopped) return;
     sync_nodes(s);
     sync_slices(s);
+    /* Failed actions are retried by a later pass, with exponential backoff
+     * (1 s doubling up to 30 s) while passes keep failing. */
+    s->fail_streak = failures ? s->fail_streak + 1 : 0;
     if (s->dirty || failures) {
         s->dirty = 0;
-        /* Failed actions are retried by the next pass, a little later. */
-        uv_timer_start(&s->debounce, on_debounce, failures ? 1000 : s->cfg.debounce_ms, 0);
+        uint64_t delay = s->cfg.debounce_ms;
+        if (failures) {
+            delay = 1000;
+            for (int i = 1; i < s->fail_streak && delay < 30000; i++) delay *= 2;
+            if (delay > 30000) delay = 30000;
+        }
+        uv_timer_start(&s->debounce, on_debounce, delay, 0);
     }
 }
 
@@ -419,11 +495,15 @@ static void run_pass(vk_syncer_t *s)
         json_t *r = vk_reconcile_pod_refs(p);
         json_t *acc = json_object_get(refs, ns);
         if (!acc) {
-            acc = json_pack("{s:[],s:[]}", "configmaps", "secrets");
+            acc = json_pack("{s:[],s:[],s:{}}", "configmaps", "secrets", "pvcs");
             json_object_set_new(refs, ns, acc);
         }
         json_array_extend(json_object_get(acc, "configmaps"), json_object_get(r, "configmaps"));
         json_array_extend(json_object_get(acc, "secrets"), json_object_get(r, "secrets"));
+        size_t j;
+        json_t *pv;
+        json_array_foreach(json_object_get(r, "pvcs"), j, pv)
+            json_object_set_new(json_object_get(acc, "pvcs"), json_string_value(pv), json_true());
         json_decref(r);
     }
     json_t *plan = json_array(), *late = json_array();
@@ -445,6 +525,19 @@ static void run_pass(vk_syncer_t *s)
             json_t *sp = vk_reconcile_services(tc, tsvcs, hsvcs);
             json_array_extend(plan, sp);
             json_decref(sp), json_decref(hsvcs), json_decref(tsvcs);
+        }
+    }
+    if (s->cfg.ops->write_pvc_status && s->inf[I_PVCS] && s->synced[I_PVCS]) {
+        json_t *tpvcs = s->cfg.ops->list(s->cfg.tenant_ctx, "PersistentVolumeClaim");
+        if (tpvcs) { /* no tenant view: never delete on a guess */
+            json_t *wanted = json_object();
+            const char *wns;
+            json_t *acc;
+            json_object_foreach(refs, wns, acc) json_object_set(wanted, wns, json_object_get(acc, "pvcs"));
+            json_t *hp = vk_informer_list(s->inf[I_PVCS]);
+            json_t *vp = vk_reconcile_pvcs(tc, tpvcs, wanted, hp);
+            json_array_foreach(vp, i, p) json_array_append(strcmp(sget(p, "op"), "host-delete") ? plan : late, p);
+            json_decref(vp), json_decref(hp), json_decref(wanted), json_decref(tpvcs);
         }
     }
     json_t *hpods = vk_informer_list(s->inf[I_PODS]);
@@ -476,6 +569,7 @@ static void resync_closed(uv_handle_t *h)
 static void freed_debounce(uv_handle_t *h)
 {
     vk_syncer_t *s = h->data;
+    json_decref(s->refused);
     json_decref(s->nodes_put);
     json_decref(s->slices_put);
     free(s);
@@ -497,6 +591,7 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
         s->cfg.token_ttl_s = e && atoll(e) >= 10 ? atoll(e) : 3600;
     }
     s->nodes_put = json_object();
+    s->refused = json_object();
     s->slices_put = json_object();
     uv_timer_init(vk_httpc_loop(host), &s->debounce);
     s->debounce.data = s;
@@ -512,9 +607,11 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
     snprintf(paths[I_NODES], 300, "/api/v1/nodes");
     snprintf(paths[I_SERVICES], 300, "/api/v1/namespaces/%s/services", hns);
     snprintf(paths[I_SLICES], 300, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", hns);
+    snprintf(paths[I_PVCS], 300, "/api/v1/namespaces/%s/persistentvolumeclaims", hns);
     for (int i = 0; i < I_COUNT; i++) {
         if (i == I_SERVICES && !cfg->ops->write_service_ip) continue;
         if (i == I_SLICES && (!cfg->ops->write_service_ip || !cfg->ops->put_endpointslice)) continue;
+        if (i == I_PVCS && !cfg->ops->write_pvc_status) continue;
         s->slots[i] = (slot_t){s, i};
         vk_informer_config_t ic = {.path = paths[i], .event_cb = inf_event, .synced_cb = inf_synced,
                                    .data = &s->slots[i]};

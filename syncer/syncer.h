@@ -53,6 +53,12 @@ typedef struct vk_syncer_tenant_ops {
      * Services, created/replaced by name or deleted. */
     int (*put_endpointslice)(void *ctx, const json_t *slice);
     int (*delete_endpointslice)(void *ctx, const char *ns, const char *name);
+    /* Optional (PersistentVolumeClaims are synced only when set, and
+     * list("PersistentVolumeClaim") works): shows the host claim's status
+     * (and spec.volumeName when not NULL and the tenant claim has none) on
+     * the tenant claim with uid. */
+    int (*write_pvc_status)(void *ctx, const char *ns, const char *name, const char *uid,
+                            const json_t *status, const char *volume_name);
 } vk_syncer_tenant_ops_t;
 
 typedef struct vk_syncer_config {

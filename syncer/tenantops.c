@@ -13,9 +13,11 @@
 #include "proxy/client.h"
 #include "proxy/satoken.h"
 
-enum { K_PODS, K_CMS, K_SECRETS, K_SVCS, K_COUNT };
-static const char *const KIND_NAMES[K_COUNT] = {"Pod", "ConfigMap", "Secret", "Service"};
-static const char *const PLURALS[K_COUNT] = {"pods", "configmaps", "secrets", "services"};
+enum { K_PODS, K_CMS, K_SECRETS, K_SVCS, K_PVCS, K_COUNT };
+static const char *const KIND_NAMES[K_COUNT] = {"Pod", "ConfigMap", "Secret", "Service",
+                                                "PersistentVolumeClaim"};
+static const char *const PLURALS[K_COUNT] = {"pods", "configmaps", "secrets", "services",
+                                             "persistentvolumeclaims"};
 
 struct vk_tenantops {
     uv_loop_t *loop;
@@ -466,6 +468,54 @@ static int op_token(void *ctx, const char *ns, const char *sa, const char *pod, 
     return rc;
 }
 
+typedef struct pvc_put {
+    vk_tenantops_t *o;
+    char *ns, *name, *volume;
+} pvc_put_t;
+
+static void pvc_status_done(void *arg, int status, json_t *obj)
+{
+    pvc_put_t *pp = arg;
+    if (status >= 300 && status != 404 && status != 409)
+        vk_log_warn("syncer: tenant status of claim %s/%s: HTTP %d %s", pp->ns, pp->name, status,
+                    sget(obj, "message") ? sget(obj, "message") : "");
+    if (pp->volume && status >= 200 && status < 300 && !pp->o->closing) {
+        /* spec.volumeName, as the tenant's binder would set it (an unbound
+         * claim's volumeName may be set once). */
+        char *path = vk_client_path("", "v1", "persistentvolumeclaims", pp->ns, pp->name, NULL);
+        json_t *patch = json_pack("{s:{s:s}}", "spec", "volumeName", pp->volume);
+        vk_client_patch(pp->o->client, path, "merge", patch, log_result,
+                        req_new(pp->o, "volumeName of claim %s/%s", pp->ns, pp->name));
+        json_decref(patch);
+        free(path);
+    }
+    free(pp->ns), free(pp->name), free(pp->volume);
+    free(pp);
+}
+
+static int op_write_pvc_status(void *ctx, const char *ns, const char *name, const char *uid,
+                               const json_t *status, const char *volume_name)
+{
+    vk_tenantops_t *o = ctx;
+    json_t *c = vk_client_informer_get(o->inf[K_PVCS], ns, name);
+    const char *have = c ? meta(c, "uid") : NULL;
+    if (!have || !uid || strcmp(have, uid)) return VK_ENOTFOUND;
+    json_t *body = json_deep_copy(c);
+    json_object_set_new(body, "status", json_deep_copy(status));
+    json_object_del(json_object_get(body, "metadata"), "resourceVersion");
+    const char *cur = sget(json_object_get(c, "spec"), "volumeName");
+    pvc_put_t *pp = vk_xcalloc(1, sizeof *pp);
+    pp->o = o;
+    pp->ns = vk_xstrdup(ns);
+    pp->name = vk_xstrdup(name);
+    if (volume_name && (!cur || !*cur)) pp->volume = vk_xstrdup(volume_name);
+    char *path = vk_client_path("", "v1", "persistentvolumeclaims", ns, name, "status");
+    vk_client_update(o->client, path, body, pvc_status_done, pp);
+    free(path);
+    json_decref(body);
+    return 0;
+}
+
 static const vk_syncer_tenant_ops_t OPS = {
     .list = op_list,
     .write_status = op_write_status,
@@ -477,6 +527,7 @@ static const vk_syncer_tenant_ops_t OPS = {
     .write_service_ip = op_write_service_ip,
     .put_endpointslice = op_put_endpointslice,
     .delete_endpointslice = op_delete_endpointslice,
+    .write_pvc_status = op_write_pvc_status,
 };
 
 const vk_syncer_tenant_ops_t *vk_tenantops_ops(void)

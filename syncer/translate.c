@@ -549,6 +549,43 @@ json_t *vk_translate_token_secret(const vk_translate_ctx_t *ctx, const char *ns,
     return o;
 }
 
+int vk_translate_pvc_to_host(const vk_translate_ctx_t *ctx, const json_t *tenant_pvc, json_t **out,
+                             char *err, size_t errlen)
+{
+    *out = NULL;
+    json_t *meta;
+    int rc = host_metadata(ctx, tenant_pvc, "PersistentVolumeClaim", &meta, err, errlen);
+    if (rc) return rc;
+    const json_t *ts = json_object_get(tenant_pvc, "spec");
+    json_t *spec = json_object();
+    /* What the host provisioner/binder needs; the tenant's volumeName,
+     * selector and data sources name tenant objects the host does not have. */
+    static const char *const keep[] = {"accessModes", "resources", "storageClassName", "volumeMode",
+                                       "volumeAttributesClassName", NULL};
+    for (const char *const *k = keep; *k; k++) {
+        json_t *v = json_object_get(ts, *k);
+        if (v && !json_is_null(v)) json_object_set(spec, *k, v);
+    }
+    *out = json_pack("{s:s,s:s,s:o,s:o}", "apiVersion", "v1", "kind", "PersistentVolumeClaim",
+                     "metadata", meta, "spec", spec);
+    return 0;
+}
+
+json_t *vk_translate_pvc_status_to_tenant(const json_t *host_pvc, const char **volume_name)
+{
+    *volume_name = sget(json_object_get(host_pvc, "spec"), "volumeName");
+    if (*volume_name && !**volume_name) *volume_name = NULL;
+    json_t *out = json_object();
+    static const char *const keep[] = {"phase", "accessModes", "capacity", "conditions",
+                                       "allocatedResources", "allocatedResourceStatuses", NULL};
+    const json_t *st = json_object_get(host_pvc, "status");
+    for (const char *const *k = keep; *k; k++) {
+        json_t *v = json_object_get(st, *k);
+        if (v && !json_is_null(v)) json_object_set_new(out, *k, json_deep_copy(v));
+    }
+    return out;
+}
+
 json_t *vk_translate_selector_to_host(const vk_translate_ctx_t *ctx, const char *ns,
                                       const json_t *selector)
 {

@@ -78,6 +78,17 @@ json_t *vk_translate_token_secret(const vk_translate_ctx_t *ctx, const char *ns,
 int vk_translate_service_to_host(const vk_translate_ctx_t *ctx, const json_t *tenant_svc,
                                  json_t **out, char *err, size_t errlen);
 
+/* PersistentVolumeClaim, tenant -> host: accessModes, resources,
+ * storageClassName (as the tenant wrote it: the host's storage classes
+ * serve the tenant's claims), volumeMode; volumeName, selector and data
+ * sources dropped (they name tenant objects). 0, or VK_EINVALID. */
+int vk_translate_pvc_to_host(const vk_translate_ctx_t *ctx, const json_t *tenant_pvc, json_t **out,
+                             char *err, size_t errlen);
+/* The claim status to show in the tenant (phase, accessModes, capacity,
+ * conditions, allocated resources): a new object; *volume_name (borrowed from
+ * host_pvc, NULL when unbound) is the host PersistentVolume it is bound to. */
+json_t *vk_translate_pvc_status_to_tenant(const json_t *host_pvc, const char **volume_name);
+
 /* A tenant label selector map (Service.spec.selector) -> the host labels
  * that select the same pods of this tenant namespace. New object. */
 json_t *vk_translate_selector_to_host(const vk_translate_ctx_t *ctx, const char *ns,

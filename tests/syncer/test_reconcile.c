@@ -243,7 +243,7 @@ TEST(pod_references)
                    "    envFrom: [{configMapRef: {name: cfg3}}, {secretRef: {name: s1}}]\n");
     json_t *r = vk_reconcile_pod_refs(tp);
     char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-    CHECK_EQ_STR(s, "{\"configmaps\":[\"cfg\",\"cfg2\",\"cfg3\"],\"secrets\":[\"s1\",\"s2\",\"s3\","
+    CHECK_EQ_STR(s, "{\"configmaps\":[\"cfg\",\"cfg2\",\"cfg3\"],\"pvcs\":[],\"secrets\":[\"s1\",\"s2\",\"s3\","
                     "\"reg\"],\"serviceAccount\":\"builder\"}");
     free(s);
     json_decref(r), json_decref(tp);
@@ -349,6 +349,78 @@ TEST(services_created_patched_ip_back_and_orphans_deleted)
     json_decref(svc);
 }
 
+TEST(pvcs_created_status_back_and_deleted_with_the_claim)
+{
+    json_t *tp = Y("spec:\n  volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]\n"
+                   "  containers: [{name: x, image: y}]\n");
+    json_t *r = vk_reconcile_pod_refs(tp);
+    CHECK_EQ_STR(json_string_value(json_array_get(json_object_get(r, "pvcs"), 0)), "data");
+    json_decref(r), json_decref(tp);
+
+    json_t *pvc = Y("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: default, uid: u1}\n"
+                    "spec: {accessModes: [ReadWriteOnce], storageClassName: manual, volumeName: tenant-pv,"
+                    " selector: {matchLabels: {a: b}}, resources: {requests: {storage: 1Gi}}}\n");
+    json_t *other = Y("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: idle, namespace: default, uid: u2}\n"
+                      "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n");
+    json_t *tpvcs = json_pack("[O,O]", pvc, other);
+    json_t *wanted = json_pack("{s:{s:b}}", "default", "data", 1);
+    json_t *none = json_array();
+    /* Only the claim a pod uses is created; translated, tenant-only fields dropped. */
+    json_t *plan = vk_reconcile_pvcs(&g_ctx, tpvcs, wanted, none);
+    CHECK_PLAN(plan, "host-create:data-x-default-x-acme");
+    json_t *h = json_deep_copy(json_object_get(json_array_get(plan, 0), "object"));
+    json_decref(plan);
+    CHECK(vk_translate_is_ours(&g_ctx, h));
+    json_t *hs = json_object_get(h, "spec");
+    CHECK_EQ_STR(S(hs, "storageClassName"), "manual");
+    CHECK(json_object_get(hs, "volumeName") == NULL && json_object_get(hs, "selector") == NULL);
+    CHECK_EQ_STR(S(json_object_get(json_object_get(hs, "resources"), "requests"), "storage"), "1Gi");
+    /* Pending on the host, nothing shown yet: the tenant gets phase Pending. */
+    json_object_set_new(h, "status", json_pack("{s:s}", "phase", "Pending"));
+    json_t *hosts = json_pack("[O]", h);
+    plan = vk_reconcile_pvcs(&g_ctx, tpvcs, wanted, hosts);
+    CHECK_PLAN(plan, "tenant-pvc-status:data");
+    CHECK_EQ_STR(S(json_object_get(json_array_get(plan, 0), "status"), "phase"), "Pending");
+    CHECK(json_object_get(json_array_get(plan, 0), "volumeName") == NULL);
+    json_decref(plan);
+    /* Bound on the host: phase, capacity and the host volume go to the tenant. */
+    json_object_set_new(hs, "volumeName", json_string("host-pv"));
+    json_object_set_new(h, "status", json_pack("{s:s,s:{s:s},s:[s]}", "phase", "Bound", "capacity", "storage",
+                                               "1Gi", "accessModes", "ReadWriteOnce"));
+    json_object_del(json_object_get(pvc, "spec"), "volumeName");
+    plan = vk_reconcile_pvcs(&g_ctx, tpvcs, wanted, hosts);
+    CHECK_PLAN(plan, "tenant-pvc-status:data");
+    json_t *a = json_array_get(plan, 0);
+    CHECK_EQ_STR(S(a, "volumeName"), "host-pv");
+    CHECK_EQ_STR(S(a, "uid"), "u1");
+    CHECK_EQ_STR(S(json_object_get(json_object_get(a, "status"), "capacity"), "storage"), "1Gi");
+    json_decref(plan);
+    /* Shown: a fixed point, also when no pod uses the claim any more. */
+    json_object_set(pvc, "status", json_object_get(h, "status"));
+    json_object_set_new(json_object_get(pvc, "spec"), "volumeName", json_string("host-pv"));
+    json_t *nobody = json_object();
+    plan = vk_reconcile_pvcs(&g_ctx, tpvcs, nobody, hosts);
+    CHECK_PLAN(plan, "");
+    json_decref(plan);
+    /* The tenant claim deleted: the host claim goes (uid-guarded). */
+    json_t *only_other = json_pack("[O]", other);
+    plan = vk_reconcile_pvcs(&g_ctx, only_other, nobody, hosts);
+    CHECK_PLAN(plan, "host-delete:data-x-default-x-acme");
+    json_decref(plan);
+    /* A foreign host claim of that name is a conflict, never touched. */
+    json_t *foreign = Y("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data-x-default-x-acme, namespace: vkube-acme}\n");
+    json_t *fl = json_pack("[O]", foreign);
+    plan = vk_reconcile_pvcs(&g_ctx, tpvcs, wanted, fl);
+    CHECK_PLAN(plan, "conflict:data-x-default-x-acme");
+    json_decref(plan);
+    plan = vk_reconcile_pvcs(&g_ctx, only_other, nobody, fl);
+    CHECK_PLAN(plan, "");
+    json_decref(plan);
+    json_decref(fl), json_decref(foreign), json_decref(only_other), json_decref(nobody);
+    json_decref(hosts), json_decref(h), json_decref(none), json_decref(wanted), json_decref(tpvcs);
+    json_decref(pvc), json_decref(other);
+}
+
 int main(void)
 {
     const char *acme = "apiVersion: vkube.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\n"
@@ -369,6 +441,7 @@ int main(void)
     RUN(pod_references);
     RUN(configs_created_patched_and_deleted);
     RUN(services_created_patched_ip_back_and_orphans_deleted);
+    RUN(pvcs_created_status_back_and_deleted_with_the_claim);
     vk_tenant_config_free(&g_acme);
     TEST_EXIT();
 }
