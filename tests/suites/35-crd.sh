@@ -4,7 +4,10 @@
 # get with columns, -o yaml, explain, merge patch, server-side apply, /scale,
 # validation causes, pruning per fieldValidation), its deletion removes its
 # objects and the resource; two tenants define widgets.example.com
-# differently. One line per check: "ok crd-1.NN:<name>" or "not ok ...".
+# differently; custom objects come back at the version asked for; deleting a
+# CRD as upstream (Terminating, DELETED watch events, compared with the host
+# with VKUBE_HOST_KUBECONFIG); the client-go dynamic program. One line per
+# check: "ok crd-1.NN:<name>" or "not ok ...".
 set -u
 cd "$(dirname "$0")/../.."
 VK=$PWD/bin/vkube
@@ -282,3 +285,147 @@ printf 'apiVersion: example.org/v1beta1\nkind: Gizmo\nmetadata: {name: g1, names
 expect create-v1beta1 'gizmo.example.org/g1 created' $K1 create -f "$D/g1.yaml"
 expect get-v1beta1 '"apiVersion":"example.org/v1beta1"' $K1 get --raw /apis/example.org/v1beta1/namespaces/default/gizmos/g1
 expect list-v1 '"items":\[\{"apiVersion":"example.org/v1"' $K1 get --raw /apis/example.org/v1/namespaces/default/gizmos
+expect discovery-order '"versions":\[\{"groupVersion":"example.org/v1","version":"v1"\},\{"groupVersion":"example.org/v1beta1","version":"v1beta1"\}\]' \
+    $K1 get --raw /apis/example.org
+expect discovery-preferred '"preferredVersion":\{"groupVersion":"example.org/v1","version":"v1"\}' \
+    $K1 get --raw /apis/example.org
+# Write replies come back at the version asked for, not the storage version.
+expect patch-reply-v1beta1 '^example.org/v1beta1$' \
+    $K1 -n default patch gizmos.v1beta1.example.org g1 --type=merge -p '{"spec":{"a":2}}' -o jsonpath='{.apiVersion}'
+expect patch-reply-v1 '^example.org/v1$' \
+    $K1 -n default patch gizmos.v1.example.org g1 --type=json -p '[{"op":"replace","path":"/spec/a","value":3}]' -o jsonpath='{.apiVersion}'
+$K1 -n default get gizmos.v1beta1.example.org g1 -o json > "$D/g1-v1beta1.json" 2>&1
+expect replace-reply-v1beta1 '^example.org/v1beta1$' \
+    $K1 -n default replace -f "$D/g1-v1beta1.json" -o jsonpath='{.apiVersion}'
+expect apply-reply-v1beta1 '^example.org/v1beta1 4$' \
+    sh -c "sed 's/a: 1/a: 4/' '$D/g1.yaml' | $K1 apply --server-side --force-conflicts -f - -o jsonpath='{.apiVersion} {.spec.a}'"
+expect watch-v1beta1 '"type":"ADDED","object":\{"apiVersion":"example.org/v1beta1"' \
+    $K1 get --raw "/apis/example.org/v1beta1/namespaces/default/gizmos?watch=1&timeoutSeconds=1"
+expect delete-reply-v1beta1 '^example.org/v1beta1$' \
+    sh -c "$K1 -n default patch gizmos.v1beta1.example.org g1 --type=merge -p '{\"metadata\":{\"finalizers\":[\"example.org/x\"]}}' >/dev/null &&
+           $K1 get --raw /apis/example.org/v1beta1/namespaces/default/gizmos/g1 >/dev/null &&
+           $K1 -n default delete gizmos.v1beta1.example.org g1 --wait=false >/dev/null &&
+           $K1 -n default patch gizmos.v1beta1.example.org g1 --type=merge -p '{\"metadata\":{\"finalizers\":null}}' -o jsonpath='{.apiVersion}'"
+$K1 delete crd gizmos.example.org --timeout=20s >/dev/null 2>&1
+
+# Deleting a CRD as kube-apiserver does (issue 5): a CRD held by another
+# finalizer shows Terminating=True (InstanceDeletionInProgress) while its
+# objects are deleted, then Terminating=False (InstanceDeletionCompleted);
+# it stays served until it is gone; a watch on the resource sees every
+# object's DELETED event, then its stream ends. With VKUBE_HOST_KUBECONFIG
+# the same steps run against the host's kube-apiserver and the CRD's
+# conditions are compared.
+P=crd-delete
+cat > "$D/probe-crd.yaml" <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: probes.vkube-crd-suite.example.com
+  finalizers: [example.com/hold]
+spec:
+  group: vkube-crd-suite.example.com
+  scope: Namespaced
+  names: {plural: probes, singular: probe, kind: Probe}
+  versions:
+  - {name: v1alpha1, served: true, storage: false, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+YAML
+# deletion_run KUBECTL TAG: the steps; prints "check-name result" lines to
+# $D/TAG.res and the CRD's conditions (type status reason message) to $D/TAG.cond
+deletion_run() {
+    local k=$1 tag=$2 g=vkube-crd-suite.example.com r
+    r=$D/$tag.res
+    : > "$r"
+    $k delete crd probes.$g --wait=false >/dev/null 2>&1
+    $k patch crd probes.$g --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+    for _ in $(seq 1 100); do $k get crd probes.$g >/dev/null 2>&1 || break; sleep 0.1; done
+    $k apply -f "$D/probe-crd.yaml" >/dev/null 2>&1
+    $k wait --for condition=Established crd/probes.$g --timeout=20s >/dev/null 2>&1 &&
+        echo "established yes" >> "$r"
+    for i in 1 2 3; do
+        printf 'apiVersion: %s/v1\nkind: Probe\nmetadata: {name: p%s, namespace: default}\nspec: {n: %s}\n' $g $i $i |
+            $k create -f - >/dev/null 2>&1 || echo "create-p$i failed" >> "$r"
+    done
+    for _ in $(seq 1 50); do [ "$($k get probes.$g -n default -o name 2>/dev/null | wc -l)" = 3 ] && break; sleep 0.1; done
+    : > "$D/$tag.watch"
+    timeout 60 $k get --raw "/apis/$g/v1alpha1/namespaces/default/probes?watch=1&resourceVersion=0" > "$D/$tag.watch" 2>&1 &
+    local wpid=$!
+    timeout 60 $k get crd probes.$g -w -o json --output-watch-events > "$D/$tag.crdwatch" 2>&1 &
+    local cpid=$!
+    for _ in $(seq 1 50); do [ "$(grep -c '"ADDED"' "$D/$tag.watch")" = 3 ] && break; sleep 0.1; done
+    $k delete crd probes.$g --wait=false >/dev/null 2>&1 && echo "delete yes" >> "$r"
+    for _ in $(seq 1 300); do
+        $k get crd probes.$g -o jsonpath='{.status.conditions[?(@.type=="Terminating")].reason}' 2>/dev/null |
+            grep -q InstanceDeletionCompleted && break
+        sleep 0.1
+    done
+    $k get crd probes.$g -o json 2>/dev/null | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+for c in o["status"]["conditions"]:
+    print(c["type"], c["status"], c["reason"], c.get("message", ""))
+print("finalizers", ",".join(o["metadata"].get("finalizers", [])))' > "$D/$tag.cond"
+    echo "objects-left $($k get probes.$g -A -o name 2>/dev/null | wc -l)" >> "$r"
+    $k get --raw "/apis/$g" >/dev/null 2>&1 && echo "still-discovered yes" >> "$r"
+    printf 'apiVersion: %s/v1\nkind: Probe\nmetadata: {name: late, namespace: default}\nspec: {}\n' $g |
+        $k create -f - >/dev/null 2>&1 && echo "create-after-cleanup yes" >> "$r"
+    $k patch crd probes.$g --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+    for _ in $(seq 1 100); do $k get crd probes.$g >/dev/null 2>&1 || break; sleep 0.1; done
+    $k get crd probes.$g >/dev/null 2>&1 || echo "crd-gone yes" >> "$r"
+    for _ in $(seq 1 50); do $k get --raw "/apis/$g" >/dev/null 2>&1 || break; sleep 0.1; done
+    $k get --raw "/apis/$g" >/dev/null 2>&1 || echo "discovery-gone yes" >> "$r"
+    for _ in $(seq 1 100); do kill -0 $wpid 2>/dev/null || break; sleep 0.1; done
+    kill -0 $wpid 2>/dev/null && { echo "watch-ended no" >> "$r"; kill $wpid; } || echo "watch-ended yes" >> "$r"
+    wait $wpid 2>/dev/null
+    kill $cpid 2>/dev/null; wait $cpid 2>/dev/null
+    python3 - "$D/$tag.watch" >> "$r" <<'PY'
+import json, sys
+evs = []
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    evs.append((e["type"], e["object"]["apiVersion"].split("/")[1], e["object"]["metadata"]["name"]))
+print("watch-events", " ".join("%s:%s:%s" % e for e in evs))
+PY
+    grep -qE '"reason": ?"InstanceDeletionInProgress"' "$D/$tag.crdwatch" && echo "seen-in-progress yes" >> "$r"
+    # the (deleted) late object is stored again by kube-apiserver's rules; tidy up
+    $k apply -f "$D/probe-crd.yaml" >/dev/null 2>&1
+    $k wait --for condition=Established crd/probes.$g --timeout=20s >/dev/null 2>&1
+    $k patch crd probes.$g --type=merge -p '{"metadata":{"finalizers":["customresourcecleanup.apiextensions.k8s.io"]}}' >/dev/null 2>&1
+    $k delete crd probes.$g --timeout=20s >/dev/null 2>&1
+}
+deletion_run "$K1" vk
+res() { grep -E "^$1( |$)" "$D/vk.res" | cut -d' ' -f2-; }
+for c in established delete still-discovered create-after-cleanup crd-gone discovery-gone watch-ended seen-in-progress; do
+    [ "$(res $c)" = yes ] && ok "$c" || nok "$c" "$(cat "$D/vk.res" | tr '\n' ';')"
+done
+[ "$(res objects-left)" = 0 ] && ok objects-deleted || nok objects-deleted "$(res objects-left) left"
+want_ev="ADDED:v1alpha1:p1 ADDED:v1alpha1:p2 ADDED:v1alpha1:p3 DELETED:v1alpha1:p1 DELETED:v1alpha1:p2 DELETED:v1alpha1:p3 ADDED:v1alpha1:late"
+[ "$(res watch-events)" = "$want_ev" ] && ok watch-deleted-events || nok watch-deleted-events "got: $(res watch-events)"
+grep -qx 'Terminating False InstanceDeletionCompleted removed all instances' "$D/vk.cond" &&
+    grep -qx 'finalizers example.com/hold' "$D/vk.cond" && ok terminating-condition ||
+    nok terminating-condition "$(tr '\n' ';' < "$D/vk.cond")"
+if [ -n "${VKUBE_HOST_KUBECONFIG:-}" ]; then
+    deletion_run "$K --kubeconfig $VKUBE_HOST_KUBECONFIG" host
+    if diff "$D/vk.cond" "$D/host.cond" >/dev/null && diff "$D/vk.res" "$D/host.res" >/dev/null; then
+        ok host-same
+    else
+        nok host-same "vkube: $(tr '\n' ';' < "$D/vk.cond")$(tr '\n' ';' < "$D/vk.res") host: $(tr '\n' ';' < "$D/host.cond")$(tr '\n' ';' < "$D/host.res")"
+    fi
+fi
+
+# client-go's dynamic client (tests/clientgo/dynamic): a two-version CRD,
+# objects created/listed/watched/updated/patched/deleted, the watch through
+# the CRD's deletion and re-creation. Its own "ok dyn:..." lines.
+GOBIN_DYN=$PWD/build/clientgo/dynamic
+mkdir -p "$PWD/build/clientgo"
+if ! (cd tests/clientgo && nice go build -o "$GOBIN_DYN" ./dynamic) > "$D/go-build.log" 2>&1; then
+    echo "not ok dyn:build - $(tail -c 400 "$D/go-build.log")"
+else
+    "$GOBIN_DYN" -kubeconfig "$D/t2/kubeconfig" -namespace default 2>&1
+    rc=$?
+    if [ $rc -gt 1 ]; then echo "not ok dyn:exit - exited with status $rc (crashed?)"; fi
+fi
+exit 0
