@@ -136,6 +136,14 @@ static void relay_pod_log(void *arg, vk_http_req_t *req, const char *ns, const c
     vk_relay_pod_log(s->relay, req, ns, name);
 }
 
+/* Relays pods/exec|attach|portforward upgrades to the host (syncer/relay.h). */
+static void relay_pod_stream(void *arg, vk_http_req_t *req, const char *sub, const char *ns,
+                             const char *name)
+{
+    serve_t *s = arg;
+    vk_relay_pod_stream(s->relay, req, sub, ns, name);
+}
+
 /* Reads the host credentials; 0, 1 (no host:
  * nothing to do) or -1 with a message printed. */
 static int host_prepare(serve_t *s, const char *host_kc, const char *api_addr, const char *listen)
@@ -348,6 +356,8 @@ int cli_serve(int argc, char **argv)
         .pod_security = s->tenant_cfg.pod_security,
         .pod_log = s->relay ? relay_pod_log : NULL,
         .pod_log_arg = s,
+        .pod_stream = s->relay ? relay_pod_stream : NULL,
+        .pod_stream_arg = s,
     };
     rc = vk_apiserver_new(&s->loop, s->store, &ac, &s->api);
     if (rc) {

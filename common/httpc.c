@@ -66,7 +66,23 @@ struct conn {
     BIO *rbio, *wbio; /* network -> SSL, SSL -> network */
     llhttp_t parser;
     vk_httpc_req_t *req;
+    vk_httpc_tunnel_t *tun; /* an upgrade connection's tunnel (NULL once it ended) */
+    int detached;     /* not in the pool list (upgrade connections) */
     char rbuf[65536];
+};
+
+#define TUNNEL_HIGH_WATER (1u << 20)
+#define TUNNEL_LOW_WATER (256u << 10)
+
+/* An upgrade request and then its tunnel. Freed when it ends (the connection
+ * closes on its own schedule afterwards). */
+struct vk_httpc_tunnel {
+    vk_httpc_t *c;
+    conn_t *conn;
+    vk_httpc_tunnel_t *next, *prev; /* c->tunnels */
+    vk_httpc_upgrade_t u;           /* callbacks (the strings are not kept) */
+    int open;                       /* the server answered 101 */
+    int want_drain;
 };
 
 struct vk_httpc_req {
@@ -103,6 +119,7 @@ struct vk_httpc {
     int nconns;
     uint64_t opened;
     vk_httpc_req_t *qhead, *qtail;
+    vk_httpc_tunnel_t *tunnels; /* upgrade requests and open tunnels */
     int closing;
     int handles;             /* open handles of the client, its conns and reqs */
     uv_timer_t close_handle; /* closed last, so that close_cb always runs from the loop */
@@ -112,6 +129,7 @@ struct vk_httpc {
 
 static void pump(vk_httpc_t *c);
 static void conn_close(conn_t *conn);
+static void tunnel_end(vk_httpc_tunnel_t *t, int notify, int err);
 
 /* ---- client teardown ---- */
 
@@ -259,10 +277,12 @@ static void conn_close(conn_t *conn)
     if (conn->state == C_CLOSING) return;
     vk_httpc_t *c = conn->c;
     conn->state = C_CLOSING;
-    if (conn->prev) conn->prev->next = conn->next;
-    else c->conns = conn->next;
-    if (conn->next) conn->next->prev = conn->prev;
-    c->nconns--;
+    if (!conn->detached) {
+        if (conn->prev) conn->prev->next = conn->next;
+        else c->conns = conn->next;
+        if (conn->next) conn->next->prev = conn->prev;
+        c->nconns--;
+    }
     uv_close((uv_handle_t *)&conn->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&conn->timer, conn_handle_closed);
 }
@@ -272,6 +292,11 @@ static void conn_close(conn_t *conn)
 static void conn_fail(conn_t *conn, int err, const char *why)
 {
     vk_httpc_t *c = conn->c;
+    if (conn->tun && conn->tun->open) {
+        vk_log_warn("httpc: %s: tunnel: %s", c->hostport, why);
+        tunnel_end(conn->tun, 1, err);
+        return;
+    }
     vk_httpc_req_t *req = conn->req;
     conn->req = NULL;
     int was_used = conn->used;
@@ -307,8 +332,16 @@ static void conn_defer_fail(conn_t *conn, int err)
 
 static void on_write(uv_write_t *w, int status)
 {
+    uv_stream_t *s = w->handle;
     free(w->data);
     free(w);
+    conn_t *conn = s->data;
+    vk_httpc_tunnel_t *t = conn->tun;
+    if (status == 0 && t && t->want_drain && conn->state != C_CLOSING &&
+        uv_stream_get_write_queue_size(s) <= TUNNEL_LOW_WATER) {
+        t->want_drain = 0;
+        if (t->u.drain_cb) t->u.drain_cb(t->u.data);
+    }
 }
 
 /* Sends what SSL wrote into wbio. 0 or a libuv error. */
@@ -473,8 +506,15 @@ static void start_request(conn_t *conn, vk_httpc_req_t *req)
         conn_defer_fail(conn, VK_EUNAVAILABLE);
 }
 
+static void tunnel_head(conn_t *conn, vk_httpc_req_t *req, enum llhttp_errno e, const char *d,
+                        size_t n);
+
 static void feed(conn_t *conn, const char *d, size_t n)
 {
+    if (conn->tun && conn->tun->open) {
+        conn->tun->u.data_cb(d, n, conn->tun->u.data);
+        return;
+    }
     vk_httpc_req_t *req = conn->req;
     if (!req) { /* data on an idle connection: nothing sensible to do with it */
         conn_close(conn);
@@ -483,6 +523,10 @@ static void feed(conn_t *conn, const char *d, size_t n)
     req->got_bytes += n;
     enum llhttp_errno e = llhttp_execute(&conn->parser, d, n);
     if (req->done) return; /* a callback cancelled it or closed the client */
+    if (req->complete && conn->tun) {
+        tunnel_head(conn, req, e, d, n);
+        return;
+    }
     if (req->complete) {
         complete_request(conn);
         return;
@@ -497,6 +541,10 @@ static void feed(conn_t *conn, const char *d, size_t n)
 
 static void on_eof(conn_t *conn)
 {
+    if (conn->tun && conn->tun->open) {
+        tunnel_end(conn->tun, 1, 0);
+        return;
+    }
     vk_httpc_req_t *req = conn->req;
     if (req && req->got_bytes > 0) {
         llhttp_finish(&conn->parser); /* completes a read-until-close body */
@@ -605,7 +653,7 @@ static void on_connect(uv_connect_t *cr, int status)
     handshake(conn);
 }
 
-static conn_t *conn_new(vk_httpc_t *c)
+static conn_t *conn_new(vk_httpc_t *c, int detached)
 {
     conn_t *conn = vk_xcalloc(1, sizeof *conn);
     conn->c = c;
@@ -615,10 +663,13 @@ static conn_t *conn_new(vk_httpc_t *c)
     conn->tcp.data = conn->timer.data = conn->connect_req.data = conn;
     conn->handles = 2;
     c->handles += 2;
-    conn->next = c->conns;
-    if (c->conns) c->conns->prev = conn;
-    c->conns = conn;
-    c->nconns++;
+    conn->detached = detached;
+    if (!detached) {
+        conn->next = c->conns;
+        if (c->conns) c->conns->prev = conn;
+        c->conns = conn;
+        c->nconns++;
+    }
     c->opened++;
     conn->ssl = SSL_new(c->ctx);
     conn->rbio = BIO_new(BIO_s_mem());
@@ -659,7 +710,7 @@ static void pump(vk_httpc_t *c)
         if (c->nconns >= c->opts.max_conns) break;
         vk_httpc_req_t *req = c->qhead;
         unqueue(req);
-        conn_t *conn = conn_new(c);
+        conn_t *conn = conn_new(c, 0);
         conn->req = req;
         req->conn = conn;
     }
@@ -802,10 +853,10 @@ static int has_crlf(const char *s)
     return s && strpbrk(s, "\r\n") != NULL;
 }
 
-int vk_httpc_send(vk_httpc_t *c, const vk_httpc_call_t *call, vk_httpc_req_t **out)
+/* The request bytes of call in *w (caller frees w->p). 0 or VK_EINVALID.
+ * upgrade: only the caller's headers (no default Accept, no body headers). */
+static int build_wire(vk_httpc_t *c, const vk_httpc_call_t *call, int upgrade, sbuf_t *w_out)
 {
-    if (out) *out = NULL;
-    if (c->closing) return VK_ECLOSED;
     if (!call->method || !call->path || call->path[0] != '/' || !call->done_cb ||
         has_crlf(call->method) || has_crlf(call->path) || strchr(call->path, ' ') ||
         strchr(call->method, ' '))
@@ -839,13 +890,13 @@ int vk_httpc_send(vk_httpc_t *c, const vk_httpc_call_t *call, vk_httpc_req_t **o
         sbuf_add(&w, h[1], strlen(h[1]));
         sbuf_add(&w, "\r\n", 2);
     }
-    if (!has_accept) sbuf_add(&w, "Accept: application/json\r\n", 26);
+    if (!has_accept && !upgrade) sbuf_add(&w, "Accept: application/json\r\n", 26);
     if (c->auth) {
         sbuf_add(&w, "Authorization: ", 15);
         sbuf_add(&w, c->auth, strlen(c->auth));
         sbuf_add(&w, "\r\n", 2);
     }
-    int with_body = body != NULL || strcmp(call->method, "POST") == 0 ||
+    int with_body = upgrade ? 0 : body != NULL || strcmp(call->method, "POST") == 0 ||
                     strcmp(call->method, "PUT") == 0 || strcmp(call->method, "PATCH") == 0;
     if (with_body) {
         const char *ct = call->content_type ? call->content_type : "application/json";
@@ -856,11 +907,17 @@ int vk_httpc_send(vk_httpc_t *c, const vk_httpc_call_t *call, vk_httpc_req_t **o
     sbuf_add(&w, "\r\n", 2);
     if (body && body_len) sbuf_add(&w, body, body_len);
     free(json);
+    *w_out = w;
+    return 0;
+}
 
+/* A request for call with its wire bytes (taken), timer running. */
+static vk_httpc_req_t *req_new(vk_httpc_t *c, const vk_httpc_call_t *call, sbuf_t *w)
+{
     vk_httpc_req_t *req = vk_xcalloc(1, sizeof *req);
     req->c = c;
-    req->wire = w.p;
-    req->wire_len = w.len;
+    req->wire = w->p;
+    req->wire_len = w->len;
     req->line_cb = call->line_cb;
     req->done_cb = call->done_cb;
     req->data = call->data;
@@ -868,6 +925,17 @@ int vk_httpc_send(vk_httpc_t *c, const vk_httpc_call_t *call, vk_httpc_req_t **o
     req->timer.data = req;
     c->handles++;
     if (call->timeout_ms) uv_timer_start(&req->timer, on_req_timeout, call->timeout_ms, 0);
+    return req;
+}
+
+int vk_httpc_send(vk_httpc_t *c, const vk_httpc_call_t *call, vk_httpc_req_t **out)
+{
+    if (out) *out = NULL;
+    if (c->closing) return VK_ECLOSED;
+    sbuf_t w = {0};
+    int rc = build_wire(c, call, 0, &w);
+    if (rc) return rc;
+    vk_httpc_req_t *req = req_new(c, call, &w);
     enqueue(req, 0);
     pump(c);
     if (out) *out = req;
@@ -881,6 +949,17 @@ void vk_httpc_close(vk_httpc_t *c, void (*close_cb)(void *data), void *data)
     c->close_cb = close_cb;
     c->close_data = data;
     while (c->qhead) finish_req(c->qhead, VK_ECLOSED);
+    while (c->tunnels) {
+        vk_httpc_tunnel_t *t = c->tunnels;
+        vk_httpc_req_t *req = t->conn ? t->conn->req : NULL;
+        if (req) { /* still waiting for the answer: response_cb ends it */
+            t->conn->req = NULL;
+            conn_close(t->conn);
+            finish_req(req, VK_ECLOSED);
+        } else {
+            tunnel_end(t, 1, VK_ECLOSED);
+        }
+    }
     while (c->conns) {
         conn_t *conn = c->conns;
         vk_httpc_req_t *req = conn->req;
@@ -904,4 +983,151 @@ uint64_t vk_httpc_conns_opened(const vk_httpc_t *c)
 int vk_httpc_conns_open(const vk_httpc_t *c)
 {
     return c->nconns;
+}
+
+/* ---- upgraded connections ---- */
+
+static void tunnel_unlink(vk_httpc_tunnel_t *t)
+{
+    vk_httpc_t *c = t->c;
+    if (t->prev) t->prev->next = t->next;
+    else c->tunnels = t->next;
+    if (t->next) t->next->prev = t->prev;
+}
+
+/* Ends an open tunnel (or one whose request is already finished): closes its
+ * connection, frees it and, when notify, tells the owner through close_cb. */
+static void tunnel_end(vk_httpc_tunnel_t *t, int notify, int err)
+{
+    vk_httpc_upgrade_t u = t->u;
+    if (t->conn) {
+        t->conn->tun = NULL;
+        conn_close(t->conn);
+    }
+    tunnel_unlink(t);
+    free(t);
+    if (notify && u.close_cb) u.close_cb(err, u.data);
+}
+
+/* done_cb of the upgrade request: opens the tunnel on 101, else ends it. */
+static void tunnel_req_done(int err, const vk_httpc_resp_t *resp, void *data)
+{
+    vk_httpc_tunnel_t *t = data;
+    if (!err && resp->status == 101 && t->conn && t->conn->state != C_CLOSING) {
+        t->open = 1;
+        t->u.response_cb(0, resp, t->u.data);
+        return;
+    }
+    vk_httpc_upgrade_t u = t->u;
+    tunnel_end(t, 0, 0);
+    u.response_cb(err, resp, u.data);
+}
+
+static void ignore_done(int err, const vk_httpc_resp_t *resp, void *data)
+{
+}
+
+/* The response head of an upgrade request arrived (parsing paused after it):
+ * report it, and pass on what followed the head in d when the tunnel opened. */
+static void tunnel_head(conn_t *conn, vk_httpc_req_t *req, enum llhttp_errno e, const char *d,
+                        size_t n)
+{
+    size_t used = n;
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+        const char *pos = llhttp_get_error_pos(&conn->parser);
+        if (pos && pos >= d && pos <= d + n) used = (size_t)(pos - d);
+    }
+    vk_httpc_tunnel_t *t = conn->tun;
+    int upgraded = req->status == 101;
+    conn->req = NULL;
+    if (!upgraded) conn_close(conn);
+    finish_req(req, 0); /* tunnel_req_done */
+    if (!upgraded || conn->state == C_CLOSING || conn->tun != t || !t->open) return;
+    if (used < n) t->u.data_cb(d + used, n - used, t->u.data);
+}
+
+int vk_httpc_upgrade(vk_httpc_t *c, const vk_httpc_upgrade_t *u, vk_httpc_tunnel_t **out)
+{
+    *out = NULL;
+    if (c->closing) return VK_ECLOSED;
+    if (!u->response_cb || !u->data_cb) return VK_EINVALID;
+    vk_httpc_tunnel_t *t = vk_xcalloc(1, sizeof *t);
+    vk_httpc_call_t call = {
+        .method = u->method,
+        .path = u->path,
+        .headers = u->headers,
+        .timeout_ms = u->timeout_ms ? u->timeout_ms : 30000,
+        .done_cb = tunnel_req_done,
+        .data = t,
+    };
+    sbuf_t w = {0};
+    int rc = build_wire(c, &call, 1, &w);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    t->c = c;
+    t->u = *u;
+    t->u.method = t->u.path = NULL;
+    t->u.headers = NULL;
+    t->next = c->tunnels;
+    if (c->tunnels) c->tunnels->prev = t;
+    c->tunnels = t;
+    vk_httpc_req_t *req = req_new(c, &call, &w);
+    conn_t *conn = conn_new(c, 1);
+    conn->tun = t;
+    conn->req = req;
+    req->conn = conn;
+    t->conn = conn;
+    *out = t;
+    return 0;
+}
+
+int vk_httpc_tunnel_write(vk_httpc_tunnel_t *t, const void *bytes, size_t len)
+{
+    conn_t *conn = t->conn;
+    if (!t->open || !conn || conn->state == C_CLOSING || conn->pending_err) return VK_ECLOSED;
+    const char *p = bytes;
+    while (len) {
+        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+        int n = SSL_write(conn->ssl, p, chunk);
+        if (n <= 0) {
+            ERR_clear_error();
+            conn_defer_fail(conn, VK_EUNAVAILABLE);
+            return 0; /* close_cb reports it */
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (flush(conn) != 0) {
+        conn_defer_fail(conn, VK_EUNAVAILABLE);
+        return 0;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) > TUNNEL_HIGH_WATER) {
+        t->want_drain = 1;
+        return VK_EAGAIN;
+    }
+    return 0;
+}
+
+void vk_httpc_tunnel_pause(vk_httpc_tunnel_t *t, int paused)
+{
+    conn_t *conn = t->conn;
+    if (!t->open || !conn || conn->state == C_CLOSING) return;
+    if (paused) uv_read_stop((uv_stream_t *)&conn->tcp);
+    else uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
+}
+
+void vk_httpc_tunnel_close(vk_httpc_tunnel_t *t)
+{
+    if (!t) return;
+    vk_httpc_req_t *req = t->conn ? t->conn->req : NULL;
+    if (req && !t->open) {
+        req->done_cb = ignore_done;
+        t->conn->req = NULL;
+        tunnel_end(t, 0, 0);
+        finish_req(req, -ECANCELED);
+        return;
+    }
+    tunnel_end(t, 0, 0);
 }

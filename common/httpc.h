@@ -88,4 +88,48 @@ uv_loop_t *vk_httpc_loop(const vk_httpc_t *c);
 uint64_t vk_httpc_conns_opened(const vk_httpc_t *c);
 int vk_httpc_conns_open(const vk_httpc_t *c);
 
+/* ---- Upgraded connections (exec/attach/port-forward relay) ----
+ * A request with "Connection: Upgrade" on a connection of its own (never one
+ * of the keep-alive pool, and not counted in max_conns). When the server
+ * answers 101 the connection becomes a raw byte tunnel: bytes written go to
+ * the server verbatim (TLS-encrypted), bytes it sends arrive at data_cb. */
+typedef struct vk_httpc_tunnel vk_httpc_tunnel_t;
+
+typedef struct vk_httpc_upgrade {
+    const char *method;        /* "GET" (WebSocket) or "POST" (SPDY) */
+    const char *path;          /* path and query */
+    const char *const *headers; /* name, value, ..., NULL: must carry Connection
+                                  and Upgrade (and the protocol's own headers) */
+    uint64_t timeout_ms;       /* until the response head (0: 30000) */
+    /* Once, never from inside vk_httpc_upgrade: err < 0 (resp NULL: as for
+     * vk_httpc_done_cb), or the response. The tunnel is open only when err is
+     * 0 and resp->status is 101 (resp->body may then hold nothing); in every
+     * other case the tunnel handle is invalid once this returns. */
+    void (*response_cb)(int err, const vk_httpc_resp_t *resp, void *data);
+    /* Bytes from the server after the 101 (borrowed for the call). */
+    void (*data_cb)(const void *bytes, size_t len, void *data);
+    /* The server closed (err 0) or the connection failed (err < 0); the
+     * handle is invalid once this returns. Not called after
+     * vk_httpc_tunnel_close. */
+    void (*close_cb)(int err, void *data);
+    /* Once after vk_httpc_tunnel_write returned VK_EAGAIN, when the unsent
+     * bytes fell below the low-water mark. May be NULL. */
+    void (*drain_cb)(void *data);
+    void *data;
+} vk_httpc_upgrade_t;
+
+/* Opens a new connection and sends the upgrade request (u and its strings are
+ * copied). 0 and *out (a handle valid until response_cb says it is not, or
+ * close_cb ran, or vk_httpc_tunnel_close), or a negative error and no callback
+ * runs. */
+int vk_httpc_upgrade(vk_httpc_t *c, const vk_httpc_upgrade_t *u, vk_httpc_tunnel_t **out);
+/* Sends bytes through an open tunnel. 0, or VK_EAGAIN when more than 1 MiB is
+ * unsent (the bytes are queued anyway; drain_cb runs later), or VK_ECLOSED. */
+int vk_httpc_tunnel_write(vk_httpc_tunnel_t *t, const void *bytes, size_t len);
+/* Stops (paused 1) or resumes (0) reading from the server: flow control. */
+void vk_httpc_tunnel_pause(vk_httpc_tunnel_t *t, int paused);
+/* Closes the tunnel (or abandons the upgrade still waiting for its answer);
+ * no callback runs afterwards and t is invalid. */
+void vk_httpc_tunnel_close(vk_httpc_tunnel_t *t);
+
 #endif

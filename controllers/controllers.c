@@ -1065,14 +1065,13 @@ static void sync_cronjob(vk_controllers_t *k, const char *key, const char *ns, c
 
 /* What upstream stores as a StatefulSet's or DaemonSet's revision: the patch
  * {"spec":{"template":<template>,"$patch":"replace"}} that `kubectl rollout
- * undo` applies back (the template as Go encodes it: creationTimestamp null).
- * New reference. */
+ * undo` applies back (the template as Go encodes it: a zero creationTimestamp
+ * is omitted). New reference. */
 static json_t *revision_data(json_t *tmpl)
 {
     json_t *t = json_is_object(tmpl) ? json_deep_copy(tmpl) : json_object();
     json_t *m = json_object_get(t, "metadata");
-    if (!json_is_object(m)) json_object_set_new(t, "metadata", m = json_object());
-    if (!json_object_get(m, "creationTimestamp")) json_object_set_new(m, "creationTimestamp", json_null());
+    if (json_is_null(json_object_get(m, "creationTimestamp"))) json_object_del(m, "creationTimestamp");
     json_object_set_new(t, "$patch", json_string("replace"));
     return json_pack("{s:{s:o}}", "spec", "template", t);
 }
@@ -1131,12 +1130,12 @@ static json_t *find_revision(json_t *revs, const char *name)
 /* Makes sure a revision with data exists and is the newest: an equal older
  * one gets the next revision number (a rollback, as upstream), otherwise
  * "<owner>-<hash>" is created with labels (template labels plus
- * controller-revision-hash=hash) and the owner's annotations. name_out gets
- * its name. Returns 0, or -1 if that name is taken by a revision with other
- * data (a hash collision: the caller bumps status.collisionCount). */
+ * hash_label=hash) and the owner's annotations. name_out gets its name.
+ * Returns 0, or -1 if that name is taken by a revision with other data (a
+ * hash collision: the caller bumps status.collisionCount). */
 static int ensure_revision(vk_controllers_t *k, const char *key, json_t *owner, const char *kind,
-                           json_t *revs, json_t *data, const char *hash, char *name_out,
-                           size_t name_len)
+                           json_t *revs, json_t *data, const char *hash_label, const char *hash,
+                           char *name_out, size_t name_len)
 {
     long max = 0;
     json_t *equal = NULL;
@@ -1169,7 +1168,7 @@ static int ensure_revision(vk_controllers_t *k, const char *key, json_t *owner, 
         json_decref(labels);
         labels = json_object();
     }
-    json_object_set_new(labels, "controller-revision-hash", json_string(hash));
+    json_object_set_new(labels, hash_label, json_string(hash));
     json_t *m = json_pack("{s:s,s:s,s:o,s:[o]}", "name", name_out, "namespace",
                           mds(owner, "namespace"), "labels", labels, "ownerReferences",
                           owner_ref(owner, "apps/v1", kind));
@@ -1309,20 +1308,38 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
     const char *ut = json_string_value(at(spec, "updateStrategy", "type"));
     int on_delete = ut && !strcmp(ut, "OnDelete");
     long partition = intval(at(at(spec, "updateStrategy", "rollingUpdate"), "partition", NULL), 0);
-    /* The update revision: upstream hashes the revision's bytes (the patch as
-     * Go's encoding/json writes a map: sorted keys) and the collision count. */
+    /* The update revision: upstream hashes (FNV-1, not 1a) the revision's
+     * bytes, the patch as Go's encoding/json writes a map (sorted keys, HTML
+     * characters escaped), then the collision count in decimal. */
     json_t *revs = owned_revisions(k, set);
     json_t *data = revision_data(json_object_get(spec, "template"));
     long collision = intval(at(set, "status", "collisionCount"), 0);
     char *raw = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
-    char *hraw = vk_xmalloc(strlen(raw) + 32);
-    int hn = sprintf(hraw, "%s%ld", raw, collision);
-    char dec[16], hash[16], rev[300];
-    snprintf(dec, sizeof dec, "%u", vk_controllers_fnv32a(hraw, (size_t)hn));
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)raw; *c; c++) {
+        char esc[8];
+        const char *b = (const char *)c;
+        size_t bn = 1;
+        if (*c == '<' || *c == '>' || *c == '&') {
+            snprintf(esc, sizeof esc, "\\u%04x", *c);
+            b = esc;
+            bn = 6;
+        } else if (c[0] == 0xe2 && c[1] == 0x80 && (c[2] == 0xa8 || c[2] == 0xa9)) {
+            snprintf(esc, sizeof esc, "\\u%04x", c[2] == 0xa8 ? 0x2028 : 0x2029);
+            b = esc;
+            bn = 6;
+            c += 2;
+        }
+        for (size_t i = 0; i < bn; i++) h = (h * 16777619u) ^ (unsigned char)b[i];
+    }
+    char dec[24], hash[16], rev[300];
+    snprintf(dec, sizeof dec, "%ld", collision);
+    for (const char *c = dec; *c; c++) h = (h * 16777619u) ^ (unsigned char)*c;
+    snprintf(dec, sizeof dec, "%u", h);
     vk_controllers_safe_encode(dec, hash);
     free(raw);
-    free(hraw);
-    if (ensure_revision(k, key, set, "StatefulSet", revs, data, hash, rev, sizeof rev) < 0) {
+    if (ensure_revision(k, key, set, "StatefulSet", revs, data, "controller.kubernetes.io/hash",
+                        hash, rev, sizeof rev) < 0) {
         json_t *st = json_deep_copy(json_object_get(set, "status"));
         if (!json_is_object(st)) {
             json_decref(st);
@@ -1548,7 +1565,8 @@ static void sync_ds(vk_controllers_t *k, const char *key, const char *ns, const 
     vk_controllers_template_hash(at(ds, "spec", "template"), collision, hash);
     json_t *revs = owned_revisions(k, ds);
     json_t *data = revision_data(at(ds, "spec", "template"));
-    int rc = ensure_revision(k, key, ds, "DaemonSet", revs, data, hash, crname, sizeof crname);
+    int rc = ensure_revision(k, key, ds, "DaemonSet", revs, data, "controller-revision-hash", hash,
+                             crname, sizeof crname);
     json_decref(data);
     if (rc < 0) {
         json_t *st = json_deep_copy(json_object_get(ds, "status"));

@@ -43,6 +43,10 @@ struct vk_apiserver {
     vk_crdserve_t *crds;   /* custom resources */
     unsigned openapi_gen;  /* vk_crdserve_generation the OpenAPI was built at */
     int ready;
+    /* pods/exec|attach|portforward relay (vk_apiserver_config_t.pod_stream) */
+    void (*pod_stream)(void *arg, vk_http_req_t *req, const char *sub, const char *ns,
+                       const char *name);
+    void *pod_stream_arg;
     vk_gc_t *gc;           /* garbage collector (proxy/gc.h) */
     int closing;           /* ns_timer and gc still to stop before the free */
 };
@@ -97,6 +101,8 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
     r->pod_security_floor = (int)floor;
     r->pod_log = cfg ? cfg->pod_log : NULL;
     r->pod_log_arg = cfg ? cfg->pod_log_arg : NULL;
+    api->pod_stream = cfg ? cfg->pod_stream : NULL;
+    api->pod_stream_arg = cfg ? cfg->pod_stream_arg : NULL;
     if (!r->ca_pem) r->ca_pem = vk_xstrdup("");
     if (cfg && cfg->sa_key_file && vk_satoken_new(cfg->sa_key_file, NULL, &r->satoken))
         vk_log_warn("apiserver: cannot load %s: service-account tokens disabled",
@@ -327,6 +333,48 @@ static void method_not_allowed(vk_apiserver_t *api, vk_http_req_t *req)
                                            NULL, NULL));
 }
 
+/* pods/NAME/exec, attach, portforward: GET (WebSocket) or POST (SPDY)
+ * upgrades. As upstream, RBAC verb `create` on pods/<sub> whatever the method;
+ * the tenant pod must exist; then the relay (which always asks the host for the
+ * translation of this very pod, so no other pod is reachable) answers. */
+static void handle_pod_stream(vk_apiserver_t *api, vk_http_req_t *req, const vk_resource_t *res,
+                              const char *ns, const char *name, const char *sub)
+{
+    if (!ns || (strcmp(req->method, "GET") && strcmp(req->method, "POST"))) {
+        method_not_allowed(api, req);
+        return;
+    }
+    vk_rbac_attrs_t a = {
+        .user = req->user.name,
+        .groups = req->user.groups,
+        .verb = "create",
+        .api_group = "",
+        .resource = "pods",
+        .subresource = sub,
+        .namespace_ = ns,
+        .name = name,
+    };
+    if (!authorize(api, req, &a, res)) return;
+    char *key = vk_resources_key(res, ns, name);
+    vk_kv_t *kv;
+    int rc = vk_store_get(api->rest.store, key, &kv);
+    free(key);
+    if (rc) {
+        respond_status(api, req, vk_status_for_err(rc, res, name, NULL));
+        return;
+    }
+    vk_kv_unref(kv);
+    if (!api->pod_stream) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "pod %s %s is not available without a host: no host cluster runs this "
+                 "tenant's pods yet", name, sub);
+        respond_status(api, req, vk_status_new(400, "BadRequest", msg, NULL, NULL));
+        return;
+    }
+    api->pod_stream(api->pod_stream_arg, req, sub, ns, name);
+}
+
 /* /api/v1/... or /apis/G/V/...: seg[base..n) after the group-version. */
 static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char *group,
                             const char *version, char **seg, int n)
@@ -353,6 +401,11 @@ static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char 
     int namespaced = (res->flags & VK_RES_NAMESPACED) != 0;
     if (ns && !namespaced) {
         not_found(api, req);
+        return;
+    }
+    if (sub && n == 3 && (res->flags & VK_RES_LOG) &&
+        (!strcmp(sub, "exec") || !strcmp(sub, "attach") || !strcmp(sub, "portforward"))) {
+        handle_pod_stream(api, req, res, ns, name, sub);
         return;
     }
     if (sub && !((!strcmp(sub, "status") && (res->flags & VK_RES_STATUS)) ||

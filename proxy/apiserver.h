@@ -26,6 +26,13 @@ typedef struct vk_apiserver_config {
      * answer req. NULL: logs answer "not available without a host". */
     void (*pod_log)(void *arg, vk_http_req_t *req, const char *ns, const char *name);
     void *pod_log_arg;
+    /* Relays pods/NAME/exec, attach and portforward (sub) upgrade requests to
+     * the host pod (the syncer's relay); called after RBAC allowed `create` on
+     * pods/<sub> and the tenant pod was found; it must answer req. NULL: those
+     * answer "not available without a host". */
+    void (*pod_stream)(void *arg, vk_http_req_t *req, const char *sub, const char *ns,
+                       const char *name);
+    void *pod_stream_arg;
 } vk_apiserver_config_t;
 
 /* Creates the API layer over an open store (borrowed; must outlive it) and

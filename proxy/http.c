@@ -480,8 +480,8 @@ static void on_defer(uv_timer_t *t)
                 buf_free(&tmp);
             }
         }
-        if (c->active == r && r->state == R_STREAM && r->drain_pending && !r->stream_closed &&
-            c->unsent <= LOW_WATER) {
+        if (c->active == r && (r->state == R_STREAM || r->state == R_HIJACK) &&
+            r->drain_pending && !r->stream_closed && c->unsent <= LOW_WATER) {
             r->drain_pending = 0;
             r->on_drain(r->drain_arg, &r->pub);
         }
@@ -516,8 +516,8 @@ static void after_write(uv_write_t *w, int status)
         return;
     }
     ireq_t *r = c->active;
-    if (r && r->state == R_STREAM && r->drain_pending && c->unsent <= LOW_WATER &&
-        !r->stream_closed) {
+    if (r && (r->state == R_STREAM || r->state == R_HIJACK) && r->drain_pending &&
+        c->unsent <= LOW_WATER && !r->stream_closed) {
         r->drain_pending = 0;
         r->on_drain(r->drain_arg, &r->pub);
         return;
@@ -1506,6 +1506,14 @@ const char *vk_http_header(const vk_http_req_t *req, const char *name)
     return NULL;
 }
 
+const char *vk_http_header_nth(const vk_http_req_t *req, const char *name, size_t n)
+{
+    const ireq_t *r = (const ireq_t *)req;
+    for (size_t i = 0; i < r->nhdrs; i++)
+        if (!strcasecmp(r->hdrs[i].name, name) && n-- == 0) return r->hdrs[i].value;
+    return NULL;
+}
+
 const char *vk_http_query(const vk_http_req_t *req, const char *key)
 {
     const char *p = req->query;
@@ -1717,6 +1725,21 @@ int vk_http_raw_write(vk_http_req_t *req, const void *data, size_t len)
     r->bytes_out += len;
     if (c->closing) return VK_ECLOSED;
     return c->unsent > HIGH_WATER ? VK_EAGAIN : 0;
+}
+
+void vk_http_raw_pause(vk_http_req_t *req, int paused)
+{
+    ireq_t *r = (ireq_t *)req;
+    conn_t *c = r->c;
+    if (r->state != R_HIJACK || c->closing) return;
+    if (!paused) {
+        read_start(c);
+        return;
+    }
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
 }
 
 void vk_http_raw_close(vk_http_req_t *req)

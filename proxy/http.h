@@ -78,6 +78,9 @@ void vk_http_server_stop(vk_http_server_t *srv, void (*done_cb)(void *arg), void
 /* ---- Reading a request ---- */
 /* Header value (case-insensitive name), borrowed; NULL if absent. */
 const char *vk_http_header(const vk_http_req_t *req, const char *name);
+/* The n-th (from 0) value of a header that may repeat (X-Stream-Protocol-Version),
+ * borrowed; NULL when there are fewer. */
+const char *vk_http_header_nth(const vk_http_req_t *req, const char *name, size_t n);
 /* Percent-decoded query parameter (first occurrence), pool-owned; NULL if absent. */
 const char *vk_http_query(const vk_http_req_t *req, const char *key);
 
@@ -111,7 +114,14 @@ void vk_http_stream_end(vk_http_req_t *req);
 typedef void (*vk_http_raw_data_cb)(void *arg, const void *data, size_t len);
 int vk_http_hijack(vk_http_req_t *req, vk_http_raw_data_cb on_data, vk_http_stream_cb on_close,
                    void *arg);
+/* 0, or VK_EAGAIN when the client's unsent data is above the high-water mark
+ * (queued anyway; vk_http_stream_on_drain works on a hijacked request too), or
+ * VK_ECLOSED. */
 int vk_http_raw_write(vk_http_req_t *req, const void *data, size_t len);
+/* Stops (paused 1) or resumes (0) reading from the client: flow control. */
+void vk_http_raw_pause(vk_http_req_t *req, int paused);
+/* Ends the hijacked connection (after what was written is sent); req is
+ * invalid afterwards and on_close does not run. */
 void vk_http_raw_close(vk_http_req_t *req);
 
 /* ---- Local requests (in-process clients: controllers) ---- */

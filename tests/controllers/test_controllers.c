@@ -238,9 +238,81 @@ TEST(job_completes)
     env_close(&e);
 }
 
+/* Names as kube-controller-manager 1.36 gives them for the same manifests
+ * (observed on the e2e host cluster, see e2e/suites/55-controllers-host.sh):
+ * a Deployment's ReplicaSet (pod-template-hash), a StatefulSet's and a
+ * DaemonSet's ControllerRevision. The API layer's defaulting must store the
+ * templates as kube-apiserver does for these to match. */
+TEST(upstream_names)
+{
+    env_t e;
+    env_open(&e);
+    static const char *const objs[][2] = {
+        {"/apis/apps/v1/namespaces/default/deployments",
+         "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"h-basic\"},"
+         "\"spec\":{\"replicas\":0,\"selector\":{\"matchLabels\":{\"app\":\"h-basic\"}},\"template\":"
+         "{\"metadata\":{\"labels\":{\"app\":\"h-basic\"}},\"spec\":{\"containers\":[{\"name\":"
+         "\"nginx\",\"image\":\"nginx\"}]}}}}"},
+        {"/apis/apps/v1/namespaces/default/statefulsets",
+         "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"h-sts\"},"
+         "\"spec\":{\"replicas\":0,\"serviceName\":\"h-sts\",\"selector\":{\"matchLabels\":{\"app\":"
+         "\"h-sts\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"h-sts\"}},\"spec\":{"
+         "\"containers\":[{\"name\":\"c\",\"image\":\"nginx\",\"ports\":[{\"containerPort\":80}]}]}}}}"},
+        {"/apis/apps/v1/namespaces/default/daemonsets",
+         "{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"h-ds\"},"
+         "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"h-ds\"}},\"template\":{\"metadata\":{"
+         "\"labels\":{\"app\":\"h-ds\"}},\"spec\":{\"nodeSelector\":{\"no-such\":\"node\"},"
+         "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}"}};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *o = json_loads(objs[i][1], 0, NULL);
+        CHECK_EQ_INT(call(&e, "POST", objs[i][0], NULL, o, NULL), 201);
+        json_decref(o);
+    }
+    json_t *rs = NULL, *sts = NULL, *ds = NULL;
+    for (int i = 0; i < 100 && !(rs && sts && ds); i++) {
+        run_ms(&e, 50);
+        if (!rs) rs = get(&e, "/apis/apps/v1/namespaces/default/replicasets/h-basic-575855b5bf");
+        if (!sts) sts = get(&e, "/apis/apps/v1/namespaces/default/controllerrevisions/h-sts-7bc8f7784d");
+        if (!ds) ds = get(&e, "/apis/apps/v1/namespaces/default/controllerrevisions/h-ds-6c4c47bbd5");
+        if (rs && strcmp(json_string_value(json_object_get(rs, "kind")) ?: "", "ReplicaSet")) {
+            json_decref(rs);
+            rs = NULL;
+        }
+        if (sts && strcmp(json_string_value(json_object_get(sts, "kind")) ?: "", "ControllerRevision")) {
+            json_decref(sts);
+            sts = NULL;
+        }
+        if (ds && strcmp(json_string_value(json_object_get(ds, "kind")) ?: "", "ControllerRevision")) {
+            json_decref(ds);
+            ds = NULL;
+        }
+    }
+    CHECK(rs != NULL);
+    CHECK(sts != NULL);
+    CHECK(ds != NULL);
+    if (sts) {
+        json_t *l = json_object_get(json_object_get(sts, "metadata"), "labels");
+        CHECK_EQ_STR(json_string_value(json_object_get(l, "controller.kubernetes.io/hash")) ?: "",
+                     "7bc8f7784d");
+        CHECK_EQ_INT((int)json_integer_value(json_object_get(sts, "revision")), 1);
+        json_t *t = json_object_get(json_object_get(json_object_get(sts, "data"), "spec"), "template");
+        CHECK_EQ_STR(json_string_value(json_object_get(t, "$patch")) ?: "", "replace");
+    }
+    if (ds) {
+        json_t *l = json_object_get(json_object_get(ds, "metadata"), "labels");
+        CHECK_EQ_STR(json_string_value(json_object_get(l, "controller-revision-hash")) ?: "",
+                     "6c4c47bbd5");
+    }
+    json_decref(rs);
+    json_decref(sts);
+    json_decref(ds);
+    env_close(&e);
+}
+
 int main(void)
 {
     RUN(deployment_rs_pods_status);
     RUN(job_completes);
+    RUN(upstream_names);
     TEST_EXIT();
 }

@@ -274,9 +274,10 @@ $K -n $NS set image sts/db c=nginx:1.25 >/dev/null
 if out=$(timeout 60 $K -n $NS rollout status sts/db --timeout=55s 2>&1); then ok sts-rolling-update; else nok sts-rolling-update "$(tail -c 300 <<<"$out")"; fi
 imgs=$($K -n $NS get pods -l app=db -o jsonpath='{range .items[*]}{.spec.containers[0].image} {end}')
 if [ "$imgs" = "nginx:1.25 nginx:1.25 nginx:1.25 " ]; then ok sts-updated-pods; else nok sts-updated-pods "$imgs"; fi
-# ControllerRevisions: one per template, named <set>-<hash>, labelled with the
-# hash; pods carry the revision name; status names the current/update revision.
-revs=$($K -n $NS get controllerrevisions -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].name=="db")]}{.revision}:{.metadata.name}:{.metadata.labels.controller-revision-hash}:{.metadata.ownerReferences[0].kind} {end}')
+# ControllerRevisions: one per template, named <set>-<hash>, labelled
+# controller.kubernetes.io/hash=<hash>; pods carry controller-revision-hash=<the
+# revision name>; status names the current/update revision.
+revs=$($K -n $NS get controllerrevisions -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].name=="db")]}{.revision}:{.metadata.name}:{.metadata.labels.controller\.kubernetes\.io/hash}:{.metadata.ownerReferences[0].kind} {end}')
 r2=$(tr ' ' '\n' <<<"$revs" | grep '^2:' | cut -d: -f2)
 cur=$($K -n $NS get sts db -o jsonpath='{.status.currentRevision}/{.status.updateRevision}')
 plabels=$($K -n $NS get pods -l app=db -o jsonpath='{range .items[*]}{.metadata.labels.controller-revision-hash} {end}')
