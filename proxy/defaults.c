@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "proxy/quantity.h"
 
 /* Returns the member key of o when o is an object, else NULL (borrowed). */
 static json_t *member(const json_t *o, const char *key)
@@ -553,9 +554,10 @@ static void defaults_crd(json_t *obj)
 
 void vk_defaults_apply(const char *group, const char *version, const char *kind, json_t *obj)
 {
-    (void)version;
     if (!group || !kind || !json_is_object(obj))
         return;
+    /* Decoding canonicalises quantities ("0.5" -> "500m") before defaulting. */
+    vk_quantity_canon_object(group, version ? version : "", kind, obj, NULL);
     if (!*group)
         defaults_core(kind, obj);
     else if (!strcmp(group, "apps"))

@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/mem.h"
+#include "proxy/quantity.h"
 
 /* Seconds of Go's zero time.Time (0001-01-01T00:00:00Z) since the Unix epoch. */
 #define GO_ZERO_TIME_SECONDS (-62135596800LL)
@@ -20,6 +21,7 @@ typedef struct {
     size_t errlen;
     int rc;          /* first error */
     size_t budget;   /* JSON values we may still create */
+    const char *quantity_why; /* static message when a Quantity did not parse */
 } dec_t;
 
 typedef struct {
@@ -342,9 +344,22 @@ static json_t *decode_special(dec_t *d, const vk_schema_msg_t *m, const uint8_t 
     case VK_SM_QUANTITY:
         if (parse_small(d, m, b, n, &s))
             return NULL;
-        if (!s.seen[1] || s.n[1] == 0)
+        if (!s.seen[1])
             return json_string("0");
-        return utf8_string(s.b[1], s.n[1]);
+        {
+            /* As Quantity.Unmarshal: parsed, so the JSON holds the canonical form. */
+            char *c;
+            const char *why = "";
+            if (vk_quantity_canonical((const char *)s.b[1], s.n[1], &c, &why) != 0) {
+                if (!d->rc)
+                    d->quantity_why = why;
+                fail(d, VK_EBADREQUEST, "protobuf: %s: %s", m->name, why);
+                return NULL;
+            }
+            json_t *q = json_string(c);
+            free(c);
+            return q;
+        }
     case VK_SM_INTORSTRING:
         if (parse_small(d, m, b, n, &s))
             return NULL;
@@ -818,6 +833,9 @@ int vk_pb_decode(const void *body, size_t len, json_t **out, char *err, size_t e
     json_t *obj = decode_msg(&d, m, raw, rawn, 0);
     if (!obj || d.rc) {
         json_decref(obj);
+        if (d.quantity_why && d.errlen) /* kube-apiserver's decoding error */
+            snprintf(d.err, d.errlen, "%s in version \"%s\" cannot be handled as a %s: %s", kind,
+                     version, kind, d.quantity_why);
         return d.rc ? d.rc : VK_EBADREQUEST;
     }
     if (!json_is_object(obj)) {

@@ -9,7 +9,8 @@
  * non-omitempty zero values kept, absent pointers omitted, Time/MicroTime as
  * RFC3339, Quantity and Duration as strings, IntOrString as number or string,
  * RawExtension/FieldsV1 as embedded JSON, bytes as base64, int64 as numbers.
- * Quantities are passed through as sent (not re-canonicalized).
+ * Quantities are parsed and canonicalised as kube-apiserver does
+ * (proxy/quantity.h): "0.5" decodes as "500m"; an invalid one is a 400.
  *
  * Input is untrusted: nesting depth and output size are bounded. Called by
  * the REST layer (proxy/) when decoding request bodies. Stateless, thread-safe. */

@@ -1,5 +1,5 @@
-/* schema: the schemas of the built-in Kubernetes kinds (k8s.io/api GA
- * versions, apimachinery meta/v1, runtime, resource, intstr, and
+/* schema: the schemas of the built-in Kubernetes kinds (k8s.io/api, every
+ * version: GA, beta and alpha; apimachinery meta/v1, runtime, resource, intstr, and
  * apiextensions/v1), as static tables generated at build time by
  * tools/k8s-schema/gen.py from the upstream generated.proto files and Go
  * struct tags (never committed). Per message: fields with protobuf number,
@@ -40,6 +40,7 @@ enum {
     VK_SF_OMITEMPTY = 1 << 3, /* Go json omitempty */
     VK_SF_INLINE = 1 << 4,    /* Go embedded json:",inline": fields merge into the parent */
     VK_SF_OPTIONAL = 1 << 5,  /* +optional marker */
+    VK_SF_RESOURCELIST = 1 << 6, /* a core/v1 ResourceList: defaulting rounds values up to 1m */
 };
 
 /* Messages whose JSON form is special (custom Go MarshalJSON). */
@@ -81,6 +82,7 @@ typedef struct vk_schema_msg {
     uint16_t nfields;
     uint8_t special;      /* VK_SM_... */
     const char *struct_type; /* +structType: "atomic", "granular" or NULL */
+    uint8_t has_quantity;    /* 1 when a resource.Quantity is reachable from here */
 } vk_schema_msg_t;
 
 typedef struct vk_schema_kind {

@@ -36,8 +36,9 @@ else
     nok fixtures-current "go not installed"
 fi
 
-# ---- 1b. upstream round-trip test data (every field of every GA kind filled):
-# k8s.io/api testdata/HEAD/<group>.<version>.<Kind>.pb decodes to the .json next to it.
+# ---- 1b. upstream round-trip test data (every field of every kind filled, GA,
+# beta and alpha): k8s.io/api testdata/HEAD/<group>.<version>.<Kind>.pb, the
+# apimachinery protobuf serializer's output, decodes to the .json next to it.
 PBCHECK=$ROOT/build/test/protobuf/pbcheck
 if [ ! -x "$PBCHECK" ]; then nok upstream-testdata "$PBCHECK not built (make test-build)"
 else
@@ -45,11 +46,16 @@ else
     ext=$(tools/k8s-schema/fetch.sh k8s.io/apiextensions-apiserver@v0.33.4 2>>"$D/fetch.err")
     if [ -z "$api" ] || [ -z "$ext" ]; then nok upstream-testdata "$(cat "$D/fetch.err")"
     else
-        # GA versions only (the schema tables hold those); WatchEvent is no request body.
+        # Every k8s.io/api version and apiextensions v1 (the schema tables hold
+        # those; apiextensions v1beta1 is served by no current kube-apiserver);
+        # WatchEvent is no request body.
         files=$(ls "$api"/testdata/HEAD/*.pb "$ext"/pkg/apis/testdata/HEAD/*.pb |
-                grep -E '\.v[0-9]+\.[A-Z][A-Za-z]*\.pb$' | grep -v 'WatchEvent')
+                grep -E '\.v[0-9]+((alpha|beta)[0-9]+)?\.[A-Z][A-Za-z]*\.pb$' |
+                grep -v -e 'WatchEvent' -e 'apiextensions\.k8s\.io\.v1beta1\.')
         n=$(wc -l <<<"$files")
-        [ "$n" -ge 80 ] && ok upstream-testdata-found || nok upstream-testdata-found "only $n files"
+        nbeta=$(grep -cE '\.v[0-9]+(alpha|beta)[0-9]+\.' <<<"$files")
+        [ "$n" -ge 170 ] && [ "$nbeta" -ge 80 ] && ok upstream-testdata-found ||
+            nok upstream-testdata-found "only $n files ($nbeta beta/alpha)"
         # shellcheck disable=SC2086
         "$PBCHECK" $files
     fi

@@ -2,7 +2,7 @@
 """k8s-schema: generates vkube's Kubernetes schema tables (build/gen/proxy/schema_gen.c).
 
 Reads, from the Go module cache (filled by `go mod download`), the
-generated.proto files of k8s.io/api (GA versions), k8s.io/apimachinery
+generated.proto files of k8s.io/api (every version: GA, beta and alpha), k8s.io/apimachinery
 (meta/v1, runtime, resource, intstr) and k8s.io/apiextensions-apiserver
 (apiextensions/v1), plus the Go struct tags of the same packages (for JSON
 names, omitempty, pointers and inline embedding, which the .proto files do
@@ -248,7 +248,7 @@ def main():
         if not os.path.isdir(gdir):
             continue
         for ver in sorted(os.listdir(gdir)):
-            if re.fullmatch(r"v\d+", ver) and os.path.exists(os.path.join(gdir, ver, "generated.proto")):
+            if re.fullmatch(r"v\d+((alpha|beta)\d+)?", ver) and os.path.exists(os.path.join(gdir, ver, "generated.proto")):
                 sources.append(os.path.join(gdir, ver))
     for sub in ("pkg/apis/meta/v1", "pkg/runtime", "pkg/api/resource", "pkg/util/intstr",
                 "pkg/runtime/schema"):
@@ -321,6 +321,8 @@ def main():
                 flags.append("VK_SF_INLINE")
             if "optional" in f["markers"]:
                 flags.append("VK_SF_OPTIONAL")
+            if g["gotype"].lstrip("*").split(".")[-1] == "ResourceList":
+                flags.append("VK_SF_RESOURCELIST")
             mk = f["markers"]
             ps = (mk.get("patchStrategy") or [None])[0]
             pk = (mk.get("patchMergeKey") or [None])[0]
@@ -342,13 +344,26 @@ def main():
             nf += 1
     o.append("};")
     o.append("")
+    # Messages that hold a resource.Quantity somewhere below them (the write
+    # path canonicalises quantities and skips everything else).
+    has_q = {n for n in names if SPECIALS.get(n) == "VK_SM_QUANTITY"}
+    changed = True
+    while changed:
+        changed = False
+        for n in names:
+            if n in has_q or SPECIALS.get(n):
+                continue
+            if any(f["ref"] in has_q for f in msgs[n]["fields"]):
+                has_q.add(n)
+                changed = True
     o.append("const vk_schema_msg_t vk_schema_gen_msgs[] = {")
     for n in names:
         m = msgs[n]
         special = SPECIALS.get(n, "VK_SM_WRAPLIST" if m["wrapper"] else "VK_SM_NONE")
         st = (m["markers"].get("structType") or [None])[0]
-        o.append("    {%s, %s, %d, %d, %s, %s}," % (c_str(n), c_str(m["doc"] or None), first[n],
-                                                  len(m["fields"]), special, c_str(st)))
+        o.append("    {%s, %s, %d, %d, %s, %s, %d}," % (c_str(n), c_str(m["doc"] or None), first[n],
+                                                      len(m["fields"]), special, c_str(st),
+                                                      1 if n in has_q else 0))
     o.append("};")
     o.append("const size_t vk_schema_gen_nmsgs = %d;" % len(names))
     o.append("")
