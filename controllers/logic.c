@@ -102,9 +102,12 @@ static json_t *quantity_fields(const char *str)
     const char *p = str;
     int positive = 1;
     if (*p == '+' || *p == '-') positive = *p++ == '+';
+    /* As Go's parseQuantityString: leading zeros go ("0" if nothing is left). */
+    while (*p == '0') p++;
     const char *num = p;
     while (*p >= '0' && *p <= '9') p++;
     size_t nnum = (size_t)(p - num);
+    if (!nnum) num = "0", nnum = 1;
     const char *denom = p;
     size_t nden = 0;
     if (*p == '.') {
@@ -112,10 +115,6 @@ static json_t *quantity_fields(const char *str)
         while (*p >= '0' && *p <= '9') p++;
         nden = (size_t)(p - denom);
     }
-    if (!nnum && !nden) return NULL;
-    /* Go strips leading zeros of num (keeping one) and trailing zeros of denom. */
-    while (nnum > 1 && *num == '0') num++, nnum--;
-    while (nden && denom[nden - 1] == '0') nden--;
     const char *suf = p;
     static const struct {
         const char *suf;
@@ -135,7 +134,15 @@ static json_t *quantity_fields(const char *str)
             exp = sufs[i].exp;
             format = sufs[i].format;
         }
-    if (!format) return NULL; /* exponent forms (1e3) are not reproduced */
+    if (!format && (*suf == 'e' || *suf == 'E') && suf[1]) {
+        char *end;
+        long e = strtol(suf + 1, &end, 10);
+        if (*end || e < -1000 || e > 1000) return NULL;
+        base = 10;
+        exp = (int)e;
+        format = "DecimalExponent";
+    }
+    if (!format) return NULL;
     int precision, scale = 0;
     long long mantissa = 1;
     if (base == 10) {
