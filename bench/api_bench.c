@@ -21,9 +21,10 @@
  *       each run, except the last one with --keep (its PID goes to PIDFILE).
  *       Prints "coldstart MEDIAN_MS MIN_MS MAX_MS N (...)", with the CPU time
  *       the process used until ready (independent of other load).
- *   api_bench fill --port P --ca F --cert F --key F --ns NS --count N
- *       creates namespace NS and N pods in it (p-0 ...) with 64 clients, the
- *       pods of the run's 10,000-pod phase; for building a fixture.
+ *   api_bench fill --port P --ca F --cert F --key F --ns NS --count N [--clients C]
+ *       creates namespace NS and N pods in it (p-0 ...) with C clients
+ *       (default 64), the pods of the run's 10,000-pod phase; for building a
+ *       fixture or timing creates alone.
  *
  * Figures are printed, never asserted. The first unexpected response of each
  * phase is printed to stderr (status and the start of the body). */
@@ -856,7 +857,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: api_bench run|coldstart|fill --port P --ca F --cert F --key F "
                     "[--results FILE] [--secs S] [--pid NAME=PID]... [--runs N] [--keep PIDFILE] "
-                    "[--ns NS --count N] [-- CMD...]\n");
+                    "[--ns NS --count N --clients C] [-- CMD...]\n");
     return 2;
 }
 
@@ -870,6 +871,7 @@ int main(int argc, char **argv)
     char **cmd = NULL;
     const char *fill_ns = NULL;
     long fill_n = 0;
+    int fill_c = MAX_CLIENTS;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
@@ -888,6 +890,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--keep")) keep = v;
         else if (!strcmp(a, "--ns")) fill_ns = v;
         else if (!strcmp(a, "--count")) fill_n = atol(v);
+        else if (!strcmp(a, "--clients")) fill_c = atoi(v);
         else if (!strcmp(a, "--pid") && npids < MAX_PIDS && strchr(v, '=')) {
             names[npids] = strndup(v, (size_t)(strchr(v, '=') - v));
             pids[npids++] = atoi(strchr(v, '=') + 1);
@@ -919,8 +922,9 @@ int main(int argc, char **argv)
         if (!fill_ns || fill_n <= 0) return usage();
         result_t r;
         make_namespace(&b, fill_ns);
-        run_phase(&b, OP_FILL, MAX_CLIENTS, fill_ns, fill_n, &r);
-        printf("fill %ld pods: %.0f/s, %ld errors\n", r.n, r.rps, r.errors);
+        run_phase(&b, OP_FILL, fill_c, fill_ns, fill_n, &r);
+        printf("fill %ld pods, %d clients: %.0f/s p50 %.2f ms p99 %.2f ms, %ld errors\n", r.n,
+               fill_c, r.rps, r.p50, r.p99, r.errors);
         rc = r.errors ? 1 : 0;
     } else if (!strcmp(mode, "coldstart")) {
         if (!cmd || !*cmd) return usage();

@@ -238,7 +238,15 @@ static void obj_key(json_t *obj, char *buf, size_t n)
 /* The object to cache and report: obj transformed (a new reference). */
 static json_t *inf_transform(vk_client_informer_t *inf, json_t *obj)
 {
-    if (!inf->transform) return json_incref(obj);
+    if (!inf->transform) {
+        /* managedFields only: a shallow copy (the rest is shared). */
+        json_t *md = json_object_get(obj, "metadata");
+        if (!json_object_get(md, "managedFields")) return json_incref(obj);
+        json_t *t = json_copy(obj), *m = json_copy(md);
+        json_object_del(m, "managedFields");
+        json_object_set_new(t, "metadata", m);
+        return t;
+    }
     json_t *t = inf->transform(inf->transform_arg, obj);
     assert(t);
     return t;

@@ -74,6 +74,10 @@ typedef void (*vk_client_informer_cb)(void *arg, int type, json_t *obj);
  * list is in the cache. Freed by vk_client_close. */
 vk_client_informer_t *vk_client_informer_new(vk_client_t *c, const char *collection_path,
                                vk_client_informer_cb on_change, void (*on_synced)(void *arg), void *arg);
+/* Cached objects never hold metadata.managedFields (often half of an object;
+ * no in-process caller reads it, and an update without it keeps the stored
+ * one, as in kube-apiserver). */
+
 /* The informer lists in pages of VK_CLIENT_PAGE items (limit + continue), one
  * page per loop turn, so that a large collection neither blocks the loop (other
  * requests, /readyz, are served between pages) nor is held as one huge

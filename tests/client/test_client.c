@@ -194,6 +194,8 @@ TEST(informer_sees_changes)
     vk_client_create(e.cl, coll, o, on_res, &r);
     wait_res(&e, &r);
     json_decref(o);
+    /* The stored object has managedFields (the cache drops them, below). */
+    CHECK(json_object_get(json_object_get(r.obj, "metadata"), "managedFields") != NULL);
     seen_t s = {0};
     vk_client_informer_t *inf = vk_client_informer_new(e.cl, coll, on_change, on_synced, &s);
     for (int i = 0; i < 1000 && !s.synced; i++) uv_run(&e.loop, UV_RUN_ONCE);
@@ -203,6 +205,11 @@ TEST(informer_sees_changes)
     CHECK(base >= 1);
     CHECK_EQ_INT(s.added, base);
     CHECK(vk_client_informer_get(inf, "default", "pre") != NULL);
+    /* Without a transform the cache still drops managedFields. */
+    json_t *pre = vk_client_informer_get(inf, "default", "pre");
+    CHECK(json_object_get(json_object_get(pre, "metadata"), "managedFields") == NULL);
+    CHECK(json_object_get(json_object_get(pre, "metadata"), "uid") != NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(pre, "data"), "k")), "0");
     o = cm("w", "1");
     r.done = 0;
     vk_client_create(e.cl, coll, o, on_res, &r);
