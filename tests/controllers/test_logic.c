@@ -120,6 +120,67 @@ TEST(template_hash_upstream)
     json_decref(t);
 }
 
+/* A template with most PodSpec fields (sidecar init containers, probes of
+ * every kind, ephemeral volume claim templates with their own ObjectMeta, CSI,
+ * image volumes, affinity, spread constraints, resource claims, overhead,
+ * hugepages, host aliases, DNS config): hash from upstream's own code. */
+TEST(template_hash_upstream_wide)
+{
+    json_error_t err;
+    json_t *t = json_loads(
+        "{\"metadata\":{\"labels\":{\"a\":\"b\"},\"finalizers\":[\"x/y\"],\"name\":\"ignored\",\"namespace\":\"ns\"},\"s"
+        "pec\":{\"hostAliases\":[{\"ip\":\"1.2.3.4\",\"hostnames\":[\"a\",\"b\"]}],\"dnsConfig\":{\"nameservers\":[\""
+        "1.1.1.1\"],\"searches\":[\"s\"],\"options\":[{\"name\":\"ndots\",\"value\":\"2\"},{\"name\":\"edns0\"}]},\"rea"
+        "dinessGates\":[{\"conditionType\":\"x.io/ok\"}],\"overhead\":{\"cpu\":\"250m\",\"memory\":\"120Mi\"},\"os\""
+        ":{\"name\":\"linux\"},\"hostUsers\":false,\"schedulingGates\":[{\"name\":\"g\"}],\"priorityClassName\":\""
+        "high\",\"priority\":1000,\"preemptionPolicy\":\"Never\",\"runtimeClassName\":\"kata-clh\",\"activeDead"
+        "lineSeconds\":100,\"automountServiceAccountToken\":false,\"shareProcessNamespace\":true,\"hostPI"
+        "D\":false,\"hostIPC\":false,\"hostNetwork\":false,\"setHostnameAsFQDN\":true,\"subdomain\":\"sub\",\"h"
+        "ostname\":\"h\",\"securityContext\":{\"seccompProfile\":{\"type\":\"RuntimeDefault\"},\"appArmorProfil"
+        "e\":{\"type\":\"Localhost\",\"localhostProfile\":\"p\"},\"windowsOptions\":{\"gmsaCredentialSpecName\":"
+        "\"g\",\"hostProcess\":false},\"supplementalGroups\":[1,2],\"fsGroupChangePolicy\":\"OnRootMismatch\""
+        ",\"seLinuxOptions\":{\"level\":\"s0:c1\"},\"runAsGroup\":3},\"resourceClaims\":[{\"name\":\"gpu\",\"resou"
+        "rceClaimTemplateName\":\"t\"}],\"initContainers\":[{\"name\":\"side\",\"image\":\"envoy\",\"restartPolic"
+        "y\":\"Always\",\"resizePolicy\":[{\"resourceName\":\"cpu\",\"restartPolicy\":\"NotRequired\"}],\"stdin\":"
+        "true,\"tty\":true,\"workingDir\":\"/w\"}],\"containers\":[{\"name\":\"c\",\"image\":\"nginx\",\"ports\":[{\"c"
+        "ontainerPort\":53,\"hostPort\":53,\"hostIP\":\"127.0.0.1\",\"protocol\":\"UDP\",\"name\":\"dns\"}],\"lifec"
+        "ycle\":{\"postStart\":{\"httpGet\":{\"path\":\"/x\",\"port\":8080,\"host\":\"h\",\"scheme\":\"HTTPS\",\"httpHe"
+        "aders\":[{\"name\":\"A\",\"value\":\"b\"}]}},\"preStop\":{\"tcpSocket\":{\"port\":\"p\"}},\"stopSignal\":\"SIG"
+        "TERM\"},\"livenessProbe\":{\"grpc\":{\"port\":9000,\"service\":\"s\"},\"terminationGracePeriodSeconds\""
+        ":5},\"resources\":{\"claims\":[{\"name\":\"gpu\",\"request\":\"r\"}],\"limits\":{\"nvidia.com/gpu\":\"2\",\"h"
+        "ugepages-2Mi\":\"100Mi\"}},\"volumeDevices\":[{\"name\":\"blk\",\"devicePath\":\"/dev/x\"}],\"volumeMoun"
+        "ts\":[{\"name\":\"e\",\"mountPath\":\"/e\",\"mountPropagation\":\"HostToContainer\",\"recursiveReadOnly\""
+        ":\"Disabled\",\"readOnly\":true,\"subPathExpr\":\"$(POD)\"}],\"securityContext\":{\"privileged\":false"
+        ",\"readOnlyRootFilesystem\":true,\"procMount\":\"Default\",\"seccompProfile\":{\"type\":\"Unconfined\""
+        "}}}],\"volumes\":[{\"name\":\"e\",\"ephemeral\":{\"volumeClaimTemplate\":{\"metadata\":{\"labels\":{\"v\":"
+        "\"1\"}},\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],\"storageClassName\":\"fast\",\"resources\":{\"requ"
+        "ests\":{\"storage\":\"1Gi\"}},\"volumeMode\":\"Block\"}}}},{\"name\":\"csi\",\"csi\":{\"driver\":\"d\",\"readO"
+        "nly\":true,\"volumeAttributes\":{\"k\":\"v\",\"a\":\"z\"},\"nodePublishSecretRef\":{\"name\":\"s\"}}},{\"nam"
+        "e\":\"dapi\",\"downwardAPI\":{\"items\":[{\"path\":\"cpu\",\"resourceFieldRef\":{\"containerName\":\"c\",\"r"
+        "esource\":\"requests.cpu\",\"divisor\":\"1m\"}}],\"defaultMode\":420}},{\"name\":\"nfs\",\"nfs\":{\"server"
+        "\":\"s\",\"path\":\"/p\",\"readOnly\":true}},{\"name\":\"img\",\"image\":{\"reference\":\"r:1\",\"pullPolicy\":"
+        "\"IfNotPresent\"}}],\"affinity\":{\"nodeAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecut"
+        "ion\":{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"k\",\"operator\":\"In\",\"values\":[\"a\",\""
+        "b\"]}],\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"n\"]}]}]},\"preferred"
+        "DuringSchedulingIgnoredDuringExecution\":[{\"weight\":1,\"preference\":{\"matchExpressions\":[{\"k"
+        "ey\":\"z\",\"operator\":\"Exists\"}]}}]},\"podAffinity\":{\"requiredDuringSchedulingIgnoredDuringExe"
+        "cution\":[{\"labelSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"NotIn\",\"values\":[\"x\""
+        "]}]},\"namespaces\":[\"n1\"],\"namespaceSelector\":{},\"topologyKey\":\"zone\",\"matchLabelKeys\":[\"po"
+        "d-template-hash\"]}]}},\"topologySpreadConstraints\":[{\"maxSkew\":2,\"topologyKey\":\"z\",\"whenUns"
+        "atisfiable\":\"ScheduleAnyway\",\"minDomains\":2,\"nodeAffinityPolicy\":\"Honor\",\"nodeTaintsPolicy"
+        "\":\"Ignore\",\"matchLabelKeys\":[\"a\"]}],\"tolerations\":[{\"key\":\"t\",\"operator\":\"Equal\",\"value\":\""
+        "v\",\"effect\":\"NoExecute\",\"tolerationSeconds\":60}],\"imagePullSecrets\":[{\"name\":\"reg\"}]}}",
+        0, &err);
+    CHECK(t != NULL);
+    char h[16];
+    vk_controllers_template_hash(t, -1, h);
+    CHECK_EQ_STR(h, "844897b54c");
+    int exact = 0;
+    free(vk_controllers_template_dump(t, &exact));
+    CHECK(exact);
+    json_decref(t);
+}
+
 TEST(int_or_percent)
 {
     json_t *p25 = json_string("25%"), *n3 = json_integer(3), *bad = json_string("x%");
@@ -226,6 +287,7 @@ int main(void)
     RUN(safe_encode);
     RUN(template_hash);
     RUN(template_hash_upstream);
+    RUN(template_hash_upstream_wide);
     RUN(int_or_percent);
     RUN(surge_unavailable);
     RUN(rolling_arithmetic);
