@@ -38,6 +38,7 @@ struct vk_gc {
     json_t *retry;     /* keys looked at again after RETRY_MS -> true */
     json_t *busy;      /* key -> requests in flight for it */
     json_t *again;     /* keys queued while busy -> true */
+    json_t *conflicts; /* key -> conflicts in a row (409: looked at again at once) */
     uv_timer_t run_timer;   /* runs the queue on the next turn */
     uv_timer_t retry_timer; /* retries and relists */
     int run_armed, retry_armed;
@@ -417,8 +418,22 @@ static void on_reply(void *arg, int status, json_t *obj)
         vk_log_debug("gc: %s: request answered %d: looking again later", q->key, status);
     }
     orphan_t *o = q->orphan;
+    const char *again = o ? o->key : q->key;
+    /* A conflict means the object changed under us: look again at once, unless
+     * that keeps happening. Anything else waits RETRY_MS. */
+    json_t *cn = json_object_get(gc->conflicts, again);
+    int conflicts = cn ? (int)json_integer_value(cn) : 0;
+    if (ok) json_object_del(gc->conflicts, again);
+    else if (status == 409 && conflicts < 5)
+        json_object_set_new(gc->conflicts, again, json_integer(conflicts + 1));
     busy_done(gc, q->key);
-    if (!ok) retry_later(gc, o ? o->key : q->key);
+    if (!ok && status == 409 && conflicts < 5) {
+        if (json_object_get(gc->busy, again)) json_object_set_new(gc->again, again, json_true());
+        else enqueue(gc, again);
+    } else if (!ok) {
+        json_object_del(gc->conflicts, again);
+        retry_later(gc, again);
+    }
     free(q->key);
     free(q);
     if (o) {
@@ -663,11 +678,16 @@ static void process(vk_gc_t *gc, const char *key)
     }
     int64_t rev = 0;
     json_t *o = load(gc, key, &rev);
-    if (!o) return;
+    if (!o) {
+        json_object_del(gc->conflicts, key);
+        return;
+    }
     if (deleting_with(o, "orphan")) do_orphan(gc, key, o);
     else if (deleting_with(o, "foregroundDeletion")) do_foreground(gc, key, o, rev);
     else if (!deleting(o)) do_dependent(gc, key, o, rev);
     json_decref(o);
+    /* Nothing left to do for the key: forget its conflicts. */
+    if (!json_object_get(gc->busy, key)) json_object_del(gc->conflicts, key);
 }
 
 static void run_cb(uv_timer_t *t)
@@ -726,6 +746,7 @@ vk_gc_t *vk_gc_start(uv_loop_t *loop, vk_store_t *store, const vk_resources_t *r
     gc->retry = json_object();
     gc->busy = json_object();
     gc->again = json_object();
+    gc->conflicts = json_object();
     gc->client = vk_client_new(loop, handler, ctx,
                                "system:serviceaccount:kube-system:generic-garbage-collector",
                                groups);
@@ -751,6 +772,7 @@ static void release(vk_gc_t *gc)
     json_decref(gc->retry);
     json_decref(gc->busy);
     json_decref(gc->again);
+    json_decref(gc->conflicts);
     free(gc);
     if (done) done(arg);
 }
