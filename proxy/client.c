@@ -610,58 +610,83 @@ void vk_client_informer_set_page_size(vk_client_informer_t *inf, int limit)
     inf->page = limit > 0 ? limit : 0;
 }
 
-/* Copies the value at the dotted path from src into dst (creating the
- * intermediate objects); nothing if src lacks it. */
-static void keep_path(json_t *dst, json_t *src, const char *path)
+/* The first segment of path into seg (NUL-terminated); returns the rest after
+ * the dot, or NULL for the last segment; *ok = 0 if the segment is too long. */
+static const char *path_seg(const char *path, char *seg, size_t cap, int *ok)
+{
+    const char *dot = strchr(path, '.');
+    size_t n = dot ? (size_t)(dot - path) : strlen(path);
+    *ok = n < cap;
+    if (!*ok) return NULL;
+    memcpy(seg, path, n);
+    seg[n] = 0;
+    return dot ? dot + 1 : NULL;
+}
+
+/* 1 if the value at path below v exists (through objects, and through arrays
+ * in any element). */
+static int has_path(json_t *v, const char *path)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) if (has_path(e, path)) return 1;
+        return 0;
+    }
+    char seg[256];
+    int ok;
+    const char *rest = path_seg(path, seg, sizeof seg, &ok);
+    json_t *c = ok && json_is_object(v) ? json_object_get(v, seg) : NULL;
+    if (!c) return 0;
+    return rest ? has_path(c, rest) : 1;
+}
+
+/* Copies into dst (an object) the value at path below src (an object). Through
+ * an array the rest of the path applies to each element, into an array of the
+ * same length (so that two paths into one array stay aligned). Parents are
+ * created only when the leaf is there. */
+static void keep_in(json_t *dst, json_t *src, const char *path)
 {
     char seg[256];
-    /* Nothing (not even empty parents) unless the leaf is there. */
-    json_t *probe = src;
-    for (const char *p = path; probe;) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof seg || !json_is_object(probe)) return;
-        memcpy(seg, p, n);
-        seg[n] = 0;
-        probe = json_object_get(probe, seg);
-        if (!dot) break;
-        p = dot + 1;
-    }
-    if (!probe) return;
-    for (;;) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        if (n >= sizeof seg || !json_is_object(src)) return;
-        memcpy(seg, path, n);
-        seg[n] = 0;
-        json_t *v = json_object_get(src, seg);
-        if (!v) return;
-        if (!dot) {
-            if (!strcmp(seg, "metadata") && json_is_object(v) && json_object_get(v, "managedFields")) {
-                json_t *m = json_copy(v);
-                json_object_del(m, "managedFields");
-                json_object_set_new(dst, seg, m);
-            } else {
-                json_object_set(dst, seg, v);
-            }
-            return;
+    int ok;
+    const char *rest = path_seg(path, seg, sizeof seg, &ok);
+    json_t *v = ok ? json_object_get(src, seg) : NULL;
+    if (!v) return;
+    if (!rest) {
+        if (!strcmp(seg, "metadata") && json_object_get(v, "managedFields")) {
+            json_t *m = json_copy(v);
+            json_object_del(m, "managedFields");
+            json_object_set_new(dst, seg, m);
+        } else {
+            json_object_set(dst, seg, v);
         }
-        json_t *d = json_object_get(dst, seg);
+        return;
+    }
+    if (!has_path(v, rest)) return;
+    json_t *d = json_object_get(dst, seg);
+    if (json_is_object(v)) {
         if (!d) json_object_set_new(dst, seg, d = json_object());
-        if (!json_is_object(d)) return;
-        dst = d;
-        src = v;
-        path = dot + 1;
+        if (json_is_object(d)) keep_in(d, v, rest);
+    } else if (json_is_array(v)) {
+        size_t i, n = json_array_size(v);
+        if (!d) {
+            json_object_set_new(dst, seg, d = json_array());
+            for (i = 0; i < n; i++) json_array_append_new(d, json_object());
+        }
+        if (!json_is_array(d) || json_array_size(d) != n) return;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            if (json_is_object(e)) keep_in(json_array_get(d, i), e, rest);
+        }
     }
 }
 
 json_t *vk_client_keep_fields(json_t *obj, const char *const *fields)
 {
     json_t *out = json_object();
-    keep_path(out, obj, "apiVersion");
-    keep_path(out, obj, "kind");
-    for (size_t i = 0; fields && fields[i]; i++) keep_path(out, obj, fields[i]);
-    json_object_del(json_object_get(out, "metadata"), "managedFields");
+    keep_in(out, obj, "apiVersion");
+    keep_in(out, obj, "kind");
+    for (size_t i = 0; fields && fields[i]; i++) keep_in(out, obj, fields[i]);
     return out;
 }
 

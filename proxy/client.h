@@ -96,8 +96,11 @@ void vk_client_informer_set_transform(vk_client_informer_t *inf, vk_client_trans
 /* A ready-made transform: the cache keeps only apiVersion, kind, and the
  * listed fields, dotted paths from the object's root ("metadata",
  * "spec.nodeName", "status.conditions"), always without
- * metadata.managedFields. A path whose parent is missing or not an object is
- * skipped. fields is NULL-terminated and copied (a compound literal is fine).
+ * metadata.managedFields. Through an array the rest of the path applies to
+ * every element ("spec.containers.ports" keeps each container's ports, in an
+ * array as long as the original, so "spec.containers.name" lines up with
+ * it). A path that is absent adds nothing (no empty parents). fields is
+ * NULL-terminated and copied (a compound literal is fine).
  * For a controller, list exactly what it reads: a field not kept is absent
  * from the cached objects. */
 void vk_client_informer_keep(vk_client_informer_t *inf, const char *const *fields);

@@ -310,6 +310,25 @@ TEST(informer_pages_and_keeps_fields)
     CHECK(json_object_get(kept, "data") == NULL);
     json_decref(kept);
     json_decref(full);
+    /* Paths through arrays stay aligned per element. */
+    json_t *pod = json_pack("{s:s,s:{s:[{s:s,s:s,s:[{s:i}]},{s:s,s:s}]}}", "kind", "Pod", "spec",
+                            "containers", "name", "a", "image", "i1", "ports", "containerPort", 80,
+                            "name", "b", "image", "i2");
+    kept = vk_client_keep_fields(pod, (const char *const[]){"spec.containers.name",
+                                                           "spec.containers.ports", "status.x",
+                                                           NULL});
+    json_t *cs = json_object_get(json_object_get(kept, "spec"), "containers");
+    CHECK_EQ_INT((int)json_array_size(cs), 2);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(cs, 1), "name")), "b");
+    CHECK(json_object_get(json_array_get(cs, 1), "image") == NULL);
+    CHECK(json_object_get(json_array_get(cs, 1), "ports") == NULL);
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(
+                     json_array_get(json_object_get(json_array_get(cs, 0), "ports"), 0),
+                     "containerPort")),
+                 80);
+    CHECK(json_object_get(kept, "status") == NULL);
+    json_decref(kept);
+    json_decref(pod);
     json_decref(patch);
     json_decref(r.obj);
     free(one);
