@@ -2,10 +2,14 @@
  * triggered: every change on either side (vk_syncer_notify from the tenant
  * side, informer events from the host) schedules one reconcile pass over the
  * whole tenant (debounced); a pass lists the tenant's pods, ConfigMaps and
- * Secrets (and Services) through the tenant ops, reads the host objects from
- * informers, plans with syncer/reconcile, creates missing token Secrets, runs
- * the host actions with syncer/hostexec and applies tenant actions (status,
- * deletes) through the ops. Nodes that run the tenant's pods are mirrored
+ * Secrets (and Services, PersistentVolumeClaims) through the tenant ops,
+ * reads the host objects from informers, plans with syncer/reconcile, keeps
+ * one token Secret per pod (a JWT bound to the pod, re-issued at 80% of its
+ * lifetime), runs the host actions with syncer/hostexec and applies tenant
+ * actions (status, deletes) through the ops. A pod the host refuses (quota,
+ * LimitRange, admission) gets PodScheduled=False and a FailedCreate event in
+ * the tenant; failed passes are retried with exponential backoff (1-30 s) and
+ * a pass runs at least every resync_ms. Nodes that run the tenant's pods are mirrored
  * into the tenant (and removed when unused); host events about the tenant's
  * pods are recorded in the tenant. Only objects with this tenant's marks are
  * ever changed on the host.

@@ -1,20 +1,31 @@
 /* tenantops: the syncer's tenant side (vk_syncer_tenant_ops_t) inside `vkube
  * serve`, over the tenant's own API server. Reads come from in-process
- * informers (proxy/client.h) on pods, ConfigMaps, Secrets and Services; every
+ * informers (proxy/client.h) on pods, ConfigMaps, Secrets, Services and
+ * PersistentVolumeClaims; every
  * change they see calls vk_syncer_notify. Writes are in-process API requests
  * (status PUT, delete with a uid precondition, server-side apply of Nodes,
  * Events and EndpointSlices), started at once and finished asynchronously:
  * the ops answer 0 when the request is started and a failed write is simply
  * redone by a later (level-triggered) pass.
  *
- * Two writes have no API path in the REST layer yet and go to the store with
- * a compare-and-swap on the object's revision and a uid check, as
- * kube-apiserver's own binding storage does: spec.nodeName (pods/binding) and
- * the host-assigned spec.clusterIP(s) of a Service. Service-account tokens
- * are bearer tokens of the tenant's tokens.csv for user
- * system:serviceaccount:NS:SA (groups system:serviceaccounts and
- * system:serviceaccounts:NS), issued once and reused (the API server does not
- * issue JWTs yet).
+ * Pods are bound as a scheduler binds them: POST pods/NAME/binding (with the
+ * pod's uid as precondition; proxy/binding.c), then the status through
+ * pods/NAME/status. PersistentVolumeClaim statuses go through
+ * persistentvolumeclaims/NAME/status, spec.volumeName through a merge patch.
+ *
+ * One write has no API path on purpose: the host-assigned spec.clusterIP(s)
+ * of a Service. In kube-apiserver the ClusterIP is allocated inside the
+ * Service registry at create time and is immutable through the API; in vkube
+ * the host's allocator is the one that counts (pods reach the host Service),
+ * so the syncer plays the registry's allocator and writes it to the store
+ * with a compare-and-swap on the revision and a uid check, instead of
+ * opening an update path that clients could use too.
+ *
+ * Service-account tokens are RS256 JWTs signed with the tenant's sa.key (the
+ * API server's own signer, proxy/satoken.h), bound to the pod (name and uid
+ * claims, audience the API server), checked by the API server like any
+ * bound token (TokenReview, bearer authentication; refused once the pod is
+ * gone).
  *
  * Called by cli/serve.c on the tenant's loop thread:
  *     o = vk_tenantops_new(loop, vk_apiserver_handle, api, store, &tenantdir, on_ready, arg);
@@ -35,7 +46,8 @@ typedef struct vk_tenantops vk_tenantops_t;
 
 /* Starts the informers through handler(api_ctx, req) as user
  * "system:vkube-syncer" (group system:masters). store is the tenant's store
- * (for the two CAS writes), t its directory (tokens.csv); both borrowed and
+ * (for the ClusterIP write and service-account uids), t its directory
+ * (sa.key, the token signer); both borrowed and
  * must outlive the ops. on_ready(arg) runs once every informer has listed
  * (start the syncer then: before, list() would show an empty tenant). */
 vk_tenantops_t *vk_tenantops_new(uv_loop_t *loop, vk_http_handler_cb handler, void *api_ctx,
