@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/mem.h"
+#include "common/strbuf.h"
 
 #define MAX_DEPTH 128
 
@@ -329,32 +330,14 @@ static char *path_human(walk_t *w) {
     return p;
 }
 
-/* A growable string for path elements (they are built for every list item
- * on every request, so without printf or jansson's dumper). */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf_t;
 
-static void sb_putn(sbuf_t *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = vk_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_puts(sbuf_t *b, const char *s) { sb_putn(b, s, strlen(s)); }
+/* Path elements are built for every list item on every request, in small
+ * common/strbuf.h buffers, without printf or jansson's dumper. */
 
 /* JSON string as Go's encoder writes it (HTML characters escaped too). */
-static void sb_json_string(sbuf_t *b, const char *s, size_t n) {
+static void sb_json_string(vk_strbuf_t *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
-    sb_putn(b, "\"", 1);
+    vk_strbuf_put(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -376,15 +359,15 @@ static void sb_json_string(sbuf_t *b, const char *s, size_t n) {
             esc = u;
         }
         if (esc) {
-            sb_putn(b, s + i - run, run);
+            vk_strbuf_put(b, s + i - run, run);
             run = 0;
-            sb_puts(b, esc);
+            vk_strbuf_puts(b, esc);
         } else {
             run++;
         }
     }
-    sb_putn(b, s + n - run, run);
-    sb_putn(b, "\"", 1);
+    vk_strbuf_put(b, s + n - run, run);
+    vk_strbuf_put(b, "\"", 1);
 }
 
 static int cmp_cstr(const void *a, const void *b) {
@@ -392,29 +375,29 @@ static int cmp_cstr(const void *a, const void *b) {
 }
 
 /* Compact JSON with sorted keys. */
-static void sb_json(sbuf_t *b, const json_t *v) {
+static void sb_json(vk_strbuf_t *b, const json_t *v) {
     char num[64];
     switch (json_typeof(v)) {
     case JSON_STRING: sb_json_string(b, json_string_value(v), json_string_length(v)); break;
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        sb_puts(b, num);
+        vk_strbuf_puts(b, num);
         break;
     case JSON_REAL:
         snprintf(num, sizeof num, "%.17g", json_real_value(v));
-        sb_puts(b, num);
+        vk_strbuf_puts(b, num);
         break;
-    case JSON_TRUE: sb_puts(b, "true"); break;
-    case JSON_FALSE: sb_puts(b, "false"); break;
-    case JSON_NULL: sb_puts(b, "null"); break;
+    case JSON_TRUE: vk_strbuf_puts(b, "true"); break;
+    case JSON_FALSE: vk_strbuf_puts(b, "false"); break;
+    case JSON_NULL: vk_strbuf_puts(b, "null"); break;
     case JSON_ARRAY:
-        sb_puts(b, "[");
+        vk_strbuf_puts(b, "[");
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                sb_puts(b, ",");
+                vk_strbuf_puts(b, ",");
             sb_json(b, json_array_get(v, i));
         }
-        sb_puts(b, "]");
+        vk_strbuf_puts(b, "]");
         break;
     case JSON_OBJECT: {
         size_t n = json_object_size(v), i = 0;
@@ -423,15 +406,15 @@ static void sb_json(sbuf_t *b, const json_t *v) {
         json_t *x;
         json_object_foreach((json_t *)v, k, x) keys[i++] = k;
         qsort(keys, n, sizeof *keys, cmp_cstr);
-        sb_puts(b, "{");
+        vk_strbuf_puts(b, "{");
         for (i = 0; i < n; i++) {
             if (i)
-                sb_puts(b, ",");
+                vk_strbuf_puts(b, ",");
             sb_json_string(b, keys[i], strlen(keys[i]));
-            sb_puts(b, ":");
+            vk_strbuf_puts(b, ":");
             sb_json(b, json_object_get(v, keys[i]));
         }
-        sb_puts(b, "}");
+        vk_strbuf_puts(b, "}");
         free(keys);
         break;
     }
@@ -441,9 +424,9 @@ static void sb_json(sbuf_t *b, const json_t *v) {
 /* The path element of a list item, or NULL (error recorded unless lenient). */
 static char *item_pe(walk_t *w, const vk_patch_field_t *f, int kind, const json_t *item,
                      size_t index) {
-    sbuf_t b = {0};
+    vk_strbuf_t b = {0};
     if (kind == LK_SET) {
-        sb_puts(&b, "v:");
+        vk_strbuf_puts(&b, "v:");
         sb_json(&b, item);
         return b.p;
     }
@@ -463,18 +446,18 @@ static char *item_pe(walk_t *w, const vk_patch_field_t *f, int kind, const json_
             p++;
     }
     qsort(sorted, nk, sizeof *sorted, cmp_cstr);
-    sb_puts(&b, "k:{");
+    vk_strbuf_puts(&b, "k:{");
     for (size_t i = 0; i < nk; i++) {
         json_t *v = json_object_get(item, sorted[i]);
         if (i)
-            sb_puts(&b, ",");
+            vk_strbuf_puts(&b, ",");
         sb_json_string(&b, sorted[i], strlen(sorted[i]));
-        sb_puts(&b, ":");
+        vk_strbuf_puts(&b, ":");
         if (v) {
             sb_json(&b, v);
         } else if (strcmp(sorted[i], "protocol") == 0) {
             /* protocol defaults to TCP for ports, as the OpenAPI default says */
-            sb_puts(&b, "\"TCP\"");
+            vk_strbuf_puts(&b, "\"TCP\"");
         } else {
             free(b.p);
             b.p = NULL;
@@ -491,7 +474,7 @@ static char *item_pe(walk_t *w, const vk_patch_field_t *f, int kind, const json_
             return NULL;
         }
     }
-    sb_puts(&b, "}");
+    vk_strbuf_puts(&b, "}");
     return b.p;
 fallback:
     free(b.p);

@@ -7,21 +7,22 @@
 
 #include "common/mem.h"
 
+/* A zeroed buffer gets the larger first allocation of response bodies. */
+static void first_size(vk_fastjson_buf_t *b)
+{
+    if (!b->cap && !b->first) b->first = VK_FASTJSON_BUF_FIRST;
+}
+
 void vk_fastjson_buf_reserve(vk_fastjson_buf_t *b, size_t n)
 {
-    if (b->len + n + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1) cap *= 2;
-    b->p = vk_xrealloc(b->p, cap);
-    b->cap = cap;
+    first_size(b);
+    vk_strbuf_reserve(b, n);
 }
 
 void vk_fastjson_buf_put(vk_fastjson_buf_t *b, const void *data, size_t n)
 {
-    vk_fastjson_buf_reserve(b, n);
-    if (n) memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = 0;
+    first_size(b);
+    vk_strbuf_put(b, data, n);
 }
 
 void vk_fastjson_buf_puts(vk_fastjson_buf_t *b, const char *s)
@@ -31,9 +32,7 @@ void vk_fastjson_buf_puts(vk_fastjson_buf_t *b, const char *s)
 
 void vk_fastjson_buf_free(vk_fastjson_buf_t *b)
 {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
+    vk_strbuf_free(b);
 }
 
 /* A cursor over the value; every scanner returns the position after the

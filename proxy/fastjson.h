@@ -12,11 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable byte buffer; p is owned (free with vk_fastjson_buf_free). */
-typedef struct vk_fastjson_buf {
-    char *p;
-    size_t len, cap;
-} vk_fastjson_buf_t;
+#include "common/strbuf.h"
+
+/* Response bodies are built in common/strbuf.h buffers; a zeroed one starts
+ * at VK_FASTJSON_BUF_FIRST bytes here (bodies are rarely smaller). p is owned
+ * (free with vk_fastjson_buf_free). */
+typedef vk_strbuf_t vk_fastjson_buf_t;
+#define VK_FASTJSON_BUF_FIRST 4096
 
 void vk_fastjson_buf_put(vk_fastjson_buf_t *b, const void *data, size_t n);
 void vk_fastjson_buf_puts(vk_fastjson_buf_t *b, const char *s);

@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/mem.h"
+#include "common/strbuf.h"
 #include "proxy/schema.h"
 
 #define MAX_JSON_PATCH_OPS 10000
@@ -217,35 +218,16 @@ static bool json_same(const json_t *a, const json_t *b) {
     return json_equal((json_t *)a, (json_t *)b);
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf_t;
-
-static void sb_putn(sbuf_t *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = vk_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_puts(sbuf_t *b, const char *s) { sb_putn(b, s, strlen(s)); }
 
 static int cmp_cstr(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Formats v as Go's %v of the decoded interface{} (maps with sorted keys). */
-static void go_fmt(sbuf_t *b, const json_t *v, int depth) {
+static void go_fmt(vk_strbuf_t *b, const json_t *v, int depth) {
     char tmp[64];
     if (depth > 32) {
-        sb_puts(b, "...");
+        vk_strbuf_puts(b, "...");
         return;
     }
     switch (json_typeof(v)) {
@@ -256,39 +238,39 @@ static void go_fmt(sbuf_t *b, const json_t *v, int depth) {
         json_t *x;
         json_object_foreach((json_t *)v, k, x) keys[i++] = k;
         qsort(keys, n, sizeof *keys, cmp_cstr);
-        sb_puts(b, "map[");
+        vk_strbuf_puts(b, "map[");
         for (i = 0; i < n; i++) {
             if (i)
-                sb_puts(b, " ");
-            sb_puts(b, keys[i]);
-            sb_puts(b, ":");
+                vk_strbuf_puts(b, " ");
+            vk_strbuf_puts(b, keys[i]);
+            vk_strbuf_puts(b, ":");
             go_fmt(b, json_object_get(v, keys[i]), depth + 1);
         }
-        sb_puts(b, "]");
+        vk_strbuf_puts(b, "]");
         free(keys);
         break;
     }
     case JSON_ARRAY:
-        sb_puts(b, "[");
+        vk_strbuf_puts(b, "[");
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                sb_puts(b, " ");
+                vk_strbuf_puts(b, " ");
             go_fmt(b, json_array_get(v, i), depth + 1);
         }
-        sb_puts(b, "]");
+        vk_strbuf_puts(b, "]");
         break;
-    case JSON_STRING: sb_putn(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_STRING: vk_strbuf_put(b, json_string_value(v), json_string_length(v)); break;
     case JSON_INTEGER:
         snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        sb_puts(b, tmp);
+        vk_strbuf_puts(b, tmp);
         break;
     case JSON_REAL:
         snprintf(tmp, sizeof tmp, "%g", json_real_value(v));
-        sb_puts(b, tmp);
+        vk_strbuf_puts(b, tmp);
         break;
-    case JSON_TRUE: sb_puts(b, "true"); break;
-    case JSON_FALSE: sb_puts(b, "false"); break;
-    case JSON_NULL: sb_puts(b, "<nil>"); break;
+    case JSON_TRUE: vk_strbuf_puts(b, "true"); break;
+    case JSON_FALSE: vk_strbuf_puts(b, "false"); break;
+    case JSON_NULL: vk_strbuf_puts(b, "<nil>"); break;
     }
 }
 
@@ -306,14 +288,14 @@ static const char *go_type(const json_t *v) {
 }
 
 /* Go-style quoting of a string ("x" with \" and \\ escaped). */
-static void sb_quote(sbuf_t *b, const char *s) {
-    sb_puts(b, "\"");
+static void sb_quote(vk_strbuf_t *b, const char *s) {
+    vk_strbuf_puts(b, "\"");
     for (; *s; s++) {
         if (*s == '"' || *s == '\\')
-            sb_putn(b, "\\", 1);
-        sb_putn(b, s, 1);
+            vk_strbuf_put(b, "\\", 1);
+        vk_strbuf_put(b, s, 1);
     }
-    sb_puts(b, "\"");
+    vk_strbuf_puts(b, "\"");
 }
 
 /* strconv.Atoi with its error text (caller frees *msg). */
@@ -325,18 +307,18 @@ static bool go_atoi(const char *s, long long *out, char **msg) {
     for (const char *q = p; *q; q++)
         if (*q < '0' || *q > '9')
             ok = false;
-    sbuf_t b = {0};
-    sb_puts(&b, "strconv.Atoi: parsing ");
+    vk_strbuf_t b = {0};
+    vk_strbuf_puts(&b, "strconv.Atoi: parsing ");
     sb_quote(&b, s);
     if (!ok) {
-        sb_puts(&b, ": invalid syntax");
+        vk_strbuf_puts(&b, ": invalid syntax");
         *msg = b.p;
         return false;
     }
     errno = 0;
     long long v = strtoll(s, NULL, 10);
     if (errno == ERANGE) {
-        sb_puts(&b, ": value out of range");
+        vk_strbuf_puts(&b, ": value out of range");
         *msg = b.p;
         return false;
     }
@@ -886,11 +868,11 @@ static json_t *fail_bad_arg(smp_t *s, const char *expected, const json_t *actual
 }
 
 static json_t *fail_no_merge_key(smp_t *s, const json_t *m, const char *key) {
-    sbuf_t b = {0};
-    sb_puts(&b, "map: ");
+    vk_strbuf_t b = {0};
+    vk_strbuf_puts(&b, "map: ");
     go_fmt(&b, m, 0);
-    sb_puts(&b, " does not contain declared merge key: ");
-    sb_puts(&b, key);
+    vk_strbuf_puts(&b, " does not contain declared merge key: ");
+    vk_strbuf_puts(&b, key);
     return smp_fail(s, VK_EINTERNAL, b.p);
 }
 
@@ -976,18 +958,18 @@ static int slice_kind(smp_t *s, const json_t *a, const json_t *b) {
                 }
                 kind = k;
             } else if (k != kind) {
-                sbuf_t m = {0};
-                sb_puts(&m, "list element types are not identical: [");
+                vk_strbuf_t m = {0};
+                vk_strbuf_puts(&m, "list element types are not identical: [");
                 if (a)
                     go_fmt(&m, a, 0);
                 else
-                    sb_puts(&m, "[]");
-                sb_puts(&m, " ");
+                    vk_strbuf_puts(&m, "[]");
+                vk_strbuf_puts(&m, " ");
                 if (b)
                     go_fmt(&m, b, 0);
                 else
-                    sb_puts(&m, "[]");
-                sb_puts(&m, "]");
+                    vk_strbuf_puts(&m, "[]");
+                vk_strbuf_puts(&m, "]");
                 smp_fail(s, VK_EINTERNAL, m.p);
                 return -1;
             }
@@ -1204,12 +1186,12 @@ static json_t *merge_slice(smp_t *s, const json_t *orig_in, const json_t *patch_
         mk = NULL;
     } else {
         if (!mk || !*mk) {
-            sbuf_t b = {0};
-            sb_puts(&b, "cannot merge lists without merge key for ");
+            vk_strbuf_t b = {0};
+            vk_strbuf_puts(&b, "cannot merge lists without merge key for ");
             for (size_t i = 0; i < s->depth; i++) {
                 if (i)
-                    sb_puts(&b, ".");
-                sb_puts(&b, s->path[i]);
+                    vk_strbuf_puts(&b, ".");
+                vk_strbuf_puts(&b, s->path[i]);
             }
             return smp_fail(s, VK_EINTERNAL, b.p);
         }
@@ -1244,10 +1226,10 @@ static json_t *merge_slice(smp_t *s, const json_t *orig_in, const json_t *patch_
                          vk_xstrdup("merging lists cannot yet be specified in the patch"));
                 goto fail_op;
             } else {
-                sbuf_t b = {0};
-                sb_puts(&b, "unknown patch type: ");
+                vk_strbuf_t b = {0};
+                vk_strbuf_puts(&b, "unknown patch type: ");
                 go_fmt(&b, d, 0);
-                sb_puts(&b, " in map: ");
+                vk_strbuf_puts(&b, " in map: ");
                 go_fmt(&b, v, 0);
                 smp_fail(s, VK_EINTERNAL, b.p);
                 goto fail_op;
@@ -1405,12 +1387,12 @@ static bool validate_order(smp_t *s, const json_t *plist, const json_t *order, c
     }
     json_decref(nondel);
     if (pi < np && oi >= no) {
-        sbuf_t b = {0};
-        sb_puts(&b, "The order in patch list:\n");
+        vk_strbuf_t b = {0};
+        vk_strbuf_puts(&b, "The order in patch list:\n");
         go_fmt(&b, plist, 0);
-        sb_puts(&b, "\n doesn't match $setElementOrder list:\n");
+        vk_strbuf_puts(&b, "\n doesn't match $setElementOrder list:\n");
         go_fmt(&b, order, 0);
-        sb_puts(&b, "\n");
+        vk_strbuf_puts(&b, "\n");
         smp_fail(s, VK_EINTERNAL, b.p);
         return false;
     }
@@ -1517,10 +1499,10 @@ static json_t *merge_map(smp_t *s, json_t *orig, json_t *patch) {
         }
         if (ds && strcmp(ds, "delete") == 0)
             return json_object();
-        sbuf_t b = {0};
-        sb_puts(&b, "unknown patch type: ");
+        vk_strbuf_t b = {0};
+        vk_strbuf_puts(&b, "unknown patch type: ");
         go_fmt(&b, d, 0);
-        sb_puts(&b, " in map: ");
+        vk_strbuf_puts(&b, " in map: ");
         go_fmt(&b, patch, 0);
         return smp_fail(s, VK_EINTERNAL, b.p);
     }
