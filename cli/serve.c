@@ -354,6 +354,7 @@ int cli_serve(int argc, char **argv)
         .sa_key_file = t.sa_key,
         .external_address = listen,
         .pod_security = s->tenant_cfg.pod_security,
+        .quota = s->tenant_cfg.quota,
         .pod_log = s->relay ? relay_pod_log : NULL,
         .pod_log_arg = s,
         .pod_stream = s->relay ? relay_pod_stream : NULL,

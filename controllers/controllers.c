@@ -36,6 +36,8 @@ struct vk_controllers {
     int closed; /* handles and the client that finished closing */
     void (*done_cb)(void *arg);
     void *done_arg;
+    vk_controllers_endpoints_t *endpoints; /* controllers/endpoints.c */
+    vk_controllers_quota_t *quota;         /* controllers/quota.c */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -1932,13 +1934,15 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     k->revs = vk_client_informer_new(k->cl, p, on_rev, on_synced, k);
     free(p);
     uv_timer_start(&k->resync, on_resync, 2000, 2000);
+    k->endpoints = vk_controllers_endpoints_start(loop, handler, ctx);
+    k->quota = vk_controllers_quota_start(loop, handler, ctx);
     return k;
 }
 
 static void on_closed(uv_handle_t *h)
 {
     vk_controllers_t *k = h->data;
-    if (++k->closed == 3) {
+    if (++k->closed == 5) { /* tick, resync, client, endpoints, quota */
         void (*done)(void *) = k->done_cb;
         void *arg = k->done_arg;
         json_decref(k->queue);
@@ -1960,6 +1964,8 @@ void vk_controllers_stop(vk_controllers_t *k, void (*done_cb)(void *arg), void *
     k->done_cb = done_cb;
     k->done_arg = arg;
     vk_client_close(k->cl, on_client_closed, k);
+    vk_controllers_endpoints_stop(k->endpoints, on_client_closed, k);
+    vk_controllers_quota_stop(k->quota, on_client_closed, k);
     uv_close((uv_handle_t *)&k->tick, on_closed);
     uv_close((uv_handle_t *)&k->resync, on_closed);
 }

@@ -73,4 +73,37 @@ int vk_controllers_cron_parse(const char *spec, vk_controllers_cron_t *out);
  * none within 5 years. */
 long long vk_controllers_cron_next(const vk_controllers_cron_t *c, long long after);
 
+/* ---- Endpoints and EndpointSlices (controllers/endpoints.c) ---- */
+/* For every Service with a selector: an Endpoints object of the same name and
+ * EndpointSlices "<svc>-xxxxx" (managed-by endpointslice-controller.k8s.io)
+ * from the selected pods that have a status.podIP. Started and stopped by
+ * vk_controllers_start/stop; its own client and informers. */
+typedef struct vk_controllers_endpoints vk_controllers_endpoints_t;
+vk_controllers_endpoints_t *vk_controllers_endpoints_start(uv_loop_t *loop,
+                                                           vk_http_handler_cb handler, void *ctx);
+/* Like vk_controllers_stop: done_cb(arg) once everything is freed. */
+void vk_controllers_endpoints_stop(vk_controllers_endpoints_t *e, void (*done_cb)(void *arg),
+                                   void *arg);
+/* 1 if svc's spec.selector (non-empty map) matches pod's labels. */
+int vk_controllers_endpoints_selects(const json_t *svc, const json_t *pod);
+/* Endpoints.subsets for svc from pods (array, borrowed; pods of svc's
+ * namespace that it selects): ready pods in addresses, others in
+ * notReadyAddresses, one subset per distinct resolved port list; terminal
+ * pods and pods without an IPv4 podIP left out; terminating ones too unless
+ * publishNotReadyAddresses. New reference. */
+json_t *vk_controllers_endpoints_subsets(const json_t *svc, const json_t *pods);
+/* EndpointSlice endpoints for the same input (terminating pods included with
+ * ready=false, terminating=true); *ports_out gets the slice ports (new
+ * reference). New reference. */
+json_t *vk_controllers_endpoints_slice_endpoints(const json_t *svc, const json_t *pods,
+                                                 json_t **ports_out);
+
+/* ---- ResourceQuota status (controllers/quota.c) ---- */
+/* Keeps status.hard and status.used of every ResourceQuota (the tenant-wide
+ * quota of proxy/quota.h counts every namespace). */
+typedef struct vk_controllers_quota vk_controllers_quota_t;
+vk_controllers_quota_t *vk_controllers_quota_start(uv_loop_t *loop, vk_http_handler_cb handler,
+                                                   void *ctx);
+void vk_controllers_quota_stop(vk_controllers_quota_t *q, void (*done_cb)(void *arg), void *arg);
+
 #endif

@@ -21,6 +21,7 @@
 #include "proxy/metrics.h"
 #include "proxy/openapi.h"
 #include "proxy/podsecurity.h"
+#include "proxy/quota.h"
 #include "proxy/rbac.h"
 #include "proxy/resources.h"
 #include "proxy/rest.h"
@@ -114,6 +115,8 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
     if (rc) return rc;
     r->crds = api->crds;
     vk_crdserve_on_removed(api->crds, on_crd_rows_removed, api);
+    if (vk_quota_tenant_install(store, cfg ? cfg->quota : NULL))
+        vk_log_warn("apiserver: cannot write the tenant quota");
     rc = vk_rest_bootstrap(r, on_bootstrapped, api);
     if (rc) vk_log_warn("apiserver: bootstrap: %s", vk_err_name(rc));
     api->gc = vk_gc_start(loop, store, api->resources, vk_apiserver_handle, api);
@@ -174,6 +177,7 @@ void vk_apiserver_free(vk_apiserver_t *api)
     if (!api) return;
     vk_watch_stop_all(&api->rest);
     vk_crdserve_free(api->crds);
+    vk_quota_ctx_free(&api->rest);
     vk_rest_ctx_close(&api->rest);
     api->rest.ns_timer.data = api;
     api->closing = 2;

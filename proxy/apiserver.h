@@ -8,6 +8,7 @@
 #ifndef VK_APISERVER_H
 #define VK_APISERVER_H
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "proxy/http.h"
@@ -20,6 +21,9 @@ typedef struct vk_apiserver_config {
     const char *ca_cert_file;        /* the tenant CA (PEM): kube-root-ca.crt content */
     const char *sa_key_file;         /* private key (PEM) signing service-account tokens */
     const char *external_address;    /* "host:port" clients use (for Endpoints of "kubernetes") */
+    const json_t *quota;             /* the Tenant manifest's spec.quota (resource -> quantity),
+                                        borrowed, NULL: none; enforced over all namespaces
+                                        (proxy/quota.h) */
     const char *pod_security;        /* Pod Security floor of every namespace: "baseline" (NULL)
                                         or "restricted"; a namespace label may only raise it */
     /* Relays GET pods/NAME/log to the host pod (the syncer's relay); it must

@@ -25,6 +25,8 @@
 #include "proxy/patch.h"
 #include "proxy/podsecurity.h"
 #include "proxy/protobuf.h"
+#include "proxy/quota.h"
+#include "proxy/binding.h"
 #include "proxy/satoken.h"
 #include "proxy/schema.h"
 #include "proxy/rbac.h"
@@ -871,7 +873,7 @@ static void create_object(vk_rest_call_t *c, json_t *obj)
         return;
     }
     prepare_create(c, obj);
-    if (default_and_validate(c, obj, NULL)) {
+    if (default_and_validate(c, obj, NULL) || vk_quota_admit(c, obj, NULL)) {
         json_decref(obj);
         return;
     }
@@ -1582,7 +1584,7 @@ static void rmw_run(vk_rest_call_t *c)
         return;
     }
     prepare_update(c, cur, next);
-    if (default_and_validate(c, next, cur)) {
+    if (default_and_validate(c, next, cur) || vk_quota_admit(c, next, cur)) {
         json_decref(cur);
         json_decref(next);
         return;
@@ -1910,6 +1912,7 @@ static void do_delete(vk_rest_call_t *c)
     delopts_t o;
     json_t *body;
     c->op = NULL;
+    if (vk_quota_admit_delete(c)) return;
     if (parse_delopts(c, &o, &body)) return;
     int dry = dry_run(c) || c->op == (void *)1;
     json_t *cur;

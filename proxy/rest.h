@@ -39,6 +39,7 @@ typedef struct vk_rest_ctx {
     int pod_security_floor;     /* vk_podsecurity_level_t every namespace gets at least */
     void (*pod_log)(void *arg, vk_http_req_t *req, const char *ns, const char *name);
     void *pod_log_arg;          /* see vk_apiserver_config_t.pod_log */
+    struct vk_quota *quota;     /* quota admission state (proxy/quota.h), lazily made */
 } vk_rest_ctx_t;
 
 /* One request routed to a resource. Allocated from the request pool. */

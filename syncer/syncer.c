@@ -106,68 +106,14 @@ static void sync_nodes(vk_syncer_t *s)
     json_decref(used);
 }
 
-static int pod_ref(void *data, const char *host_pod, const char **ns, const char **name,
-                   const char **uid)
-{
-    vk_syncer_t *s = data;
-    char key[400];
-    snprintf(key, sizeof key, "%s/%s", s->cfg.translate.tenant->host_namespace, host_pod);
-    const json_t *hp = vk_informer_get(s->inf[I_PODS], key);
-    return hp ? vk_translate_tenant_ref(&s->cfg.translate, hp, ns, name, uid, NULL) : VK_ENOTFOUND;
-}
-
-/* Mirrors the host EndpointSlices of our Services into the tenant. */
+/* Tenant Endpoints and EndpointSlices are made by the tenant's own endpoints
+ * controller (controllers/endpoints.c) from the pod IPs this syncer reflects
+ * into tenant pods; the host's slices are not mirrored (one writer per
+ * object). Nothing to do here any more; the callers go with the next
+ * clean-up of this file. */
 static void sync_slices(vk_syncer_t *s)
 {
-    const vk_syncer_tenant_ops_t *ops = s->cfg.ops;
-    if (!s->inf[I_SLICES] || !s->synced[I_SLICES] || !s->synced[I_SERVICES] || !s->synced[I_PODS] ||
-        !ops->put_endpointslice)
-        return;
-    const char *hns = s->cfg.translate.tenant->host_namespace;
-    json_t *slices = vk_informer_list(s->inf[I_SLICES]);
-    json_t *live = json_object();
-    size_t i;
-    json_t *sl;
-    json_array_foreach(slices, i, sl)
-    {
-        const json_t *md = json_object_get(sl, "metadata");
-        const char *name = sget(md, "name"), *rv = sget(md, "resourceVersion");
-        const char *hsvc = sget(json_object_get(md, "labels"), "kubernetes.io/service-name");
-        if (!name || !hsvc) continue;
-        char key[400];
-        snprintf(key, sizeof key, "%s/%s", hns, hsvc);
-        const json_t *svc = vk_informer_get(s->inf[I_SERVICES], key);
-        const char *tns, *tname;
-        if (!svc || vk_translate_tenant_ref(&s->cfg.translate, svc, &tns, &tname, NULL, NULL)) continue;
-        json_object_set_new(live, name, json_true());
-        json_t *prev = json_object_get(s->slices_put, name);
-        if (prev && rv && sget(prev, "rv") && !strcmp(sget(prev, "rv"), rv)) continue;
-        json_t *ts = vk_translate_endpointslice_to_tenant(&s->cfg.translate, sl, tns, tname, pod_ref, s);
-        /* An endpoint whose pod is not cached yet is retried on the next sync. */
-        int complete = json_array_size(json_object_get(ts, "endpoints")) ==
-                       json_array_size(json_object_get(sl, "endpoints"));
-        if (ops->put_endpointslice(s->cfg.tenant_ctx, ts) == 0) {
-            json_object_set_new(s->slices_put, name,
-                                json_pack("{s:s,s:s,s:s}", "rv", rv && complete ? rv : "", "ns", tns, "name",
-                                          sget(json_object_get(ts, "metadata"), "name")));
-            s->stats.tenant_actions++;
-        }
-        json_decref(ts);
-    }
-    const char *name;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(s->slices_put, tmp, name, v)
-    {
-        if (json_object_get(live, name)) continue;
-        if (!ops->delete_endpointslice ||
-            ops->delete_endpointslice(s->cfg.tenant_ctx, sget(v, "ns"), sget(v, "name")) == 0) {
-            json_object_del(s->slices_put, name);
-            s->stats.tenant_actions++;
-        }
-    }
-    json_decref(live);
-    json_decref(slices);
+    (void)s;
 }
 
 static void on_event_obj(vk_syncer_t *s, const char *type, const json_t *ev)
@@ -606,12 +552,11 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
     snprintf(paths[I_EVENTS], 300, "/api/v1/namespaces/%s/events", hns);
     snprintf(paths[I_NODES], 300, "/api/v1/nodes");
     snprintf(paths[I_SERVICES], 300, "/api/v1/namespaces/%s/services", hns);
-    snprintf(paths[I_SLICES], 300, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", hns);
     snprintf(paths[I_PVCS], 300, "/api/v1/namespaces/%s/persistentvolumeclaims", hns);
     for (int i = 0; i < I_COUNT; i++) {
         if (i == I_SERVICES && !cfg->ops->write_service_ip) continue;
-        if (i == I_SLICES && (!cfg->ops->write_service_ip || !cfg->ops->put_endpointslice)) continue;
         if (i == I_PVCS && !cfg->ops->write_pvc_status) continue;
+        if (i == I_SLICES) continue; /* not mirrored: see sync_slices */
         s->slots[i] = (slot_t){s, i};
         vk_informer_config_t ic = {.path = paths[i], .event_cb = inf_event, .synced_cb = inf_synced,
                                    .data = &s->slots[i]};
