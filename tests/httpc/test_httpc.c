@@ -346,15 +346,31 @@ static vk_httpc_t *client(uv_loop_t *loop, vk_kubeconfig_t *kc, int max_conns)
     return c;
 }
 
+/* Starts loop and a client of it for a kubeconfig of kc_for(host, port, ca,
+ * cert, token); NULL (with a failed CHECK) when the client cannot be made. */
+static vk_httpc_t *open_client(uv_loop_t *loop, const char *host, int port, const char *ca,
+                               int cert, const char *token, int max_conns)
+{
+    vk_kubeconfig_t kc;
+    uv_loop_init(loop);
+    kc_for(&kc, host, port, ca, cert, token);
+    return client(loop, &kc, max_conns);
+}
+
+/* Sends call (its done_cb fills r) and runs the loop until it is answered. */
+static int send_wait(uv_loop_t *loop, vk_httpc_t *c, vk_httpc_call_t *call, result_t *r)
+{
+    int rc = vk_httpc_send(c, call, NULL);
+    if (!rc) run_until(loop, &r->done, 1);
+    return rc;
+}
+
 static server_t g_srv1;
 
 TEST(json_request_with_token_and_body)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    vk_kubeconfig_t kc;
-    kc_for(&kc, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "tok-1");
-    vk_httpc_t *c = client(&loop, &kc, 0);
+    vk_httpc_t *c = open_client(&loop, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "tok-1", 0);
     if (!c) return;
     result_t r = {0};
     vk_httpc_call_t call = {.method = "GET", .path = "/json?x=1", .timeout_ms = 10000,
@@ -382,8 +398,7 @@ TEST(json_request_with_token_and_body)
     result_free(&r);
 
     call = (vk_httpc_call_t){.method = "GET", .path = "/missing", .done_cb = done_cb, .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.err, 0);
     CHECK_EQ_INT(r.status, 404);
     CHECK_EQ_STR(json_string_value(json_object_get(r.json, "reason")), "NotFound");
@@ -395,16 +410,12 @@ TEST(json_request_with_token_and_body)
 TEST(client_certificate_identifies_user)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    vk_kubeconfig_t kc;
-    kc_for(&kc, "localhost", g_srv1.port, g_ca.cert, 1, NULL);
-    vk_httpc_t *c = client(&loop, &kc, 0);
+    vk_httpc_t *c = open_client(&loop, "localhost", g_srv1.port, g_ca.cert, 1, NULL, 0);
     if (!c) return;
     result_t r = {0};
     vk_httpc_call_t call = {.method = "GET", .path = "/json", .timeout_ms = 10000,
                             .done_cb = done_cb, .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_EQ_STR(json_string_value(json_object_get(r.json, "cn")), "alice");
     CHECK_EQ_STR(json_string_value(json_object_get(r.json, "auth")), "");
@@ -430,10 +441,7 @@ static void chain_cb(int err, const vk_httpc_resp_t *resp, void *data)
 TEST(keep_alive_and_connection_limit)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    vk_kubeconfig_t kc;
-    kc_for(&kc, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "t");
-    vk_httpc_t *c = client(&loop, &kc, 2);
+    vk_httpc_t *c = open_client(&loop, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "t", 2);
     if (!c) return;
     chain_t ch = {c, 10, 0};
     chain_cb(1, NULL, &ch); /* starts the chain without counting */
@@ -466,16 +474,12 @@ TEST(keep_alive_and_connection_limit)
 TEST(streaming_lines_from_chunks)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    vk_kubeconfig_t kc;
-    kc_for(&kc, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "t");
-    vk_httpc_t *c = client(&loop, &kc, 0);
+    vk_httpc_t *c = open_client(&loop, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "t", 0);
     if (!c) return;
     result_t r = {0};
     vk_httpc_call_t call = {.method = "GET", .path = "/stream", .line_cb = line_cb,
                             .done_cb = done_cb, .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.err, 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_EQ_INT(r.lines, 3);
@@ -486,8 +490,7 @@ TEST(streaming_lines_from_chunks)
     result_free(&r);
     /* A non-2xx answer to a streaming request arrives as a whole body. */
     call.path = "/missing";
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.status, 404);
     CHECK_EQ_INT(r.lines, 0);
     CHECK(r.json != NULL);
@@ -503,16 +506,12 @@ static void cancel_timer_cb(uv_timer_t *t)
 TEST(timeout_cancel_close_and_body_until_eof)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    vk_kubeconfig_t kc;
-    kc_for(&kc, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "t");
-    vk_httpc_t *c = client(&loop, &kc, 0);
+    vk_httpc_t *c = open_client(&loop, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "t", 0);
     if (!c) return;
     result_t r = {0};
     vk_httpc_call_t call = {.method = "GET", .path = "/slow", .timeout_ms = 100,
                             .done_cb = done_cb, .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.err, VK_ETIMEOUT);
     result_free(&r);
 
@@ -530,8 +529,7 @@ TEST(timeout_cancel_close_and_body_until_eof)
     uv_close((uv_handle_t *)&t, NULL);
 
     call = (vk_httpc_call_t){.method = "GET", .path = "/eof-body", .done_cb = done_cb, .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_EQ_STR(r.body, "until the end");
     result_free(&r);
@@ -555,22 +553,17 @@ TEST(timeout_cancel_close_and_body_until_eof)
 TEST(stale_keep_alive_connection_is_retried)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    vk_kubeconfig_t kc;
-    kc_for(&kc, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "t");
-    vk_httpc_t *c = client(&loop, &kc, 1);
+    vk_httpc_t *c = open_client(&loop, "127.0.0.1", g_srv1.port, g_ca.cert, 0, "t", 1);
     if (!c) return;
     result_t r = {0};
     vk_httpc_call_t call = {.method = "GET", .path = "/drop-idle", .timeout_ms = 10000,
                             .done_cb = done_cb, .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.status, 200);
     result_free(&r);
     /* Send right away: the server drops the connection soon after. */
     call.path = "/json";
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.err, 0);
     CHECK_EQ_INT(r.status, 200);
     result_free(&r);
@@ -581,28 +574,21 @@ TEST(stale_keep_alive_connection_is_retried)
 TEST(tls_verification_and_connect_errors)
 {
     uv_loop_t loop;
-    uv_loop_init(&loop);
     /* Wrong CA: refused. */
-    vk_kubeconfig_t kc;
-    kc_for(&kc, "127.0.0.1", g_srv1.port, g_other_ca.cert, 0, "t");
-    vk_httpc_t *c = client(&loop, &kc, 0);
+    vk_httpc_t *c = open_client(&loop, "127.0.0.1", g_srv1.port, g_other_ca.cert, 0, "t", 0);
     if (!c) return;
     result_t r = {0};
     vk_httpc_call_t call = {.method = "GET", .path = "/json", .timeout_ms = 10000,
                             .done_cb = done_cb, .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.err, VK_EUNAVAILABLE);
     result_free(&r);
     finish(&loop, c);
 
     /* Insecure: accepted without a CA. */
-    uv_loop_init(&loop);
-    kc_for(&kc, "127.0.0.1", g_srv1.port, NULL, 0, "t");
-    c = client(&loop, &kc, 0);
+    c = open_client(&loop, "127.0.0.1", g_srv1.port, NULL, 0, "t", 0);
     if (!c) return;
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.status, 200);
     result_free(&r);
     finish(&loop, c);
@@ -610,12 +596,9 @@ TEST(tls_verification_and_connect_errors)
     /* The right CA but an address the certificate does not name. */
     server_t other;
     if (server_start(&other, "127.0.0.2") == 0) {
-        uv_loop_init(&loop);
-        kc_for(&kc, "127.0.0.2", other.port, g_ca.cert, 0, "t");
-        c = client(&loop, &kc, 0);
+        c = open_client(&loop, "127.0.0.2", other.port, g_ca.cert, 0, "t", 0);
         if (c) {
-            CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-            run_until(&loop, &r.done, 1);
+            CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
             CHECK_EQ_INT(r.err, VK_EUNAVAILABLE);
             result_free(&r);
             finish(&loop, c);
@@ -631,12 +614,9 @@ TEST(tls_verification_and_connect_errors)
     socklen_t al = sizeof a;
     getsockname(fd, (struct sockaddr *)&a, &al);
     close(fd);
-    uv_loop_init(&loop);
-    kc_for(&kc, "127.0.0.1", ntohs(a.sin_port), g_ca.cert, 0, "t");
-    c = client(&loop, &kc, 0);
+    c = open_client(&loop, "127.0.0.1", ntohs(a.sin_port), g_ca.cert, 0, "t", 0);
     if (!c) return;
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.err, VK_EUNAVAILABLE);
     result_free(&r);
     finish(&loop, c);
@@ -678,8 +658,7 @@ TEST(bad_arguments_and_limits)
     CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), VK_EINVALID);
     call.headers = NULL;
     call.path = "/big"; /* 2 MiB against a 1 MiB limit */
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.err, VK_ETOOLARGE);
     result_free(&r);
     finish(&loop, c);
@@ -707,14 +686,12 @@ TEST(real_apiserver_version_list_and_watch)
     result_t r = {0};
     vk_httpc_call_t call = {.method = "GET", .path = "/version", .timeout_ms = 10000,
                             .done_cb = done_cb, .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK(json_string_value(json_object_get(r.json, "gitVersion")) != NULL);
     result_free(&r);
     call.path = "/api/v1/namespaces?limit=1";
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_EQ_STR(json_string_value(json_object_get(r.json, "kind")), "NamespaceList");
     result_free(&r);
@@ -723,8 +700,7 @@ TEST(real_apiserver_version_list_and_watch)
                              .path = "/api/v1/namespaces?watch=1&timeoutSeconds=1",
                              .line_cb = line_cb, .timeout_ms = 30000, .done_cb = done_cb,
                              .data = &r};
-    CHECK_EQ_INT(vk_httpc_send(c, &call, NULL), 0);
-    run_until(&loop, &r.done, 1);
+    CHECK_EQ_INT(send_wait(&loop, c, &call, &r), 0);
     CHECK_EQ_INT(r.err, 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK(r.lines >= 1);

@@ -26,28 +26,27 @@ static json_t *check(const char *group, const char *kind, json_t *obj, json_t *o
     return causes;
 }
 
-static const char *msg_for(const json_t *causes, const char *field)
+/* Member `what` of the first cause about field, or NULL. */
+static const char *cause_member(const json_t *causes, const char *field, const char *what)
 {
     size_t i;
     json_t *c;
     json_array_foreach(causes, i, c)
     {
         if (!strcmp(json_string_value(json_object_get(c, "field")), field))
-            return json_string_value(json_object_get(c, "message"));
+            return json_string_value(json_object_get(c, what));
     }
     return NULL;
 }
 
+static const char *msg_for(const json_t *causes, const char *field)
+{
+    return cause_member(causes, field, "message");
+}
+
 static const char *reason_for(const json_t *causes, const char *field)
 {
-    size_t i;
-    json_t *c;
-    json_array_foreach(causes, i, c)
-    {
-        if (!strcmp(json_string_value(json_object_get(c, "field")), field))
-            return json_string_value(json_object_get(c, "reason"));
-    }
-    return NULL;
+    return cause_member(causes, field, "reason");
 }
 
 static const char *sget(const json_t *o, const char *path)
