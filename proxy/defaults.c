@@ -111,15 +111,12 @@ static void defaults_fieldref(json_t *holder)
         def_str_empty(fr, "apiVersion", "v1");
 }
 
-static void defaults_container(json_t *c, int host_network)
+/* Requests default to limits for every resource that has only a limit: on
+ * Pods only (SetDefaults_Pod), never in pod templates, where it would change a
+ * Deployment's pod-template-hash. */
+static void default_requests_from_limits(json_t *c)
 {
-    if (!json_is_object(c))
-        return;
-    def_str_empty(c, "terminationMessagePath", "/dev/termination-log");
-    def_str_empty(c, "terminationMessagePolicy", "File");
-    def_str_empty(c, "imagePullPolicy", pull_policy_for(str_of(c, "image")));
-    json_t *res = obj_child(c, "resources");
-    /* Requests default to limits for every resource that has only a limit. */
+    json_t *res = member(c, "resources");
     json_t *lim = member(res, "limits");
     if (json_is_object(lim) && json_object_size(lim) > 0) {
         json_t *req = obj_child(res, "requests");
@@ -128,6 +125,16 @@ static void defaults_container(json_t *c, int host_network)
         json_object_foreach(lim, k, v) if (req && !json_object_get(req, k))
             json_object_set(req, k, v);
     }
+}
+
+static void defaults_container(json_t *c, int host_network)
+{
+    if (!json_is_object(c))
+        return;
+    def_str_empty(c, "terminationMessagePath", "/dev/termination-log");
+    def_str_empty(c, "terminationMessagePolicy", "File");
+    def_str_empty(c, "imagePullPolicy", pull_policy_for(str_of(c, "image")));
+    obj_child(c, "resources");
     json_t *ports = member(c, "ports");
     defaults_ports(ports);
     if (host_network) {
@@ -338,6 +345,10 @@ static void defaults_core(const char *kind, json_t *obj)
         /* SetDefaults_Pod, not SetDefaults_PodSpec: pod templates leave it unset
          * (it would change a Deployment's pod-template-hash). */
         if (json_is_object(spec)) def_bool(spec, "enableServiceLinks", 1);
+        size_t i;
+        json_t *c;
+        json_array_foreach(member(spec, "containers"), i, c) default_requests_from_limits(c);
+        json_array_foreach(member(spec, "initContainers"), i, c) default_requests_from_limits(c);
     } else if (!strcmp(kind, "PodTemplate")) {
         defaults_pod_template(obj_child(obj, "template"));
     } else if (!strcmp(kind, "ReplicationController")) {
