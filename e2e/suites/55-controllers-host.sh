@@ -8,7 +8,8 @@
 # the host pods. Then the same Deployments, StatefulSets and DaemonSets are
 # created in the tenant and (replicas 0) in a namespace of the host cluster,
 # where kube-controller-manager names their ReplicaSets and ControllerRevisions:
-# the names must be equal (pod-template-hash and revision hashes as upstream).
+# the names must be equal (pod-template-hash and revision hashes as upstream;
+# h-quant has quantities that are not in canonical form as written).
 # Timings are printed as "# " lines, never asserted.
 set -u
 source "$(dirname "$0")/../lib.sh"
@@ -216,6 +217,20 @@ spec:
         securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
 ---
 apiVersion: apps/v1
+kind: Deployment
+metadata: {name: h-quant}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: h-quant}}
+  template:
+    metadata: {labels: {app: h-quant}}
+    spec:
+      containers:
+      - name: c
+        image: nginx
+        resources: {requests: {cpu: "0.5", memory: 1.5Gi}, limits: {cpu: 1500m, memory: "2e9", ephemeral-storage: 10G}}
+---
+apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: h-sts}
 spec:
@@ -241,7 +256,7 @@ k create namespace "$REF" >/dev/null 2>&1
 k -n "$REF" apply -f "$D/same.yaml" >"$D/tref.out" 2>&1 || not_ok controllers-host-tenant-apply "$(cat "$D/tref.out")"
 rs_name() { "$@" get rs -l "app=$name" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
 cr_name() { "$@" get controllerrevisions -l "app=$name" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
-for name in h-basic h-env h-res h-probes h-vols h-meta; do
+for name in h-basic h-env h-res h-probes h-vols h-meta h-quant; do
 	hgot() { [[ -n $(rs_name h -n "$REF") ]]; }
 	tgot() { [[ -n $(rs_name k -n "$REF") ]]; }
 	wait_until 30 hgot
