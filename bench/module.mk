@@ -7,7 +7,7 @@ build/bench/store_bench: build/rel/bench/store_bench.o $(STORE_BENCH_OBJS)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(shell pkg-config --libs libuv sqlite3 2>/dev/null) -lpthread -lm
 # patch_bench links only the pure modules it measures (selector, patch, apply, schema).
-PATCH_BENCH_OBJS := $(patsubst %.c,build/rel/%.o,proxy/selector.c proxy/patch.c proxy/apply.c proxy/schema.c build/gen/proxy/schema_gen.c common/err.c common/mem.c)
+PATCH_BENCH_OBJS := $(patsubst %.c,build/rel/%.o,proxy/selector.c proxy/patch.c proxy/apply.c proxy/schema.c build/gen/proxy/schema_gen.c common/err.c common/mem.c common/strbuf.c)
 build/bench/patch_bench: build/rel/bench/patch_bench.o $(PATCH_BENCH_OBJS)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null) -lm
