@@ -1,6 +1,9 @@
 /* controllers: the workload controllers that run inside the tenant process
- * (what kube-controller-manager is to a real cluster): ReplicaSet, Deployment
- * and Job. They watch and write through proxy/client, i.e. through the tenant's
+ * (what kube-controller-manager is to a real cluster): ReplicaSet, Deployment,
+ * StatefulSet and DaemonSet (with ControllerRevisions, as upstream), Job and
+ * CronJob. Names match a real cluster's: ReplicaSets carry upstream's
+ * pod-template-hash, revisions upstream's hashes (tests/controllers,
+ * e2e/suites/55-controllers-host). They watch and write through proxy/client, i.e. through the tenant's
  * own API handler (authorization, validation, resourceVersion, watches), as the
  * user "system:kube-controller-manager" in group "system:masters". On start
  * they list everything again, so a restarted tenant picks up where it was.
