@@ -59,7 +59,10 @@ void vk_syncer_notify(vk_syncer_t *s)
         s->dirty = 1;
         return;
     }
-    if (!uv_is_active((uv_handle_t *)&s->debounce))
+    /* A change cuts a failure backoff short: one refused pod must not delay
+     * every other pod of the tenant. */
+    if (!uv_is_active((uv_handle_t *)&s->debounce) ||
+        uv_timer_get_due_in(&s->debounce) > s->cfg.debounce_ms)
         uv_timer_start(&s->debounce, on_debounce, s->cfg.debounce_ms, 0);
 }
 

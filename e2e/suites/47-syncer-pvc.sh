@@ -92,8 +92,15 @@ tbound() { [[ $(k get pvc data -o jsonpath='{.status.phase}' 2>/dev/null) == Bou
 wait_until 90 tbound
 st=$(k get pvc data -o jsonpath='{.status.phase}|{.status.capacity.storage}|{.spec.volumeName}' 2>&1)
 [[ $st == "Bound|2Gi|$PV" ]] && ok s47pvc-bound-status-reflected || not_ok s47pvc-bound-status-reflected "tenant '$st' host '$(h -n "vkube-$t" get pvc "$HC" -o jsonpath='{.status.phase}|{.spec.volumeName}' 2>&1)'"
+# A fixed point: the synced claim is not rewritten over and over.
+rv1=$(k get pvc data -o jsonpath='{.metadata.resourceVersion}' 2>/dev/null)
+sleep 5
+rv2=$(k get pvc data -o jsonpath='{.metadata.resourceVersion}' 2>/dev/null)
+[[ -n $rv1 && $rv1 == "$rv2" ]] && ok s47pvc-no-rewrite-loop || not_ok s47pvc-no-rewrite-loop "resourceVersion $rv1 -> $rv2 in 5 s"
 trun() { [[ $(k get pod db -o jsonpath='{.status.phase}' 2>/dev/null) == Running ]]; }
-wait_until 90 trun && ok s47pvc-pod-runs-once-bound || not_ok s47pvc-pod-runs-once-bound "$(k get pod db -o wide 2>&1 | tail -1)"
+# (the host scheduler retries a pod whose claim was unbound with its own backoff)
+wait_until 180 trun && ok s47pvc-pod-runs-once-bound || not_ok s47pvc-pod-runs-once-bound \
+	"tenant '$(k get pod db -o wide --no-headers 2>&1)' host '$(h -n "vkube-$t" get pod "db-x-default-x-$t" -o jsonpath='{.status.phase} {.spec.nodeName} {.status.conditions[?(@.type=="PodScheduled")].message}' 2>&1)'"
 
 # Lifecycle: the claim outlives its pod; deleting the tenant claim removes the host one.
 k delete pod db --wait=false >/dev/null 2>&1
