@@ -1988,6 +1988,7 @@ static void delcol_one(void *arg, int status, const vk_kv_t *kv, int removed)
         d->failed = status;
     if (!status) {
         json_t *o = vk_rest_decode(kv);
+        if (o) vk_crdserve_read(d->c->ctx->crds, d->c->res, o); /* custom: the request's version */
         if (o) json_array_append_new(d->items, o);
     }
     if (--d->pending == 0) delcol_finish(d);
