@@ -68,11 +68,7 @@ static int pod_ready(const json_t *p)
 static int pod_terminal(const json_t *p)
 {
     const char *ph = str(json_object_get(p, "status"), "phase");
-    const char *rp = str(json_object_get(p, "spec"), "restartPolicy");
-    if (!ph) return 0;
-    if (rp && !strcmp(rp, "Always")) return 0;
-    if (rp && !strcmp(rp, "OnFailure")) return !strcmp(ph, "Succeeded");
-    return !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed");
+    return ph && (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed"));
 }
 
 static const char *pod_ipv4(const json_t *p)

@@ -175,6 +175,16 @@ for t in "${tenants[@]}"; do
 	hsip=$(h -n "vkube-$t" get svc "web-x-default-x-$t" -o jsonpath='{.spec.clusterIP}' 2>&1)
 	[[ -n $hsip && $tsip == "$hsip" ]] && ok "syncer-serve-$t-service-cluster-ip" ||
 		not_ok "syncer-serve-$t-service-cluster-ip" "tenant '$tsip' host '$hsip'"
+	# Endpoints and EndpointSlices of web: the tenant's own controller, from
+	# the host pod IP the syncer reflected (the host's slices are not mirrored).
+	slice_ip() {
+		[[ $(k "$t" get endpointslices -l kubernetes.io/service-name=web -o jsonpath='{range .items[*]}{.metadata.labels.endpointslice\.kubernetes\.io/managed-by} {.endpoints[*].addresses[0]} {.endpoints[*].conditions.ready}{"\n"}{end}' 2>/dev/null) == "endpointslice-controller.k8s.io $ip true" ]]
+	}
+	wait_until 20 slice_ip && ok "syncer-serve-$t-endpointslice-host-pod-ip" ||
+		not_ok "syncer-serve-$t-endpointslice-host-pod-ip" "host ip '$ip', tenant slices: $(k "$t" get endpointslices -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.labels.endpointslice\.kubernetes\.io/managed-by}:{.endpoints[*].addresses[0]}:{.endpoints[*].conditions.ready};{end}' 2>&1)"
+	eps=$(k "$t" get endpoints web -o jsonpath='{.subsets[0].addresses[*].ip}:{.subsets[0].ports[0].port}' 2>&1)
+	[[ $eps == "$ip:80" ]] && ok "syncer-serve-$t-endpoints-host-pod-ip" ||
+		not_ok "syncer-serve-$t-endpoints-host-pod-ip" "host ip '$ip', tenant endpoints '$eps'"
 done
 
 # Unsafe pods: refused by the tenant API (Pod Security), never on the host.
