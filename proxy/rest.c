@@ -1682,6 +1682,7 @@ static void do_rmw(vk_rest_call_t *c, int patch)
 typedef struct delopts {
     long grace;             /* gracePeriodSeconds, -1 if not given */
     const char *propagation; /* "Orphan" | "Background" | "Foreground" or NULL */
+    int no_orphan;           /* orphanDependents=false: only the orphan finalizer goes */
 } delopts_t;
 
 typedef void (*del_cb)(void *arg, int status, const vk_kv_t *kv, int removed);
@@ -1705,23 +1706,24 @@ static void delop_done(void *arg, int status, const vk_kv_t *kv)
 }
 
 /* Sets the garbage collector's finalizers of md for a delete with propagation
- * policy prop (NULL: keeps what the object has), as kube-apiserver does:
- * Foreground -> "foregroundDeletion", Orphan -> "orphan", Background -> neither.
- * proxy/gc.c does the work those finalizers ask for and removes them. Returns 1
- * if the finalizers changed. */
-static int set_gc_finalizers(json_t *md, const char *prop)
+ * policy prop (NULL: keeps what the object has, but drops "orphan" if
+ * no_orphan), as kube-apiserver does: Foreground -> "foregroundDeletion",
+ * Orphan -> "orphan", Background -> neither. proxy/gc.c does the work those
+ * finalizers ask for and removes them. Returns 1 if the finalizers changed. */
+static int set_gc_finalizers(json_t *md, const char *prop, int no_orphan)
 {
-    if (!prop) return 0;
-    const char *want = !strcmp(prop, "Foreground") ? "foregroundDeletion"
-                       : !strcmp(prop, "Orphan")   ? "orphan"
-                                                   : NULL;
+    if (!prop && !no_orphan) return 0;
+    const char *want = !prop                        ? NULL
+                       : !strcmp(prop, "Foreground") ? "foregroundDeletion"
+                       : !strcmp(prop, "Orphan")     ? "orphan"
+                                                     : NULL;
     json_t *f = json_object_get(md, "finalizers"), *out = json_array(), *v;
     size_t i;
     int changed = 0, have = 0;
     json_array_foreach(f, i, v)
     {
         const char *s = json_string_value(v);
-        if (s && (!strcmp(s, "foregroundDeletion") || !strcmp(s, "orphan")) &&
+        if (s && ((prop && !strcmp(s, "foregroundDeletion")) || !strcmp(s, "orphan")) &&
             !(want && !strcmp(s, want))) {
             changed = 1;
             continue;
@@ -1770,7 +1772,7 @@ static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const cha
                                           !strcmp(phase, "Failed"))))
             grace = 0;
     }
-    int fin_changed = !is_ns && set_gc_finalizers(md, o->propagation);
+    int fin_changed = !is_ns && set_gc_finalizers(md, o->propagation, o->no_orphan);
     int mark = is_ns || has_finalizers(cur) || grace > 0;
     delop_t *d = vk_xcalloc(1, sizeof *d);
     d->ctx = ctx;
@@ -1841,7 +1843,10 @@ static int delete_object(vk_rest_ctx_t *ctx, const vk_resource_t *res, const cha
 static int parse_delopts(vk_rest_call_t *c, delopts_t *o, json_t **body)
 {
     o->grace = -1;
+    o->no_orphan = 0;
     o->propagation = query(c, "propagationPolicy");
+    const char *od = query(c, "orphanDependents");
+    json_t *orphan_deps = od ? (!strcmp(od, "true") ? json_true() : json_false()) : NULL;
     const char *g = query(c, "gracePeriodSeconds");
     if (g) o->grace = strtol(g, NULL, 10);
     *body = NULL;
@@ -1867,13 +1872,23 @@ static int parse_delopts(vk_rest_call_t *c, delopts_t *o, json_t **body)
         if (json_is_integer(gp)) o->grace = (long)json_integer_value(gp);
         const char *p = str_at(b, "propagationPolicy");
         if (p) o->propagation = vk_pool_strdup(c->req->pool, p);
-        else if (json_is_true(json_object_get(b, "orphanDependents"))) o->propagation = "Orphan";
+        json_t *odb = json_object_get(b, "orphanDependents");
+        if (json_is_boolean(odb)) orphan_deps = odb;
         json_t *dr = json_object_get(b, "dryRun");
         if (json_array_size(dr) && json_string_value(json_array_get(dr, 0)) &&
             !strcmp(json_string_value(json_array_get(dr, 0)), "All"))
             c->op = (void *)1; /* dry run via body */
         *body = b;
     }
+    if (orphan_deps && o->propagation) {
+        reply_invalid(c, c->name, "propagationPolicy", "FieldValueInvalid",
+                      "orphanDependents and deletionPropagation cannot be both set");
+        json_decref(*body);
+        return -1;
+    }
+    /* The deprecated orphanDependents: true is Orphan; false only drops "orphan". */
+    if (json_is_true(orphan_deps)) o->propagation = "Orphan";
+    else if (orphan_deps) o->no_orphan = 1;
     if (o->propagation && strcmp(o->propagation, "Orphan") &&
         strcmp(o->propagation, "Background") && strcmp(o->propagation, "Foreground")) {
         reply_invalid(c, c->name, "propagationPolicy", "FieldValueNotSupported",

@@ -428,6 +428,35 @@ TEST(resumes_after_restart)
     env_close(&e);
 }
 
+TEST(orphan_dependents_option)
+{
+    env_t e;
+    env_open(&e);
+    char *u = make_cm(&e, "default", "owner", NULL, NULL);
+    free(make_cm(&e, "default", "dep", json_pack("[o]", ref("ConfigMap", "owner", u, 0)), NULL));
+    char *p = cm_path("default", "owner");
+    /* Both the deprecated field and the policy: refused. */
+    json_t *b = json_pack("{s:s,s:s,s:b,s:s}", "apiVersion", "v1", "kind", "DeleteOptions",
+                          "orphanDependents", 1, "propagationPolicy", "Background");
+    CHECK_EQ_INT(call(&e, "DELETE", p, NULL, b, NULL), 422);
+    json_decref(b);
+    CHECK_EQ_INT(get_cm(&e, "default", "owner", NULL), 200);
+    /* orphanDependents: true is Orphan. */
+    b = json_pack("{s:s,s:s,s:b}", "apiVersion", "v1", "kind", "DeleteOptions",
+                  "orphanDependents", 1);
+    CHECK_EQ_INT(call(&e, "DELETE", p, NULL, b, NULL), 200);
+    json_decref(b);
+    CHECK(wait_gone(&e, "default", "owner"));
+    run_ms(&e, 200);
+    json_t *dep = NULL;
+    CHECK_EQ_INT(get_cm(&e, "default", "dep", &dep), 200);
+    CHECK(json_object_get(json_object_get(dep, "metadata"), "ownerReferences") == NULL);
+    json_decref(dep);
+    free(p);
+    free(u);
+    env_close(&e);
+}
+
 int main(void)
 {
     RUN(background_collects_dependents);
@@ -437,5 +466,6 @@ int main(void)
     RUN(dangling_owners);
     RUN(cluster_scoped);
     RUN(resumes_after_restart);
+    RUN(orphan_dependents_option);
     TEST_EXIT();
 }
