@@ -11,6 +11,9 @@
 #include "common/log.h"
 #include "common/mem.h"
 
+/* Pause between two pages of an informer's list. */
+enum { PAGE_GAP_MS = 1 };
+
 typedef struct op op_t;
 struct op {
     vk_client_t *c;
@@ -37,7 +40,6 @@ struct vk_client_informer {
     int pages;           /* pages loaded */
     json_t *seen;        /* keys seen by the list in progress (relists), or NULL */
     char *cont;          /* continue token of the list in progress, or NULL */
-    int want_page;       /* the next page is requested from the client's idle handle */
     size_t listed;       /* items in the list in progress */
     char rv[32];         /* resourceVersion to watch from */
     int synced;
@@ -59,7 +61,6 @@ struct vk_client {
     char *user;
     char **groups;
     uv_timer_t timer; /* delivers completions on a later loop turn */
-    uv_idle_t pager;  /* requests informers' next list pages after the loop polled */
     op_t *qhead, *qtail;
     vk_client_informer_t *informers;
     int refs; /* in-flight requests + open handles */
@@ -99,9 +100,7 @@ vk_client_t *vk_client_new(uv_loop_t *loop, vk_http_handler_cb handler, void *ct
     for (size_t i = 0; i < n; i++) c->groups[i] = vk_xstrdup(groups[i]);
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
-    uv_idle_init(loop, &c->pager);
-    c->pager.data = c;
-    c->refs = 2; /* the timer and the pager */
+    c->refs = 1; /* the timer */
     return c;
 }
 
@@ -222,7 +221,7 @@ void vk_client_delete(vk_client_t *c, const char *path, const char *propagation,
 
 static void inf_list(vk_client_informer_t *inf);
 static void inf_watch(vk_client_informer_t *inf);
-static void on_pager(uv_idle_t *h);
+static void inf_page_cb(uv_timer_t *t);
 
 static const char *md_str(json_t *obj, const char *field)
 {
@@ -341,9 +340,10 @@ static void inf_list_done(void *arg, int status, json_t *list)
     if (inf->page > 0 && cont && *cont) {
         free(inf->cont);
         inf->cont = vk_xstrdup(cont);
-        /* The next page after the loop has polled for I/O once. */
-        inf->want_page = 1;
-        uv_idle_start(&inf->c->pager, on_pager);
+        /* The next page PAGE_GAP_MS later: the loop waits for I/O in
+         * between, so requests (a /readyz handshake) are served between pages
+         * rather than after the whole list. */
+        uv_timer_start(&inf->retry, inf_page_cb, PAGE_GAP_MS, 0);
         return;
     }
     /* The last page. Objects gone while we were not watching (relists only:
@@ -419,15 +419,10 @@ static void inf_list_page(vk_client_informer_t *inf)
     free(q);
 }
 
-static void on_pager(uv_idle_t *h)
+static void inf_page_cb(uv_timer_t *t)
 {
-    vk_client_t *c = h->data;
-    uv_idle_stop(h);
-    for (vk_client_informer_t *inf = c->informers; inf && !c->closed; inf = inf->next) {
-        if (!inf->want_page) continue;
-        inf->want_page = 0;
-        inf_list_page(inf);
-    }
+    vk_client_informer_t *inf = t->data;
+    if (!inf->c->closed && inf->listing) inf_list_page(inf);
 }
 
 static void inf_list(vk_client_informer_t *inf)
@@ -789,5 +784,4 @@ void vk_client_close(vk_client_t *c, void (*done_cb)(void *arg), void *arg)
     }
     c->informers = NULL;
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
-    uv_close((uv_handle_t *)&c->pager, on_timer_closed);
 }

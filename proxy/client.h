@@ -78,12 +78,12 @@ vk_client_informer_t *vk_client_informer_new(vk_client_t *c, const char *collect
  * no in-process caller reads it, and an update without it keeps the stored
  * one, as in kube-apiserver). */
 
-/* The informer lists in pages of VK_CLIENT_PAGE items (limit + continue), one
- * page per loop turn, so that a large collection neither blocks the loop (other
+/* The informer lists in pages of VK_CLIENT_PAGE items (limit + continue), a
+ * millisecond apart, so that a large collection neither blocks the loop (other
  * requests, /readyz, are served between pages) nor is held as one huge
  * response. The first list starts on a later loop turn: the settings below,
  * called right after vk_client_informer_new, apply to it. */
-enum { VK_CLIENT_PAGE = 500 };
+enum { VK_CLIENT_PAGE = 100 };
 
 /* A transform (as client-go's SetTransform): called with every object before
  * it enters the cache, is compared with the cached one, or reaches on_change
