@@ -32,10 +32,11 @@
  *    rebuild OpenAPI: vk_openapi_free(o); o = vk_openapi_new_from_resources(
  *      table, ver); for every CRD: vk_crd_openapi_apply(crd, o); drop the
  *      discovery caches/ETags.
- *  CRD delete: upstream adds finalizer customresourcecleanup.apiextensions.
- *    k8s.io on create; on delete: condition Terminating, delete every object
- *    under vk_resources_key(row, NULL, NULL) (one prefix for all versions),
- *    remove the finalizer, vk_crd_rows_remove, rebuild OpenAPI.
+ *  CRD delete (proxy/crdserve.c): upstream adds finalizer customresourcecleanup.
+ *    apiextensions.k8s.io on create; on delete: condition Terminating=True,
+ *    delete every object under vk_resources_key(row, NULL, NULL) (one prefix
+ *    for all versions), Terminating=False and the finalizer removed; once the
+ *    CRD is gone vk_crd_rows_remove, rebuild OpenAPI.
  *  Custom object writes (rest.c default_and_validate, VK_RES_CUSTOM): the
  *    short way is one call, rc = vk_crd_write(crd, row->version, obj, old,
  *    flags, &res) (flags: STRICT for fieldValidation=Strict, MAIN_STATUS on

@@ -25,6 +25,7 @@ struct vk_crdserve {
     json_t *crds;              /* name -> the CRD as stored, with the computed status */
     json_t *sigs;              /* name -> signature of the rows it serves (absent: none) */
     json_t *terminating;       /* name -> true once its cleanup was queued */
+    struct waiter *waiters;    /* CRDs waiting for objects held by finalizers */
     vk_store_watch_t *watch;
     unsigned gen;
     int inflight;              /* store writes whose callback has not run */
@@ -51,8 +52,43 @@ static void now_rfc3339(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A terminating CRD whose objects carry finalizers of their own: they got a
+ * deletionTimestamp, and the cleanup ends once a watch on the CRD's prefix
+ * sees the last one go. */
+typedef struct waiter {
+    struct waiter *next;
+    vk_crdserve_t *s;
+    char *name;
+    char *prefix;
+    vk_store_watch_t *w; /* NULL once cancelled or ended */
+} waiter_t;
+
+static void waiter_free(waiter_t *wt)
+{
+    if (wt->w) vk_store_watch_cancel(wt->w);
+    free(wt->name);
+    free(wt->prefix);
+    free(wt);
+}
+
+/* Stops waiting for `name` (NULL: for every CRD). */
+static void waiters_drop(vk_crdserve_t *s, const char *name)
+{
+    waiter_t **pp = &s->waiters;
+    while (*pp) {
+        waiter_t *wt = *pp;
+        if (!name || !strcmp(wt->name, name)) {
+            *pp = wt->next;
+            waiter_free(wt);
+        } else {
+            pp = &wt->next;
+        }
+    }
+}
+
 static void destroy(vk_crdserve_t *s)
 {
+    waiters_drop(s, NULL);
     json_decref(s->crds);
     json_decref(s->sigs);
     json_decref(s->terminating);
@@ -123,21 +159,47 @@ static void drop_rows(vk_crdserve_t *s, const char *name)
     s->gen++;
 }
 
-/* Deletes every stored object of the CRD (all versions share one prefix). */
-static void delete_objects(vk_crdserve_t *s, const json_t *crd)
+static int has_finalizers(const json_t *o)
 {
+    return json_array_size(json_object_get(json_object_get(o, "metadata"), "finalizers")) > 0;
+}
+
+/* Deletes every stored object of the CRD (all versions share one prefix);
+ * objects with finalizers get a deletionTimestamp instead, as a REST delete
+ * would. Returns how many of those remain. */
+static size_t delete_objects(vk_crdserve_t *s, const json_t *crd)
+{
+    size_t held = 0;
     const json_t *spec = json_object_get(crd, "spec");
     const char *group = str_at(spec, "group");
     const char *plural = str_at(json_object_get(spec, "names"), "plural");
-    if (!group || !*group || !plural || !*plural) return;
+    if (!group || !*group || !plural || !*plural) return 0;
     vk_resource_t row = {.group = group, .plural = plural};
     char *prefix = vk_resources_key(&row, NULL, NULL);
     vk_store_list_t l;
+    char now[32];
+    now_rfc3339(now, sizeof now);
     if (vk_store_list(s->store, prefix, NULL, 0, 0, &l) == 0) {
-        for (size_t i = 0; i < l.count; i++) del(s, l.items[i]->key, l.items[i]->mod_rev);
+        for (size_t i = 0; i < l.count; i++) {
+            const vk_kv_t *kv = l.items[i];
+            json_t *o = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+            if (!has_finalizers(o)) {
+                del(s, kv->key, kv->mod_rev);
+            } else {
+                held++;
+                if (!meta_str(o, "deletionTimestamp")) {
+                    json_t *md = json_object_get(o, "metadata");
+                    json_object_set_new(md, "deletionTimestamp", json_string(now));
+                    json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
+                    put(s, kv->key, o, kv->mod_rev);
+                }
+            }
+            json_decref(o);
+        }
         vk_store_list_free(&l);
     }
     free(prefix);
+    return held;
 }
 
 /* Sets condition `type` of status (borrowed, changed in place) as upstream's
@@ -192,6 +254,92 @@ static json_t *finalizers_without_cleanup(const json_t *obj, int *had)
     return keep;
 }
 
+/* The last step of a CRD's cleanup: Terminating=False and the cleanup
+ * finalizer removed (the CRD deleted when no other finalizer is left), with
+ * compare-and-swap on rev. obj borrowed. */
+static void finish_cleanup(vk_crdserve_t *s, const char *key, const json_t *obj, int64_t rev,
+                           int established)
+{
+    char now[32];
+    now_rfc3339(now, sizeof now);
+    int had;
+    json_t *keep = finalizers_without_cleanup(obj, &had);
+    json_t *c = json_deep_copy(obj);
+    json_t *st = json_object_get(c, "status");
+    if (!json_is_object(st)) json_object_set_new(c, "status", st = json_object());
+    if (established)
+        set_condition(st, "Terminating", "False", "InstanceDeletionCompleted",
+                      "removed all instances", now);
+    else
+        set_condition(st, "Terminating", "False", "NeverEstablished",
+                      "resource was never established", now);
+    if (json_array_size(keep) == 0) {
+        del(s, key, rev);
+    } else {
+        json_object_set(json_object_get(c, "metadata"), "finalizers", keep);
+        put(s, key, c, rev);
+    }
+    json_decref(c);
+    json_decref(keep);
+}
+
+static int waiter_event(void *arg, const vk_event_t *ev)
+{
+    waiter_t *wt = arg;
+    if (ev->type != VK_EVENT_DELETED || !wt->w) return 0;
+    size_t left = 1;
+    if (vk_store_count(wt->s->store, wt->prefix, &left) || left > 0) return 0;
+    vk_crdserve_t *s = wt->s;
+    char *key = vk_xasprintf(CRD_PREFIX "%s", wt->name);
+    vk_kv_t *kv;
+    if (vk_store_get(s->store, key, &kv) == 0) {
+        json_t *o = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+        if (json_is_object(o)) finish_cleanup(s, key, o, kv->mod_rev, 1);
+        json_decref(o);
+        vk_kv_unref(kv);
+    }
+    free(key);
+    /* Done waiting; the waiter goes with the CRD (forget) or the server. */
+    vk_store_watch_cancel(wt->w);
+    wt->w = NULL;
+    return 0;
+}
+
+static void waiter_end(void *arg, int reason)
+{
+    waiter_t *wt = arg;
+    wt->w = NULL;
+    if (reason != VK_ECLOSED)
+        vk_log_warn("crdserve: %s: watch on its objects ended: %s", wt->name, vk_err_name(reason));
+}
+
+static int waiting(const vk_crdserve_t *s, const char *name)
+{
+    for (const waiter_t *wt = s->waiters; wt; wt = wt->next)
+        if (wt->w && !strcmp(wt->name, name)) return 1;
+    return 0;
+}
+
+/* Waits (Terminating=True meanwhile) until the objects of the CRD obj
+ * (borrowed) that finalizers hold are gone. */
+static void wait_objects(vk_crdserve_t *s, const char *name, const json_t *obj)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    vk_resource_t row = {.group = str_at(spec, "group"),
+                         .plural = str_at(json_object_get(spec, "names"), "plural")};
+    waiters_drop(s, name);
+    waiter_t *wt = vk_xcalloc(1, sizeof *wt);
+    wt->s = s;
+    wt->name = vk_xstrdup(name);
+    wt->prefix = vk_resources_key(&row, NULL, NULL);
+    if (vk_store_watch(s->store, wt->prefix, 0, waiter_event, waiter_end, wt, &wt->w)) {
+        vk_log_warn("crdserve: %s: cannot watch its objects", name);
+        wt->w = NULL;
+    }
+    wt->next = s->waiters;
+    s->waiters = wt;
+}
+
 /* A CRD with a deletionTimestamp, as upstream's finalizer controller: first
  * condition Terminating=True (InstanceDeletionInProgress) is written; on the
  * event of that write every object of the CRD is deleted, then the cleanup
@@ -212,12 +360,19 @@ static void reconcile_deleting(vk_crdserve_t *s, const char *name, const char *k
         }
         free(sig);
     }
-    if (json_object_get(s->terminating, name)) return; /* cleanup queued */
     int had;
     json_t *keep = finalizers_without_cleanup(obj, &had);
     if (!had) {
         json_decref(keep);
         return; /* cleaned up; other finalizers hold it */
+    }
+    if (json_object_get(s->terminating, name)) {
+        /* Cleanup queued. Still Terminating=True and not waiting for objects:
+         * the last write lost a race with another writer; again at this rev. */
+        if (!waiting(s, name) && condition_true(obj, "Terminating"))
+            finish_cleanup(s, key, obj, rev, established);
+        json_decref(keep);
+        return;
     }
     char now[32];
     now_rfc3339(now, sizeof now);
@@ -230,19 +385,10 @@ static void reconcile_deleting(vk_crdserve_t *s, const char *name, const char *k
         put(s, key, c, rev);
     } else {
         json_object_set_new(s->terminating, name, json_true());
-        if (established) {
-            delete_objects(s, obj);
-            set_condition(st, "Terminating", "False", "InstanceDeletionCompleted",
-                          "removed all instances", now);
+        if (established && delete_objects(s, obj) > 0) {
+            wait_objects(s, name, obj);
         } else {
-            set_condition(st, "Terminating", "False", "NeverEstablished",
-                          "resource was never established", now);
-        }
-        if (json_array_size(keep) == 0) {
-            del(s, key, rev);
-        } else {
-            json_object_set(json_object_get(c, "metadata"), "finalizers", keep);
-            put(s, key, c, rev);
+            finish_cleanup(s, key, obj, rev, established);
         }
     }
     json_decref(c);
@@ -296,6 +442,7 @@ static void reconcile(vk_crdserve_t *s, const char *name, const json_t *obj, int
 
 static void forget(vk_crdserve_t *s, const char *name, const json_t *last)
 {
+    waiters_drop(s, name);
     drop_rows(s, name);
     /* Deleted without the cleanup finalizer: its objects go all the same. */
     if (!json_object_get(s->terminating, name) && last) delete_objects(s, last);
@@ -363,6 +510,7 @@ void vk_crdserve_free(vk_crdserve_t *s)
     if (!s) return;
     if (s->watch) vk_store_watch_cancel(s->watch);
     s->watch = NULL;
+    waiters_drop(s, NULL);
     s->removed_cb = NULL;
     s->closing = 1;
     if (s->inflight == 0) destroy(s);

@@ -392,9 +392,80 @@ TEST(termination)
     env_rmdir(&e);
 }
 
+static int held_marked(void *arg)
+{
+    ctx_t *c = arg;
+    vk_kv_t *kv;
+    if (vk_store_get(c->e->s, "/example.com/widgets/default/h", &kv)) return 0;
+    int ok = strstr((const char *)kv->val, "deletionTimestamp") != NULL;
+    vk_kv_unref(kv);
+    return ok;
+}
+
+/* An object with a finalizer of its own holds the cleanup, as upstream: it
+ * gets a deletionTimestamp, the CRD stays Terminating=True (creates 405)
+ * until the object is gone, then the CRD goes. */
+TEST(held_objects)
+{
+    env_t e;
+    CHECK_EQ_INT(env_init(&e, NULL), 0);
+    ctx_t c = {&e, vk_resources_new(), NULL};
+    CHECK_EQ_INT(vk_crdserve_new(e.s, c.t, &c.s), 0);
+    const vk_resource_t *crd_row = vk_resources_find(c.t, "apiextensions.k8s.io", "v1",
+                                                     "customresourcedefinitions");
+    CHECK_EQ_INT(create_crd(&c, crd_row), 0);
+    CHECK(run_cond(&e, served, &c));
+    CHECK(run_cond(&e, status_written, &c));
+    CHECK_EQ_INT(put_new(&e, "/example.com/widgets/default/h",
+                         "{\"metadata\":{\"name\":\"h\",\"finalizers\":[\"example.com/keep\"]}}",
+                         NULL), 0);
+    CHECK_EQ_INT(put_new(&e, "/example.com/widgets/default/a", "{\"metadata\":{\"name\":\"a\"}}",
+                         NULL), 0);
+    vk_kv_t *kv;
+    CHECK_EQ_INT(vk_store_get(e.s, CRD_KEY, &kv), 0);
+    json_t *crd = json_loadb((const char *)kv->val, kv->len, 0, NULL);
+    int64_t rev = kv->mod_rev;
+    vk_kv_unref(kv);
+    json_object_set_new(json_object_get(crd, "metadata"), "deletionTimestamp",
+                        json_string("2026-01-01T00:00:00Z"));
+    char *data = json_dumps(crd, JSON_COMPACT);
+    json_decref(crd);
+    CHECK_EQ_INT(put(&e, CRD_KEY, data, rev, NULL), 0);
+    free(data);
+    CHECK(run_cond(&e, held_marked, &c));
+    run_for(&e.loop, 100);
+    CHECK_EQ_INT(vk_store_get(e.s, "/example.com/widgets/default/a", &kv), VK_ENOTFOUND);
+    CHECK_EQ_INT(vk_store_get(e.s, CRD_KEY, &kv), 0);
+    CHECK(strstr((const char *)kv->val, "InstanceDeletionInProgress") != NULL);
+    vk_kv_unref(kv);
+    const vk_resource_t *row = vk_resources_find(c.t, "example.com", "v1", "widgets");
+    CHECK(row != NULL);
+    if (row) {
+        json_t *obj = json_loads("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\","
+                                 "\"metadata\":{\"name\":\"n\",\"namespace\":\"default\"}}", 0,
+                                 NULL);
+        json_t *w = NULL, *st = NULL;
+        CHECK_EQ_INT(vk_crdserve_write(c.s, row, NULL, NULL, obj, NULL, &w, &st), -1);
+        CHECK(st && json_integer_value(json_object_get(st, "code")) == 405);
+        json_decref(w);
+        json_decref(st);
+        json_decref(obj);
+    }
+    /* Its controller lets go of the object: the cleanup ends, the CRD goes. */
+    CHECK_EQ_INT(del(&e, "/example.com/widgets/default/h", 0, NULL), 0);
+    CHECK(run_cond(&e, crd_gone, &c));
+    CHECK(run_cond(&e, not_served, &c));
+    vk_crdserve_free(c.s);
+    CHECK(env_close_store(&e));
+    vk_resources_free(c.t);
+    CHECK_EQ_INT(uv_loop_close(&e.loop), 0);
+    env_rmdir(&e);
+}
+
 int main(void)
 {
     RUN(lifecycle);
     RUN(termination);
+    RUN(held_objects);
     TEST_EXIT();
 }
