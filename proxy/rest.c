@@ -1616,6 +1616,13 @@ static void rmw_run(vk_rest_call_t *c)
         return;
     }
     int finish = meta_str(next, "deletionTimestamp") && !has_finalizers(next);
+    /* The last finalizer going from an object still in its grace period (a pod
+     * deleted with Foreground/Orphan while bound to a node): it stays marked
+     * until the grace period is over and it is deleted with grace 0, as
+     * kube-apiserver deletes on update only at deletionGracePeriodSeconds 0. */
+    if (finish && has_finalizers(cur) &&
+        json_integer_value(json_object_get(meta_of(next), "deletionGracePeriodSeconds")) > 0)
+        finish = 0;
     json_decref(cur);
     if (dry_run(c)) {
         if (op->scale) {

@@ -457,6 +457,40 @@ TEST(orphan_dependents_option)
     env_close(&e);
 }
 
+TEST(bound_pod_keeps_grace_period)
+{
+    env_t e;
+    env_open(&e);
+    json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:[{s:s,s:s}]}}", "apiVersion", "v1",
+                            "kind", "Pod", "metadata", "name", "bound", "spec", "nodeName",
+                            "node-1", "containers", "name", "c", "image", "nginx");
+    CHECK_EQ_INT(call(&e, "POST", "/api/v1/namespaces/default/pods", NULL, pod, NULL), 201);
+    json_decref(pod);
+    const char *path = "/api/v1/namespaces/default/pods/bound";
+    json_t *b = json_pack("{s:s,s:s,s:s}", "apiVersion", "v1", "kind", "DeleteOptions",
+                          "propagationPolicy", "Foreground");
+    CHECK_EQ_INT(call(&e, "DELETE", path, NULL, b, NULL), 200);
+    json_decref(b);
+    /* The collector drops its finalizer; the pod stays in its grace period. */
+    json_t *got = NULL;
+    for (int i = 0; i < 100; i++) {
+        json_decref(got);
+        got = NULL;
+        CHECK_EQ_INT(call(&e, "GET", path, NULL, NULL, &got), 200);
+        if (!has_fin(got, "foregroundDeletion")) break;
+        run_ms(&e, 50);
+    }
+    CHECK(!has_fin(got, "foregroundDeletion"));
+    CHECK(json_object_get(json_object_get(got, "metadata"), "deletionTimestamp") != NULL);
+    json_decref(got);
+    b = json_pack("{s:s,s:s,s:i}", "apiVersion", "v1", "kind", "DeleteOptions",
+                  "gracePeriodSeconds", 0);
+    CHECK_EQ_INT(call(&e, "DELETE", path, NULL, b, NULL), 200);
+    json_decref(b);
+    CHECK_EQ_INT(call(&e, "GET", path, NULL, NULL, NULL), 404);
+    env_close(&e);
+}
+
 int main(void)
 {
     RUN(background_collects_dependents);
@@ -467,5 +501,6 @@ int main(void)
     RUN(cluster_scoped);
     RUN(resumes_after_restart);
     RUN(orphan_dependents_option);
+    RUN(bound_pod_keeps_grace_period);
     TEST_EXIT();
 }
