@@ -1086,24 +1086,6 @@ static void mgrs_encode(mgrs_t *ms, json_t *obj) {
     }
 }
 
-/* Drops null members of objects, as decoding into the typed object does. */
-static void drop_nulls(json_t *v) {
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        void *tmp;
-        json_object_foreach_safe(v, tmp, k, x) {
-            if (json_is_null(x))
-                json_object_del(v, k);
-            else
-                drop_nulls(x);
-        }
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            drop_nulls(json_array_get(v, i));
-    }
-}
-
 static void walk_init(walk_t *w, const vk_apply_opts_t *o) {
     memset(w, 0, sizeof *w);
     w->cb = o->schema;
@@ -1292,7 +1274,7 @@ int vk_apply(const json_t *live, const json_t *config, const vk_apply_opts_t *o,
         for (size_t i = 0; i < ms.n; i++)
             if (i != self_i)
                 fs_diff(&ms.m[i].set, &c.removed);
-        drop_nulls(merged);
+        vk_patch_prune_nulls(merged); /* as decoding into the typed object does */
         bool changed_obj = !lc || !fs_empty(&c.added) || !fs_empty(&c.modified) ||
                            !fs_empty(&c.removed);
         /* As upstream: the time moves only when the object changed, so a

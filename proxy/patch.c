@@ -783,8 +783,7 @@ int vk_patch_json(const json_t *doc, const json_t *patch, json_t **out, char **e
 
 /* ---- JSON merge patch (RFC 7386) ----------------------------------------- */
 
-/* Removes null members of objects, recursively (also inside arrays). */
-static void prune_nulls(json_t *v) {
+void vk_patch_prune_nulls(json_t *v) {
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
@@ -793,11 +792,11 @@ static void prune_nulls(json_t *v) {
             if (json_is_null(x))
                 json_object_del(v, k);
             else
-                prune_nulls(x);
+                vk_patch_prune_nulls(x);
         }
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++)
-            prune_nulls(json_array_get(v, i));
+            vk_patch_prune_nulls(json_array_get(v, i));
     }
 }
 
@@ -812,7 +811,7 @@ static void merge_docs(json_t *doc, const json_t *patch) {
         json_t *cur = json_object_get(doc, k);
         if (!cur || json_is_null(cur) || !json_is_object(cur)) {
             json_t *c = json_deep_copy(pv);
-            prune_nulls(c);
+            vk_patch_prune_nulls(c);
             json_object_set_new(doc, k, c);
         } else if (!json_is_object(pv)) {
             json_object_set_new(doc, k, json_deep_copy(pv));
@@ -920,7 +919,7 @@ static bool remove_directives(json_t *v) {
     return true;
 }
 
-static void discard_nulls(json_t *v) { prune_nulls(v); }
+static void discard_nulls(json_t *v) { vk_patch_prune_nulls(v); }
 
 /* extractKey: the field name after "<prefix>/", or NULL. */
 static const char *extract_key(const char *k, const char *prefix) {

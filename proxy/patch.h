@@ -102,6 +102,10 @@ int vk_patch_schema_openapi(void *ctx, const char *const *path, size_t depth,
  * operation failed: "testing value /a failed: test failed", 422). */
 int vk_patch_json(const json_t *doc, const json_t *patch, json_t **out, char **err);
 
+/* Removes the null members of objects in v (borrowed, modified), recursively,
+ * also inside arrays: what decoding into a typed object does to them. */
+void vk_patch_prune_nulls(json_t *v);
+
 /* Applies an RFC 7386 merge patch. VK_EBADREQUEST "Invalid JSON Patch" when
  * the patch is not an object. Same ownership as vk_patch_json. */
 int vk_patch_merge(const json_t *doc, const json_t *patch, json_t **out, char **err);
