@@ -482,6 +482,20 @@ static json_t *read_value(dec_t *d, const vk_schema_msg_t *m, const vk_schema_fi
     return NULL;
 }
 
+/* Reads one element of a repeated field f and appends it to arr. 0, or -1
+ * (error recorded in d). */
+static int append_value(dec_t *d, const vk_schema_msg_t *m, const vk_schema_field_t *f, rd_t *r,
+                        unsigned wt, int depth, json_t *arr)
+{
+    json_t *v = read_value(d, m, f, f->type, f->msg, r, wt, depth);
+    if (!v || spend(d)) {
+        json_decref(v);
+        return -1;
+    }
+    json_array_append_new(arr, v);
+    return 0;
+}
+
 /* The zero value of a type, as a map value that was absent on the wire. */
 static json_t *zero_value(dec_t *d, uint8_t type, uint32_t msgidx, int depth)
 {
@@ -689,21 +703,11 @@ static json_t *decode_msg(dec_t *d, const vk_schema_msg_t *m, const uint8_t *b, 
                 }
                 unsigned ewt = f->type == VK_SF_DOUBLE ? 1 : f->type == VK_SF_FLOAT ? 5 : 0;
                 rd_t pr = {pb, pb + pn};
-                while (pr.p < pr.end) {
-                    json_t *v = read_value(d, m, f, f->type, f->msg, &pr, ewt, depth);
-                    if (!v || spend(d)) {
-                        json_decref(v);
+                while (pr.p < pr.end)
+                    if (append_value(d, m, f, &pr, ewt, depth, vals[i]))
                         goto out;
-                    }
-                    json_array_append_new(vals[i], v);
-                }
-            } else {
-                json_t *v = read_value(d, m, f, f->type, f->msg, &r, wt, depth);
-                if (!v || spend(d)) {
-                    json_decref(v);
-                    goto out;
-                }
-                json_array_append_new(vals[i], v);
+            } else if (append_value(d, m, f, &r, wt, depth, vals[i])) {
+                goto out;
             }
         } else {
             json_t *v = read_value(d, m, f, f->type, f->msg, &r, wt, depth);
