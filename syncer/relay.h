@@ -18,12 +18,14 @@
  * whose peer is more than 1 MiB behind stops being read). A host answer other
  * than 101 is passed back as a Status.
  *
- * Wiring (cli/serve.c creates the relay with the host client when a host is
- * configured; the REST layer calls it): in proxy/rest.c do_get, where
- * `c->sub` is "log" and load_current found the pod, instead of the 400
- * "logs are not available without a host" answer:
- *     if (relay) { vk_relay_pod_log(relay, c->req, c->ns, c->name); return; }
- * (the relay pointer reaching the REST layer through vk_apiserver_config_t).
+ * Wiring: cli/serve.c creates the relay with the host client when a host is
+ * configured and hands it to the API layer through vk_apiserver_config_t:
+ * pod_log (called by proxy/rest.c do_get for pods/NAME/log once the tenant
+ * pod was found) and pod_stream (called by proxy/apiserver.c for
+ * pods/NAME/exec|attach|portforward after RBAC allowed `create` on the
+ * subresource and the tenant pod was found). The host pod is always the
+ * translation of that tenant pod in the tenant's own host namespace, so no
+ * other tenant's pod and no host pod outside it can be reached.
  * Runs on the loop of the host client. */
 #ifndef VK_RELAY_H
 #define VK_RELAY_H
@@ -37,7 +39,9 @@ typedef struct vk_relay vk_relay_t;
 /* A relay through host (borrowed) for tenant (borrowed); both must outlive
  * it. */
 vk_relay_t *vk_relay_new(vk_httpc_t *host, const vk_tenant_config_t *tenant);
-/* Cancels relayed requests in flight (their tenant streams end) and frees. */
+/* Cancels relayed requests in flight (their tenant streams end; upgrades
+ * still waiting for the host answer 503; relayed streams are closed) and
+ * frees. */
 void vk_relay_free(vk_relay_t *r);
 
 /* Answers req (GET pods/NAME/log of tenant pod ns/name) with the host pod's
