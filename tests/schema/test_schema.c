@@ -171,6 +171,37 @@ TEST(unknown_fields)
     json_decref(o);
 }
 
+/* Beta and alpha versions are in the tables, and the quantity markers the
+ * write path uses (proxy/quantity.c) are set where they belong. */
+TEST(beta_kinds_and_quantity_markers)
+{
+    const vk_schema_msg_t *d = vk_schema_kind("apps", "v1beta1", "Deployment");
+    CHECK(d != NULL);
+    CHECK(d && !strcmp(d->name, "io.k8s.api.apps.v1beta1.Deployment"));
+    CHECK(vk_schema_kind("batch", "v1beta1", "CronJob") != NULL);
+    CHECK(vk_schema_kind("autoscaling", "v2", "HorizontalPodAutoscaler") != NULL);
+    CHECK(vk_schema_kind("flowcontrol.apiserver.k8s.io", "v1beta3", "FlowSchema") != NULL);
+    CHECK(vk_schema_kind("apps", "v1", "Deployment") != vk_schema_kind("apps", "v1beta2", "Deployment"));
+    size_t nbeta = 0, n;
+    const vk_schema_kind_t *k = vk_schema_kinds(&n);
+    for (size_t i = 0; i < n; i++)
+        nbeta += strstr(k[i].version, "beta") || strstr(k[i].version, "alpha");
+    CHECK(nbeta >= 80);
+
+    const vk_schema_msg_t *pod = vk_schema_kind("", "v1", "Pod");
+    const vk_schema_msg_t *cm = vk_schema_kind("", "v1", "ConfigMap");
+    CHECK(pod && pod->has_quantity);
+    CHECK(cm && !cm->has_quantity);
+    const vk_schema_msg_t *rr = vk_schema_msg_by_name("io.k8s.api.core.v1.ResourceRequirements");
+    CHECK(rr && rr->has_quantity);
+    const vk_schema_field_t *lim = rr ? vk_schema_field_by_json(rr, "limits") : NULL;
+    CHECK(lim && (lim->flags & VK_SF_RESOURCELIST) && (lim->flags & VK_SF_MAP));
+    const vk_schema_msg_t *ed = vk_schema_msg_by_name("io.k8s.api.core.v1.EmptyDirVolumeSource");
+    const vk_schema_field_t *sl = ed ? vk_schema_field_by_json(ed, "sizeLimit") : NULL;
+    CHECK(sl && !(sl->flags & VK_SF_RESOURCELIST));
+    CHECK(sl && vk_schema_msg(sl->msg)->special == VK_SM_QUANTITY);
+}
+
 int main(void)
 {
     RUN(unknown_fields);
@@ -178,5 +209,6 @@ int main(void)
     RUN(fields);
     RUN(path_info);
     RUN(tables_consistent);
+    RUN(beta_kinds_and_quantity_markers);
     TEST_EXIT();
 }
