@@ -1,6 +1,8 @@
 /* hostexec: carries out the host actions of a reconcile plan (syncer/
- * reconcile.h) against the host API server with common/httpc, in order, one
- * at a time (a delete must reach the server before the create that follows):
+ * reconcile.h) against the host API server with common/httpc, in plan
+ * order, up to 8 requests in flight; an action waits for the answer to an
+ * earlier one on the same object (a delete must reach the server before the
+ * create of the same name that follows):
  *   host-create -> POST   .../namespaces/<ns>/<resource>
  *   host-patch  -> PATCH  .../<name> (application/json-patch+json)
  *   host-delete -> DELETE .../<name> with preconditions.uid and the grace period
