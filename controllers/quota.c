@@ -92,24 +92,31 @@ static void on_list(void *arg, int status, json_t *obj)
     if (--r->pending == 0) finish(r);
 }
 
+/* status.hard for a quota: its spec.hard in canonical form. New reference. */
+static json_t *canonical_hard(const json_t *quota)
+{
+    json_t *spec_hard = json_object_get(json_object_get(quota, "spec"), "hard");
+    json_t *hard = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(spec_hard, k, v) {
+        char c[80];
+        const char *t = json_string_value(v);
+        char b[64];
+        if (json_is_integer(v)) {
+            snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
+            t = b;
+        }
+        if (t && !vk_quota_qty_canonical(t, c, sizeof c)) json_object_set_new(hard, k, json_string(c));
+    }
+    return hard;
+}
+
 static void finish(recount_t *r)
 {
     qc_t *q = r->q;
     if (!r->failed && !q->closing) {
-        json_t *spec_hard = json_object_get(json_object_get(r->quota, "spec"), "hard");
-        json_t *hard = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach(spec_hard, k, v) {
-            char c[80];
-            const char *t = json_string_value(v);
-            char b[64];
-            if (json_is_integer(v)) {
-                snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
-                t = b;
-            }
-            if (t && !vk_quota_qty_canonical(t, c, sizeof c)) json_object_set_new(hard, k, json_string(c));
-        }
+        json_t *hard = canonical_hard(r->quota);
         json_t *st = json_pack("{s:o,s:O}", "hard", hard, "used", r->used);
         /* Compare with what is cached now (an admission charge may be newer). */
         char ns[300];
@@ -209,6 +216,15 @@ static void on_quota(void *arg, int type, json_t *o)
 {
     qc_t *q = arg;
     if (q->closing || type == VK_CLIENT_DELETED || !vk_client_informer_synced(q->quotas)) return;
+    /* A status write (ours, or an admission charge) needs no recount: only a
+     * new quota or a changed spec.hard does; the resync catches the rest.
+     * Recounting on every charge would list the namespace on every create. */
+    if (type == VK_CLIENT_MODIFIED) {
+        json_t *hard = canonical_hard(o);
+        int same = json_equal(hard, json_object_get(json_object_get(o, "status"), "hard"));
+        json_decref(hard);
+        if (same) return;
+    }
     recount(q, o);
 }
 
