@@ -345,7 +345,7 @@ static void wait_objects(vk_crdserve_t *s, const char *name, const json_t *obj)
  * event of that write every object of the CRD is deleted, then the cleanup
  * finalizer removed (the CRD deleted with it when no other finalizer is left).
  * Writes commit in order, so the objects go first. The rows stay (watchers see
- * the objects' DELETED events; creates answer 405) until the CRD is gone. */
+ * the objects' DELETED events; creates answer 403) until the CRD is gone. */
 static void reconcile_deleting(vk_crdserve_t *s, const char *name, const char *key,
                                const json_t *obj, int64_t rev)
 {
@@ -614,12 +614,15 @@ int vk_crdserve_write(vk_crdserve_t *s, const vk_resource_t *row, const char *su
         return -1;
     }
     if (!old && condition_true(crd, "Terminating")) {
-        /* As upstream's custom resource handler while instances are being
+        /* As upstream's custom resource handler (403, measured against
+         * kube-apiserver 1.36) while instances are being
          * deleted (afterwards, while other finalizers hold the CRD, creates
          * work again). */
-        *status = vk_status_new(405, "MethodNotAllowed",
-                                "create not allowed while custom resource definition is "
-                                "terminating", row, name);
+        char *m = vk_xasprintf("%s.%s \"%s\" is forbidden: create not allowed while custom "
+                               "resource definition is terminating", row->plural, row->group,
+                               name ? name : "");
+        *status = vk_status_new(403, "Forbidden", m, row, name);
+        free(m);
         return -1;
     }
     const char *fv = field_validation;

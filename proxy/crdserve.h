@@ -6,13 +6,13 @@
  * of the resource table, and on deletion (finalizer
  * customresourcecleanup.apiextensions.k8s.io), as upstream's finalizer
  * controller: writes condition Terminating=True (InstanceDeletionInProgress;
- * custom object creates answer 405 meanwhile), deletes every object of the
+ * custom object creates answer 403 meanwhile), deletes every object of the
  * CRD, then writes Terminating=False (InstanceDeletionCompleted, or
  * NeverEstablished) without the finalizer, deleting the CRD when no other
  * finalizer holds it. The rows stay served until the CRD is gone; then the
  * removed-rows callback runs (watch streams end after their DELETED events).
  * Objects with finalizers of their own get a deletionTimestamp and the CRD
- * stays Terminating=True until they are gone (upstream switches the reason to
+ * stays Terminating=True (creates 403) until they are gone (upstream switches the reason to
  * InstanceDeletionCheck after a minute; here it stays). Everything else is a thin adapter to proxy/crd.h with the
  * signatures the REST layer needs:
  *   rest.c default_and_validate: vk_crdserve_admit_crd (CRD rows),

@@ -277,7 +277,7 @@ static int completed(void *arg)
  * (InstanceDeletionInProgress) is written first, then its objects go, then
  * Terminating=False (InstanceDeletionCompleted) without the cleanup finalizer;
  * the resource stays served while the CRD exists. A server started while a
- * CRD is Terminating refuses creates with 405 and finishes the cleanup. */
+ * CRD is Terminating refuses creates with 403 and finishes the cleanup. */
 TEST(termination)
 {
     env_t e;
@@ -369,9 +369,10 @@ TEST(termination)
     CHECK(row != NULL);
     if (row) {
         CHECK_EQ_INT(vk_crdserve_write(c.s, row, NULL, NULL, obj, NULL, &w, &st), -1);
-        CHECK(st && json_integer_value(json_object_get(st, "code")) == 405);
+        CHECK(st && json_integer_value(json_object_get(st, "code")) == 403);
         CHECK(st && !strcmp(json_string_value(json_object_get(st, "message")),
-                            "create not allowed while custom resource definition is terminating"));
+                            "widgets.example.com \"n\" is forbidden: create not allowed while "
+                            "custom resource definition is terminating"));
         json_decref(w);
         json_decref(st);
     }
@@ -403,7 +404,7 @@ static int held_marked(void *arg)
 }
 
 /* An object with a finalizer of its own holds the cleanup, as upstream: it
- * gets a deletionTimestamp, the CRD stays Terminating=True (creates 405)
+ * gets a deletionTimestamp, the CRD stays Terminating=True (creates 403)
  * until the object is gone, then the CRD goes. */
 TEST(held_objects)
 {
@@ -446,7 +447,7 @@ TEST(held_objects)
                                  NULL);
         json_t *w = NULL, *st = NULL;
         CHECK_EQ_INT(vk_crdserve_write(c.s, row, NULL, NULL, obj, NULL, &w, &st), -1);
-        CHECK(st && json_integer_value(json_object_get(st, "code")) == 405);
+        CHECK(st && json_integer_value(json_object_get(st, "code")) == 403);
         json_decref(w);
         json_decref(st);
         json_decref(obj);

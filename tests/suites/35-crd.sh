@@ -353,9 +353,9 @@ deletion_run() {
     done
     for _ in $(seq 1 50); do [ "$($k get probes.$g -n default -o name 2>/dev/null | wc -l)" = 3 ] && break; sleep 0.1; done
     : > "$D/$tag.watch"
-    timeout 60 $k get --raw "/apis/$g/v1alpha1/namespaces/default/probes?watch=1&resourceVersion=0" > "$D/$tag.watch" 2>&1 &
+    timeout 600 $k get --raw "/apis/$g/v1alpha1/namespaces/default/probes?watch=1&resourceVersion=0" > "$D/$tag.watch" 2>&1 &
     local wpid=$!
-    timeout 60 $k get crd probes.$g -w -o json --output-watch-events > "$D/$tag.crdwatch" 2>&1 &
+    timeout 600 $k get crd probes.$g -w -o json --output-watch-events > "$D/$tag.crdwatch" 2>&1 &
     local cpid=$!
     for _ in $(seq 1 50); do [ "$(grep -c '"ADDED"' "$D/$tag.watch")" = 3 ] && break; sleep 0.1; done
     $k delete crd probes.$g --wait=false >/dev/null 2>&1 && echo "delete yes" >> "$r"
@@ -412,14 +412,52 @@ want_ev="ADDED:v1alpha1:p1 ADDED:v1alpha1:p2 ADDED:v1alpha1:p3 DELETED:v1alpha1:
 grep -qx 'Terminating False InstanceDeletionCompleted removed all instances' "$D/vk.cond" &&
     grep -qx 'finalizers example.com/hold' "$D/vk.cond" && ok terminating-condition ||
     nok terminating-condition "$(tr '\n' ';' < "$D/vk.cond")"
+# held_run KUBECTL TAG: an object with a finalizer of its own holds the
+# cleanup: it gets a deletionTimestamp, the CRD stays Terminating=True and
+# creates are refused until the object lets go; lines to $D/TAG.held
+held_run() {
+    local k=$1 g=vkube-crd-suite.example.com r=$D/$2.held
+    : > "$r"
+    $k apply -f "$D/probe-crd.yaml" >/dev/null 2>&1
+    $k wait --for condition=Established crd/probes.$g --timeout=20s >/dev/null 2>&1
+    printf 'apiVersion: %s/v1\nkind: Probe\nmetadata: {name: h, namespace: default, finalizers: [example.com/keep]}\n' $g |
+        $k create -f - >/dev/null 2>&1
+    $k delete crd probes.$g --wait=false >/dev/null 2>&1
+    for _ in $(seq 1 100); do
+        [ -n "$($k -n default get probes.$g h -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)" ] && break
+        sleep 0.1
+    done
+    sleep 1
+    echo "object $($k -n default get probes.$g h -o jsonpath='{.metadata.deletionGracePeriodSeconds} {.metadata.finalizers}' 2>&1)" >> "$r"
+    echo "crd $($k get crd probes.$g -o jsonpath='{.status.conditions[?(@.type=="Terminating")].status} {.status.conditions[?(@.type=="Terminating")].reason}' 2>&1)" >> "$r"
+    echo "create $(printf 'apiVersion: %s/v1\nkind: Probe\nmetadata: {name: x1, namespace: default}\n' $g | $k create -f - 2>&1)" >> "$r"
+    $k -n default patch probes.$g h --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+    for _ in $(seq 1 100); do
+        $k get crd probes.$g -o jsonpath='{.status.conditions[?(@.type=="Terminating")].reason}' 2>/dev/null |
+            grep -q InstanceDeletionCompleted && break
+        sleep 0.1
+    done
+    echo "after $($k get crd probes.$g -o jsonpath='{.status.conditions[?(@.type=="Terminating")].status} {.status.conditions[?(@.type=="Terminating")].reason}' 2>&1)" >> "$r"
+    $k patch crd probes.$g --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+    for _ in $(seq 1 100); do $k get crd probes.$g >/dev/null 2>&1 || break; sleep 0.1; done
+}
+held_run "$K1" vk
+held() { grep -E "^$1 " "$D/vk.held" | cut -d' ' -f2-; }
+[ "$(held object)" = '0 ["example.com/keep"]' ] && ok held-object-marked || nok held-object-marked "$(held object)"
+[ "$(held crd)" = 'True InstanceDeletionInProgress' ] && ok held-crd-terminating || nok held-crd-terminating "$(held crd)"
+grep -q '(Forbidden).*probes.vkube-crd-suite.example.com "x1" is forbidden: create not allowed while custom resource definition is terminating' "$D/vk.held" &&
+    ok held-create-forbidden || nok held-create-forbidden "$(held create)"
+[ "$(held after)" = 'False InstanceDeletionCompleted' ] && ok held-released || nok held-released "$(held after)"
 if [ -n "${VKUBE_HOST_KUBECONFIG:-}" ] && ! $K --kubeconfig "$VKUBE_HOST_KUBECONFIG" get --raw /readyz >/dev/null 2>&1; then
     nok host-same "the host cluster at $VKUBE_HOST_KUBECONFIG does not answer /readyz"
 elif [ -n "${VKUBE_HOST_KUBECONFIG:-}" ]; then
     deletion_run "$K --kubeconfig $VKUBE_HOST_KUBECONFIG" host
-    if diff "$D/vk.cond" "$D/host.cond" >/dev/null && diff "$D/vk.res" "$D/host.res" >/dev/null; then
+    held_run "$K --kubeconfig $VKUBE_HOST_KUBECONFIG" host
+    if diff "$D/vk.cond" "$D/host.cond" >/dev/null && diff "$D/vk.res" "$D/host.res" >/dev/null &&
+        diff "$D/vk.held" "$D/host.held" >/dev/null; then
         ok host-same
     else
-        nok host-same "vkube: $(tr '\n' ';' < "$D/vk.cond")$(tr '\n' ';' < "$D/vk.res") host: $(tr '\n' ';' < "$D/host.cond")$(tr '\n' ';' < "$D/host.res")"
+        nok host-same "vkube: $(cat "$D/vk.cond" "$D/vk.res" "$D/vk.held" | tr '\n' ';') host: $(cat "$D/host.cond" "$D/host.res" "$D/host.held" | tr '\n' ';')"
     fi
 fi
 
