@@ -630,6 +630,50 @@ static int classify(vk_gc_t *gc, const json_t *ref, const char *dep_ns, int *uns
     return st;
 }
 
+/* 1 if a dependent of uid is being deleted in the foreground. */
+static int has_waiting_dependent(vk_gc_t *gc, const char *uid)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(gc->deps, uid), k, v)
+    {
+        int64_t rev = 0;
+        json_t *dep = load(gc, k, &rev);
+        int w = deleting_with(dep, "foregroundDeletion");
+        json_decref(dep);
+        if (w) return 1;
+    }
+    return 0;
+}
+
+/* Patches obj (at key, rev) so that its references to owners being deleted in
+ * the foreground no longer block them. 1 if a patch was sent (the key is looked
+ * at again when it lands), 0 if nothing blocked. */
+static int unblock(vk_gc_t *gc, const char *key, const json_t *obj, int64_t rev)
+{
+    char nsbuf[256];
+    const char *ns = ns_of_key(gc, key, nsbuf, sizeof nsbuf);
+    json_t *refs = json_deep_copy(refs_of(obj)), *r;
+    size_t i;
+    int changed = 0, unsure = 0;
+    json_array_foreach(refs, i, r)
+    {
+        if (json_is_true(json_object_get(r, "blockOwnerDeletion")) &&
+            classify(gc, r, ns, &unsure) == WAITING) {
+            json_object_set_new(r, "blockOwnerDeletion", json_false());
+            changed = 1;
+        }
+    }
+    if (!changed) {
+        json_decref(refs);
+        return 0;
+    }
+    vk_log_debug("gc: %s: unblocking its owners (a dependency cycle)", key);
+    patch_meta(gc, key, rev, "ownerReferences", refs, REQ_UNREF, NULL);
+    json_object_set_new(gc->again, key, json_true());
+    return 1;
+}
+
 /* A dependent that is not being deleted: upstream's attemptToDeleteItem. */
 static void do_dependent(vk_gc_t *gc, const char *key, const json_t *obj, int64_t rev)
 {
@@ -664,7 +708,13 @@ static void do_dependent(vk_gc_t *gc, const char *key, const json_t *obj, int64_
     }
     json_decref(keep);
     const char *policy = "Background";
-    if (waiting && json_object_size(json_object_get(gc->deps, uid))) policy = "Foreground";
+    if (waiting && json_object_size(json_object_get(gc->deps, uid))) {
+        /* Its owner waits for it and it will wait for its own dependents: if one
+         * of those is itself waiting (a cycle), stop blocking the owners first,
+         * as upstream does, or nobody would ever go. */
+        if (has_waiting_dependent(gc, uid) && unblock(gc, key, obj, rev)) return;
+        policy = "Foreground";
+    }
     else if (has_finalizer(obj, "orphan")) policy = "Orphan";
     else if (has_finalizer(obj, "foregroundDeletion")) policy = "Foreground";
     delete_obj(gc, key, uid, policy);

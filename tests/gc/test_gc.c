@@ -491,6 +491,31 @@ TEST(bound_pod_keeps_grace_period)
     env_close(&e);
 }
 
+TEST(foreground_cycle)
+{
+    env_t e;
+    env_open(&e);
+    /* a and b own each other, both blocking: a foreground delete of a must
+     * still end with both gone. */
+    char *ua = make_cm(&e, "default", "a", NULL, NULL);
+    char *ub = make_cm(&e, "default", "b", json_pack("[o]", ref("ConfigMap", "a", ua, 1)), NULL);
+    json_t *p = json_pack("{s:{s:[o]}}", "metadata", "ownerReferences",
+                          ref("ConfigMap", "b", ub, 1));
+    char *path = cm_path("default", "a");
+    CHECK_EQ_INT(call(&e, "PATCH", path, "application/merge-patch+json", p, NULL), 200);
+    json_decref(p);
+    free(path);
+    run_ms(&e, 200);
+    CHECK_EQ_INT(get_cm(&e, "default", "a", NULL), 200);
+    CHECK_EQ_INT(get_cm(&e, "default", "b", NULL), 200);
+    CHECK_EQ_INT(del_cm(&e, "default", "a", "Foreground", NULL), 200);
+    CHECK(wait_gone(&e, "default", "a"));
+    CHECK(wait_gone(&e, "default", "b"));
+    free(ua);
+    free(ub);
+    env_close(&e);
+}
+
 int main(void)
 {
     RUN(background_collects_dependents);
@@ -502,5 +527,6 @@ int main(void)
     RUN(resumes_after_restart);
     RUN(orphan_dependents_option);
     RUN(bound_pod_keeps_grace_period);
+    RUN(foreground_cycle);
     TEST_EXIT();
 }
