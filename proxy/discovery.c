@@ -97,18 +97,53 @@ json_t *vk_discovery_group(const vk_resources_t *t, const char *group)
     return g;
 }
 
-static void add_legacy_sub(json_t *list, const vk_resource_t *r, const char *sub,
-                           const char *group, const char *version, const char *kind,
-                           unsigned v)
+/* A subresource as discovery lists it. group/version NULL: the resource's own
+ * (legacy lists omit them; aggregated discovery says "" as kube-apiserver does). */
+typedef struct subresource {
+    const char *name, *group, *version, *kind; /* kind NULL: the resource's */
+    unsigned verbs;
+} subresource_t;
+
+#define SUB_VERBS (VK_VERB_GET | VK_VERB_PATCH | VK_VERB_UPDATE)
+
+/* The pod subresources that are served (proxy/binding.c, the relay in
+ * syncer/relay.c, log); alphabetical like every list below. */
+static const subresource_t pod_subs[] = {
+    {"attach", NULL, NULL, "PodAttachOptions", VK_VERB_CREATE | VK_VERB_GET},
+    {"binding", NULL, NULL, "Binding", VK_VERB_CREATE},
+    {"exec", NULL, NULL, "PodExecOptions", VK_VERB_CREATE | VK_VERB_GET},
+};
+
+/* Fills out (room for 8) with r's subresources in name order; returns how many. */
+static size_t subresources_of(const vk_resource_t *r, subresource_t *out)
+{
+    size_t n = 0;
+    int pods = !r->group[0] && !strcmp(r->plural, "pods");
+    if (pods)
+        for (size_t i = 0; i < sizeof pod_subs / sizeof pod_subs[0]; i++) out[n++] = pod_subs[i];
+    if (r->flags & VK_RES_LOG) out[n++] = (subresource_t){"log", NULL, NULL, "Pod", VK_VERB_GET};
+    if (pods)
+        out[n++] = (subresource_t){"portforward", NULL, NULL, "PodPortForwardOptions",
+                                   VK_VERB_CREATE | VK_VERB_GET};
+    if (r->flags & VK_RES_SCALE)
+        out[n++] = (subresource_t){"scale", "autoscaling", "v1", "Scale", SUB_VERBS};
+    if (r->flags & VK_RES_STATUS) out[n++] = (subresource_t){"status", NULL, NULL, NULL, SUB_VERBS};
+    if (!r->group[0] && !strcmp(r->plural, "serviceaccounts")) /* proxy/satoken.c */
+        out[n++] = (subresource_t){"token", "authentication.k8s.io", "v1", "TokenRequest",
+                                   VK_VERB_CREATE};
+    return n;
+}
+
+static void add_legacy_sub(json_t *list, const vk_resource_t *r, const subresource_t *sub)
 {
     char name[256];
-    snprintf(name, sizeof name, "%s/%s", r->plural, sub);
+    snprintf(name, sizeof name, "%s/%s", r->plural, sub->name);
     json_t *e = json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", name, "singularName", "",
-                          "namespaced", (r->flags & VK_RES_NAMESPACED) != 0, "kind", kind,
-                          "verbs", verbs(v));
-    if (group) {
-        json_object_set_new(e, "group", json_string(group));
-        json_object_set_new(e, "version", json_string(version));
+                          "namespaced", (r->flags & VK_RES_NAMESPACED) != 0, "kind",
+                          sub->kind ? sub->kind : r->kind, "verbs", verbs(sub->verbs));
+    if (sub->group) {
+        json_object_set_new(e, "group", json_string(sub->group));
+        json_object_set_new(e, "version", json_string(sub->version));
     }
     json_array_append_new(list, e);
 }
@@ -119,7 +154,6 @@ json_t *vk_discovery_resource_list(const vk_resources_t *t, const char *group,
     json_t *list = json_array();
     size_t n = vk_resources_count(t);
     int any = 0;
-    unsigned subverbs = VK_VERB_GET | VK_VERB_PATCH | VK_VERB_UPDATE;
     for (size_t i = 0; i < n; i++) {
         const vk_resource_t *r = vk_resources_at(t, i);
         if (strcmp(r->group, group) || strcmp(r->version, version)) continue;
@@ -130,14 +164,9 @@ json_t *vk_discovery_resource_list(const vk_resources_t *t, const char *group,
         if (r->short_names[0]) json_object_set_new(e, "shortNames", split(r->short_names));
         if (r->categories[0]) json_object_set_new(e, "categories", split(r->categories));
         json_array_append_new(list, e);
-        if (r->flags & VK_RES_LOG) add_legacy_sub(list, r, "log", NULL, NULL, "Pod", VK_VERB_GET);
-        if (r->flags & VK_RES_SCALE)
-            add_legacy_sub(list, r, "scale", "autoscaling", "v1", "Scale", subverbs);
-        if (r->flags & VK_RES_STATUS) add_legacy_sub(list, r, "status", NULL, NULL, r->kind,
-                                                     subverbs);
-        if (!r->group[0] && !strcmp(r->plural, "serviceaccounts")) /* proxy/satoken.c */
-            add_legacy_sub(list, r, "token", "authentication.k8s.io", "v1", "TokenRequest",
-                           VK_VERB_CREATE);
+        subresource_t subs[8];
+        size_t ns = subresources_of(r, subs);
+        for (size_t j = 0; j < ns; j++) add_legacy_sub(list, r, &subs[j]);
     }
     if (!any) {
         json_decref(list);
@@ -150,11 +179,12 @@ json_t *vk_discovery_resource_list(const vk_resources_t *t, const char *group,
                      "groupVersion", gv, "resources", list);
 }
 
-static json_t *agg_sub(const char *sub, const char *group, const char *version, const char *kind,
-                       unsigned v)
+static json_t *agg_sub(const vk_resource_t *r, const subresource_t *sub)
 {
-    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o}", "subresource", sub, "responseKind", "group",
-                     group, "version", version, "kind", kind, "verbs", verbs(v));
+    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o}", "subresource", sub->name, "responseKind",
+                     "group", sub->group ? sub->group : "", "version",
+                     sub->version ? sub->version : "", "kind", sub->kind ? sub->kind : r->kind,
+                     "verbs", verbs(sub->verbs));
 }
 
 static json_t *agg_resource(const vk_resource_t *r)
@@ -167,16 +197,9 @@ static json_t *agg_resource(const vk_resource_t *r)
     if (r->short_names[0]) json_object_set_new(e, "shortNames", split(r->short_names));
     if (r->categories[0]) json_object_set_new(e, "categories", split(r->categories));
     json_t *subs = json_array();
-    unsigned sv = VK_VERB_GET | VK_VERB_PATCH | VK_VERB_UPDATE;
-    if (r->flags & VK_RES_LOG) json_array_append_new(subs, agg_sub("log", "", "v1", "Pod",
-                                                                   VK_VERB_GET));
-    if (r->flags & VK_RES_SCALE)
-        json_array_append_new(subs, agg_sub("scale", "autoscaling", "v1", "Scale", sv));
-    if (r->flags & VK_RES_STATUS)
-        json_array_append_new(subs, agg_sub("status", r->group, r->version, r->kind, sv));
-    if (!r->group[0] && !strcmp(r->plural, "serviceaccounts"))
-        json_array_append_new(subs, agg_sub("token", "authentication.k8s.io", "v1",
-                                            "TokenRequest", VK_VERB_CREATE));
+    subresource_t sub[8];
+    size_t ns = subresources_of(r, sub);
+    for (size_t j = 0; j < ns; j++) json_array_append_new(subs, agg_sub(r, &sub[j]));
     if (json_array_size(subs)) json_object_set_new(e, "subresources", subs);
     else json_decref(subs);
     return e;

@@ -200,6 +200,15 @@ rc=$?
 [[ $rc == 0 && $out == *"tenant op50-cli is Ready at https://127.0.0.1:"* ]] &&
 	[[ $(k get tenant op50-cli -o jsonpath='{.status.phase}') == Ready ]] && ok op-cli-create-waits-ready ||
 	not_ok op-cli-create-waits-ready "rc=$rc $out"
+# Its quota (pods: 3) is enforced by its own API server: the 4th pod is refused
+# through the tenant's kubectl with kube-apiserver's quota message.
+"$vkube" tenant kubeconfig op50-cli --host-kubeconfig "$kc" >"$tmp/op50-cli.kubeconfig" 2>&1
+for i in 1 2 3; do kubectl --kubeconfig="$tmp/op50-cli.kubeconfig" run "q$i" --image=nginx >/dev/null 2>&1; done
+out=$(kubectl --kubeconfig="$tmp/op50-cli.kubeconfig" run q4 --image=nginx 2>&1)
+rc=$?
+[[ $rc != 0 && $out == *'pods "q4" is forbidden: exceeded quota: '*'requested: pods=1, used: pods=3, limited: pods=3'* ]] &&
+	[[ $(kubectl --kubeconfig="$tmp/op50-cli.kubeconfig" get pods --no-headers 2>/dev/null | wc -l) == 3 ]] &&
+	ok op-tenant-quota-own-kubectl || not_ok op-tenant-quota-own-kubectl "rc=$rc $out"
 out=$("$vkube" tenant create op50-cli -f "$tmp/op50-cli.yaml" --host-kubeconfig "$kc" 2>&1)
 rc=$?
 [[ $rc == 1 && $out == *'already exists'* ]] && ok op-cli-create-conflict || not_ok op-cli-create-conflict "rc=$rc $out"

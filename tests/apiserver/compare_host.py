@@ -82,6 +82,44 @@ for key in sorted(vr):
     else:
         ok(f"discovery:{g}/{v}/{name}")
 
+
+# ---- aggregated discovery (v2): each subresource vkube lists, as the host lists it
+AGG = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def aggregated(api):
+    out = {}
+    for path in ("/api", "/apis"):
+        try:
+            r = api.call_api(path, "GET", header_params={"Accept": AGG},
+                             auth_settings=["BearerToken"], _preload_content=False)
+            doc = json.loads(r[0].data)
+        except ApiException:
+            continue
+        for g in doc.get("items", []):
+            for v in g.get("versions", []):
+                for res in v.get("resources", []):
+                    key = (g["metadata"].get("name", ""), v["version"], res["resource"])
+                    out[key] = [s["subresource"] for s in res.get("subresources", [])], \
+                        {s["subresource"]: s for s in res.get("subresources", [])}
+    return out
+
+
+va, ha = aggregated(vk), aggregated(host)
+for key in sorted(va):
+    if key not in ha or not va[key][0]:
+        continue
+    g, v, name = key
+    order, subs = va[key]
+    host_order = [s for s in ha[key][0] if s in subs]
+    diff = {s: (subs[s], ha[key][1].get(s)) for s in order if subs[s] != ha[key][1].get(s)}
+    if order != host_order:
+        diff["order"] = (order, host_order)
+    if diff:
+        nok(f"aggregated-subresources:{g}/{v}/{name}", f"differs (vkube, kube-apiserver): {diff}")
+    else:
+        ok(f"aggregated-subresources:{g}/{v}/{name}")
+
 # ---- errors and write semantics, the same requests on both
 for api in (vk, host):
     call(api, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
