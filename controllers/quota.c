@@ -73,6 +73,7 @@ static void on_list(void *arg, int status, json_t *obj)
         size_t i;
         json_t *it;
         json_array_foreach(json_object_get(obj, "items"), i, it) {
+            if (!vk_quota_scopes_match(r->quota, la->group, la->plural, it)) continue;
             json_t *u = vk_quota_object_usage(la->group, la->plural, it);
             json_t *m = json_object();
             const char *k;

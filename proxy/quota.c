@@ -436,6 +436,98 @@ int vk_quota_covers(const char *group, const char *plural, const char *r)
     return 0;
 }
 
+/* ------------------------------------------------------------ scopes */
+
+static int best_effort(const json_t *pod)
+{
+    json_t *spec = json_object_get(pod, "spec");
+    const char *lists[] = {"containers", "initContainers"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c) {
+            json_t *r = json_object_get(c, "resources");
+            if (json_object_size(json_object_get(r, "requests")) ||
+                json_object_size(json_object_get(r, "limits")))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static int cross_ns_affinity(const json_t *pod)
+{
+    json_t *aff = json_object_get(json_object_get(pod, "spec"), "affinity");
+    const char *kinds[] = {"podAffinity", "podAntiAffinity"};
+    for (int k = 0; k < 2; k++) {
+        json_t *a = json_object_get(aff, kinds[k]);
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(a, "requiredDuringSchedulingIgnoredDuringExecution"), i, t)
+            if (json_array_size(json_object_get(t, "namespaces")) || json_object_get(t, "namespaceSelector"))
+                return 1;
+        json_array_foreach(json_object_get(a, "preferredDuringSchedulingIgnoredDuringExecution"), i, t) {
+            json_t *pt = json_object_get(t, "podAffinityTerm");
+            if (json_array_size(json_object_get(pt, "namespaces")) || json_object_get(pt, "namespaceSelector"))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* One scope selector requirement {scopeName, operator, values} against a pod. */
+static int scope_match(const json_t *req, const json_t *pod)
+{
+    const char *sn = str(req, "scopeName"), *op = str(req, "operator");
+    json_t *spec = json_object_get(pod, "spec");
+    if (!sn) return 0;
+    if (!strcmp(sn, "Terminating") || !strcmp(sn, "NotTerminating")) {
+        json_t *ads = json_object_get(spec, "activeDeadlineSeconds");
+        int term = json_is_integer(ads) && json_integer_value(ads) >= 0;
+        return sn[0] == 'T' ? term : !term;
+    }
+    if (!strcmp(sn, "BestEffort")) return best_effort(pod);
+    if (!strcmp(sn, "NotBestEffort")) return !best_effort(pod);
+    if (!strcmp(sn, "CrossNamespacePodAffinity")) return cross_ns_affinity(pod);
+    if (!strcmp(sn, "PriorityClass")) {
+        const char *pc = str(spec, "priorityClassName");
+        int has = pc && *pc;
+        if (!op || !strcmp(op, "Exists")) return has;
+        if (!strcmp(op, "DoesNotExist")) return !has;
+        int in = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(req, "values"), i, v)
+            if (has && json_string_value(v) && !strcmp(json_string_value(v), pc)) in = 1;
+        if (!strcmp(op, "In")) return in;
+        if (!strcmp(op, "NotIn")) return !in; /* a missing key matches NotIn, as label selectors */
+        return 0;
+    }
+    return 0;
+}
+
+int vk_quota_scopes_match(const json_t *quota, const char *group, const char *plural,
+                          const json_t *obj)
+{
+    json_t *spec = json_object_get(quota, "spec");
+    json_t *scopes = json_object_get(spec, "scopes");
+    json_t *exprs = json_object_get(json_object_get(spec, "scopeSelector"), "matchExpressions");
+    if (!json_array_size(scopes) && !json_array_size(exprs)) return 1;
+    /* Only pods have scopes; anything else never matches a scoped quota. */
+    if ((group && *group) || strcmp(plural, "pods")) return 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(scopes, i, v) {
+        json_t *req = json_pack("{s:s?,s:s}", "scopeName", json_string_value(v), "operator", "Exists");
+        int m = scope_match(req, obj);
+        json_decref(req);
+        if (!m) return 0;
+    }
+    json_array_foreach(exprs, i, v)
+        if (!scope_match(v, obj)) return 0;
+    return 1;
+}
+
 /* ------------------------------------------------------------ messages */
 
 static int cmp_str(const void *a, const void *b)
@@ -777,11 +869,7 @@ int vk_quota_admit(vk_rest_call_t *c, const json_t *obj, const json_t *old)
         json_t *st = json_object_get(qs[i].obj, "status");
         json_t *hard = json_object_get(st, "hard");
         const char *qname = str(json_object_get(qs[i].obj, "metadata"), "name");
-        json_t *spec = json_object_get(qs[i].obj, "spec");
-        /* Scoped quotas are not evaluated (see the report); they never refuse. */
-        if (json_array_size(json_object_get(spec, "scopes")) ||
-            json_object_get(spec, "scopeSelector"))
-            continue;
+        if (!vk_quota_scopes_match(qs[i].obj, r->group, r->plural, obj)) continue;
         json_t *matched = json_array();
         const char *k;
         json_t *v;

@@ -55,6 +55,12 @@ void vk_quota_list_add(json_t *sum, const json_t *add);
 json_t *vk_quota_object_usage(const char *group, const char *plural, const json_t *obj);
 /* 1 if the quota resource name rname is charged by objects of group/plural. */
 int vk_quota_covers(const char *group, const char *plural, const char *rname);
+/* 1 if obj (of group/plural) is in the scopes of quota (spec.scopes and
+ * spec.scopeSelector: Terminating, NotTerminating, BestEffort, NotBestEffort,
+ * PriorityClass, CrossNamespacePodAffinity); a quota without scopes matches
+ * everything, a scoped one only pods. */
+int vk_quota_scopes_match(const json_t *quota, const char *group, const char *plural,
+                          const json_t *obj);
 /* The "exceeded quota: NAME, requested: ..., used: ..., limited: ..." text if
  * used + requested goes over hard for some resource of requested (all
  * borrowed), else NULL. Caller frees. */

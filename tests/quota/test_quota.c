@@ -145,6 +145,32 @@ TEST(must_specify)
     json_decref(pod);
 }
 
+TEST(scopes)
+{
+    json_t *be = json_loads("{\"spec\":{\"containers\":[{\"name\":\"a\"}]}}", 0, NULL);
+    json_t *nbe = json_loads("{\"spec\":{\"activeDeadlineSeconds\":5,\"priorityClassName\":\"hi\","
+                             "\"containers\":[{\"name\":\"a\",\"resources\":{\"requests\":"
+                             "{\"cpu\":\"1\"}}}]}}",
+                             0, NULL);
+    json_t *q = json_loads("{\"spec\":{\"scopes\":[\"BestEffort\"]}}", 0, NULL);
+    CHECK(vk_quota_scopes_match(q, "", "pods", be));
+    CHECK(!vk_quota_scopes_match(q, "", "pods", nbe));
+    CHECK(!vk_quota_scopes_match(q, "", "configmaps", be)); /* scoped quotas are for pods */
+    json_decref(q);
+    q = json_loads("{\"spec\":{\"scopes\":[\"Terminating\",\"NotBestEffort\"],\"scopeSelector\":"
+                   "{\"matchExpressions\":[{\"scopeName\":\"PriorityClass\",\"operator\":\"In\","
+                   "\"values\":[\"hi\"]}]}}}",
+                   0, NULL);
+    CHECK(vk_quota_scopes_match(q, "", "pods", nbe));
+    CHECK(!vk_quota_scopes_match(q, "", "pods", be));
+    json_decref(q);
+    q = json_loads("{\"spec\":{\"hard\":{\"pods\":\"1\"}}}", 0, NULL);
+    CHECK(vk_quota_scopes_match(q, "", "configmaps", be)); /* no scopes: everything */
+    json_decref(q);
+    json_decref(be);
+    json_decref(nbe);
+}
+
 int main(void)
 {
     RUN(canonical_forms);
@@ -153,5 +179,6 @@ int main(void)
     RUN(other_usage_and_covers);
     RUN(exceeded_message);
     RUN(must_specify);
+    RUN(scopes);
     TEST_EXIT();
 }

@@ -163,6 +163,18 @@ CPU_ERR=$err
 expect compute-exceeded 'Error from server (Forbidden): pods "r2" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, used: requests.cpu=600m, limited: requests.cpu=1' "$err"
 wait_for compute-used 10 bash -c "[ \"\$($K -n $QN get quota compute -o jsonpath='{.status.used.requests\.cpu}/{.status.used.limits\.memory}')\" = 600m/512Mi ]"
 
+# A scoped quota charges only the pods in its scope.
+$K create namespace scoped >/dev/null
+$K -n scoped create quota be --hard=pods=1 --scopes=BestEffort >/dev/null
+wait_for scoped-quota-ready 10 bash -c "[ \"\$($K -n scoped get quota be -o jsonpath='{.status.used.pods}')\" = 0 ]"
+$K -n scoped run be1 --image=nginx >/dev/null
+err=$($K -n scoped run be2 --image=nginx 2>&1)
+expect scoped-exceeded 'Error from server (Forbidden): pods "be2" is forbidden: exceeded quota: be, requested: pods=1, used: pods=1, limited: pods=1' "$err"
+if $K -n scoped run burstable --image=nginx --overrides='{"spec":{"containers":[{"name":"burstable","image":"nginx","resources":{"requests":{"cpu":"10m"}}}]}}' >/dev/null 2>&1; then
+    ok scoped-out-of-scope-allowed; else nok scoped-out-of-scope-allowed "a pod with requests was refused"; fi
+sleep 2.5
+expect scoped-used-counts-scope-only 1 "$($K -n scoped get quota be -o jsonpath='{.status.used.pods}')"
+
 # ---- The tenant-wide quota from the Tenant manifest
 cat > "$D/tq.yaml" <<EOF
 apiVersion: vkube.io/v1alpha1
