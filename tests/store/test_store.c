@@ -394,6 +394,48 @@ TEST(restart_keeps_revision_and_data)
     close_env(&e);
 }
 
+/* Lists that read more than 16 MiB make the store drop its file map; reads
+ * and writes go on as before, through a map opened again. */
+TEST(large_lists_then_reads_and_writes)
+{
+    env_t e;
+    CHECK_EQ_INT(env_init(&e, NULL), 0);
+    enum { N = 24, SZ = 512 * 1024 };
+    char *val = malloc(SZ + 1);
+    for (int i = 0; i < N; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "/core/big/b%02d", i);
+        memset(val, 'a' + i % 26, SZ);
+        val[SZ] = 0;
+        CHECK_EQ_INT(put_new(&e, key, val, NULL), 0);
+    }
+    /* 3 x 12 MiB: the map is dropped after the second list. */
+    for (int round = 0; round < 3; round++) {
+        vk_store_list_t l;
+        CHECK_EQ_INT(vk_store_list(e.s, "/core/big/", NULL, 0, 0, &l), 0);
+        CHECK_EQ_INT(l.count, N);
+        int good = 0;
+        for (size_t i = 0; i < l.count; i++)
+            good += l.items[i]->len == SZ && l.items[i]->val[0] == 'a' + (int)i % 26 &&
+                    l.items[i]->val[SZ - 1] == 'a' + (int)i % 26;
+        CHECK_EQ_INT(good, N);
+        vk_store_list_free(&l);
+        /* A write and a read between the lists. */
+        char key[64];
+        snprintf(key, sizeof key, "/core/small/s%d", round);
+        CHECK_EQ_INT(put_new(&e, key, "v", NULL), 0);
+        char buf[64];
+        CHECK_EQ_STR(get_str(&e, key, buf, sizeof buf), "v");
+        CHECK_EQ_INT(get_str(&e, "/core/big/b05", buf, sizeof buf)[0], 'f');
+    }
+    vk_kv_t *kv = NULL;
+    CHECK_EQ_INT(vk_store_get(e.s, "/core/big/b23", &kv), 0);
+    CHECK(kv && kv->len == SZ && kv->val[100] == 'a' + 23 % 26);
+    vk_kv_unref(kv);
+    free(val);
+    close_env(&e);
+}
+
 TEST(close_finishes_queued_writes)
 {
     env_t e;
@@ -570,6 +612,7 @@ int main(void)
     RUN(automatic_compaction_keeps_the_window);
     RUN(reads_never_run_ahead_of_acknowledged_writes);
     RUN(restart_keeps_revision_and_data);
+    RUN(large_lists_then_reads_and_writes);
     RUN(close_finishes_queued_writes);
     RUN(garbage_file_is_corrupt);
     RUN(newer_schema_is_refused);
