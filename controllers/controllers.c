@@ -579,6 +579,23 @@ static void sync_deploy(vk_controllers_t *k, const char *key, const char *ns, co
         } else {
             initial = vk_controllers_new_rs_scale_up(desired, surge, all, 0);
         }
+        char rsname[300];
+        snprintf(rsname, sizeof rsname, "%s-%s", mds(d, "name"), hash);
+        if (vk_client_informer_get(k->rss, ns, rsname)) {
+            /* That name is taken by a ReplicaSet that is not this template's
+             * (another owner, or another template: a hash collision). As
+             * upstream: count it in status.collisionCount, which the next
+             * sync hashes in; never a create that keeps failing. */
+            json_t *st = json_deep_copy(json_object_get(d, "status"));
+            if (!json_is_object(st)) {
+                json_decref(st);
+                st = json_object();
+            }
+            json_object_set_new(st, "collisionCount", json_integer(collision < 0 ? 1 : collision + 1));
+            write_status(k, key, "apps", "deployments", d, st);
+            json_decref(st);
+            goto out;
+        }
         create_rs(k, key, d, hash, max_old_rev + 1, initial, desired + surge);
         goto out;
     }
