@@ -415,6 +415,7 @@ static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char 
     if (sub && !((!strcmp(sub, "status") && (res->flags & VK_RES_STATUS)) ||
                  (!strcmp(sub, "scale") && (res->flags & VK_RES_SCALE)) ||
                  (!strcmp(sub, "log") && (res->flags & VK_RES_LOG)) ||
+                 (!strcmp(sub, "binding") && (res->flags & VK_RES_BINDING)) ||
                  (!strcmp(sub, "token") && !strcmp(plural, "serviceaccounts") && !group[0]))) {
         not_found(api, req);
         return;
@@ -428,7 +429,7 @@ static void handle_resource(vk_apiserver_t *api, vk_http_req_t *req, const char 
     /* Which verbs a path allows: collections list/watch/create/deletecollection,
      * objects get/update/patch/delete (watch of one object by name too). */
     int ok = bit != 0;
-    int token = sub && !strcmp(sub, "token"); /* serviceaccounts/NAME/token: create only */
+    int token = sub && (!strcmp(sub, "token") || !strcmp(sub, "binding")); /* create only */
     if (name && bit == VK_VERB_CREATE && !token) ok = 0;
     if (!name && (bit == VK_VERB_UPDATE || bit == VK_VERB_PATCH)) ok = 0;
     if (sub && !token && bit != VK_VERB_GET && bit != VK_VERB_UPDATE && bit != VK_VERB_PATCH)

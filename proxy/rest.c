@@ -817,6 +817,10 @@ static void do_create(vk_rest_call_t *c)
         vk_satoken_token_request(c, obj);
         return;
     }
+    if (c->sub && !strcmp(c->sub, "binding")) {
+        vk_binding_create(c, obj); /* proxy/binding.c */
+        return;
+    }
     if (c->res->flags & VK_RES_REVIEW) {
         do_review(c, obj);
         return;
