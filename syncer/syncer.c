@@ -15,7 +15,10 @@
 
 #include <openssl/evp.h>
 
-enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_SERVICES, I_SLICES, I_PVCS, I_COUNT };
+/* Host informers. Host EndpointSlices are not watched: tenant Endpoints and
+ * EndpointSlices come from the tenant's endpoints controller
+ * (controllers/endpoints.c) over the pod IPs reflected here. */
+enum { I_PODS, I_CMS, I_SECRETS, I_EVENTS, I_NODES, I_SERVICES, I_PVCS, I_COUNT };
 
 typedef struct {
     struct vk_syncer *s;
@@ -35,7 +38,6 @@ struct vk_syncer {
     int running, dirty, stopped;
     vk_hostexec_t *exec;
     json_t *nodes_put; /* node name -> host resourceVersion last put into the tenant */
-    json_t *slices_put; /* host slice name -> {rv, ns, name} of the tenant slice */
     vk_syncer_stats_t stats;
 };
 
@@ -109,16 +111,6 @@ static void sync_nodes(vk_syncer_t *s)
     json_decref(used);
 }
 
-/* Tenant Endpoints and EndpointSlices are made by the tenant's own endpoints
- * controller (controllers/endpoints.c) from the pod IPs this syncer reflects
- * into tenant pods; the host's slices are not mirrored (one writer per
- * object). Nothing to do here any more; the callers go with the next
- * clean-up of this file. */
-static void sync_slices(vk_syncer_t *s)
-{
-    (void)s;
-}
-
 static void on_event_obj(vk_syncer_t *s, const char *type, const json_t *ev)
 {
     if (!strcmp(type, "DELETED") || !s->cfg.ops->record_event) return;
@@ -145,7 +137,6 @@ static void inf_event(void *data, const char *type, const json_t *obj, const jso
     switch (sl->which) {
     case I_EVENTS: on_event_obj(s, type, obj); break;
     case I_NODES: sync_nodes(s); break;
-    case I_SLICES: sync_slices(s); break;
     default: vk_syncer_notify(s);
     }
 }
@@ -155,7 +146,6 @@ static void inf_synced(void *data)
     slot_t *sl = data;
     sl->s->synced[sl->which] = 1;
     if (sl->which == I_NODES) sync_nodes(sl->s);
-    if (sl->which == I_SLICES || sl->which == I_SERVICES) sync_slices(sl->s);
     vk_syncer_notify(sl->s);
 }
 
@@ -299,7 +289,6 @@ static void pass_done(void *data, int failures)
     s->running = 0;
     if (s->stopped) return;
     sync_nodes(s);
-    sync_slices(s);
     /* Failed actions are retried by a later pass, with exponential backoff
      * (1 s doubling up to 30 s) while passes keep failing. */
     s->fail_streak = failures ? s->fail_streak + 1 : 0;
@@ -520,7 +509,6 @@ static void freed_debounce(uv_handle_t *h)
     vk_syncer_t *s = h->data;
     json_decref(s->refused);
     json_decref(s->nodes_put);
-    json_decref(s->slices_put);
     free(s);
 }
 
@@ -541,7 +529,6 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
     }
     s->nodes_put = json_object();
     s->refused = json_object();
-    s->slices_put = json_object();
     uv_timer_init(vk_httpc_loop(host), &s->debounce);
     s->debounce.data = s;
     uv_timer_init(vk_httpc_loop(host), &s->resync);
@@ -559,7 +546,6 @@ int vk_syncer_start(vk_httpc_t *host, const vk_syncer_config_t *cfg, vk_syncer_t
     for (int i = 0; i < I_COUNT; i++) {
         if (i == I_SERVICES && !cfg->ops->write_service_ip) continue;
         if (i == I_PVCS && !cfg->ops->write_pvc_status) continue;
-        if (i == I_SLICES) continue; /* not mirrored: see sync_slices */
         s->slots[i] = (slot_t){s, i};
         vk_informer_config_t ic = {.path = paths[i], .event_cb = inf_event, .synced_cb = inf_synced,
                                    .data = &s->slots[i]};

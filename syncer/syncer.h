@@ -53,10 +53,6 @@ typedef struct vk_syncer_tenant_ops {
      * shows the host-assigned ClusterIP(s) on the tenant Service with uid. */
     int (*write_service_ip)(void *ctx, const char *ns, const char *name, const char *uid,
                             const char *cluster_ip, const json_t *cluster_ips);
-    /* Optional (with write_service_ip): the tenant EndpointSlices of synced
-     * Services, created/replaced by name or deleted. */
-    int (*put_endpointslice)(void *ctx, const json_t *slice);
-    int (*delete_endpointslice)(void *ctx, const char *ns, const char *name);
     /* Optional (PersistentVolumeClaims are synced only when set, and
      * list("PersistentVolumeClaim") works): shows the host claim's status
      * (and spec.volumeName when not NULL and the tenant claim has none) on

@@ -397,22 +397,6 @@ static int op_record_event(void *ctx, const json_t *ev)
     return apply_named(ctx, "", "v1", "events", "v1", "Event", ev);
 }
 
-static int op_put_endpointslice(void *ctx, const json_t *slice)
-{
-    return apply_named(ctx, "discovery.k8s.io", "v1", "endpointslices", "discovery.k8s.io/v1",
-                       "EndpointSlice", slice);
-}
-
-static int op_delete_endpointslice(void *ctx, const char *ns, const char *name)
-{
-    vk_tenantops_t *o = ctx;
-    char *path = vk_client_path("discovery.k8s.io", "v1", "endpointslices", ns, name, NULL);
-    vk_client_delete(o->client, path, NULL, log_result,
-                     req_new(o, "delete endpointslice %s/%s", ns, name));
-    free(path);
-    return 0;
-}
-
 typedef struct svc_ip {
     const char *ip;
     const json_t *ips;
@@ -525,8 +509,6 @@ static const vk_syncer_tenant_ops_t OPS = {
     .record_event = op_record_event,
     .token = op_token,
     .write_service_ip = op_write_service_ip,
-    .put_endpointslice = op_put_endpointslice,
-    .delete_endpointslice = op_delete_endpointslice,
     .write_pvc_status = op_write_pvc_status,
 };
 

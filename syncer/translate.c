@@ -777,51 +777,6 @@ json_t *vk_translate_event_to_tenant(const vk_translate_ctx_t *ctx, const json_t
     return ev;
 }
 
-json_t *vk_translate_endpointslice_to_tenant(const vk_translate_ctx_t *ctx, const json_t *host_slice,
-                                             const char *tenant_ns, const char *tenant_svc,
-                                             vk_translate_pod_ref_cb pod_ref, void *data)
-{
-    const json_t *md = json_object_get(host_slice, "metadata");
-    const char *hname = sget(md, "name");
-    const char *hsvc = sget(json_object_get(md, "labels"), "kubernetes.io/service-name");
-    /* Slices are named "<service>-<random>": keep the random part. */
-    const char *suffix = hname && hsvc && !strncmp(hname, hsvc, strlen(hsvc)) ? hname + strlen(hsvc) : "";
-    if (!*suffix && hname) suffix = strrchr(hname, '-') ? strrchr(hname, '-') : "";
-    json_t *eps = json_array();
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(host_slice, "endpoints"), i, e)
-    {
-        if (!json_is_object(e)) continue;
-        json_t *ref = json_object_get(e, "targetRef");
-        const char *kind = sget(ref, "kind"), *pod = sget(ref, "name");
-        const char *pns, *pname, *puid;
-        if (!kind || strcmp(kind, "Pod") || !pod || !pod_ref || pod_ref(data, pod, &pns, &pname, &puid))
-            continue;
-        json_t *ne = json_object();
-        static const char *const keep[] = {"addresses", "conditions", "nodeName", "zone", "hints", NULL};
-        for (const char *const *k = keep; *k; k++) {
-            json_t *v = json_object_get(e, *k);
-            if (v) json_object_set_new(ne, *k, json_deep_copy(v));
-        }
-        json_t *nref = json_pack("{s:s,s:s,s:s}", "kind", "Pod", "name", pname, "namespace", pns);
-        if (puid && *puid) json_object_set_new(nref, "uid", json_string(puid));
-        json_object_set_new(ne, "targetRef", nref);
-        json_array_append_new(eps, ne);
-    }
-    json_t *out = json_pack("{s:s,s:s,s:{s:o,s:s,s:{s:s,s:s}},s:s,s:o}", "apiVersion",
-                            "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name",
-                            str_take(vk_xasprintf("%s%s", tenant_svc, suffix)), "namespace", tenant_ns,
-                            "labels", "kubernetes.io/service-name", tenant_svc,
-                            "endpointslice.kubernetes.io/managed-by", "syncer.vkube.io",
-                            "addressType", sget(host_slice, "addressType") ? sget(host_slice, "addressType") : "IPv4",
-                            "endpoints", eps);
-    json_t *ports = json_object_get(host_slice, "ports");
-    json_object_set_new(out, "ports", json_is_array(ports) ? json_deep_copy(ports) : json_array());
-    (void)ctx;
-    return out;
-}
-
 /* ---- ownership ---- */
 
 int vk_translate_is_ours(const vk_translate_ctx_t *ctx, const json_t *host_obj)

@@ -111,19 +111,6 @@ json_t *vk_translate_event_to_tenant(const vk_translate_ctx_t *ctx, const json_t
                                      const char *tenant_ns, const char *tenant_name,
                                      const char *tenant_uid);
 
-/* A host EndpointSlice (discovery.k8s.io/v1) of a host Service, as the
- * tenant's EndpointSlice of Service tenant_ns/tenant_svc: name
- * "<tenant_svc>-<host slice suffix>", label kubernetes.io/service-name, our
- * endpointslice.kubernetes.io/managed-by; each endpoint's targetRef pointing
- * at the tenant pod. pod_ref(data, host_pod_name, &ns, &name, &uid) maps a
- * host pod to its tenant pod (0 on success); endpoints whose pod it cannot
- * map are left out. New object. */
-typedef int (*vk_translate_pod_ref_cb)(void *data, const char *host_pod, const char **ns,
-                                       const char **name, const char **uid);
-json_t *vk_translate_endpointslice_to_tenant(const vk_translate_ctx_t *ctx, const json_t *host_slice,
-                                             const char *tenant_ns, const char *tenant_svc,
-                                             vk_translate_pod_ref_cb pod_ref, void *data);
-
 /* 1 if host_obj carries this tenant's marks and lives in its host namespace:
  * the only objects the syncer may update or delete. */
 int vk_translate_is_ours(const vk_translate_ctx_t *ctx, const json_t *host_obj);

@@ -47,7 +47,6 @@ typedef struct {
     json_t *nodes;                /* name -> node */
     json_t *events;               /* array */
     json_t *deleted;              /* names of pods the syncer deleted */
-    json_t *slices;               /* tenant EndpointSlice name -> slice */
     int status_writes, node_deletes;
 } tenant_t;
 
@@ -154,25 +153,9 @@ static int t_write_service_ip(void *ctx, const char *ns, const char *name, const
     return -ENOENT;
 }
 
-static int t_put_slice(void *ctx, const json_t *sl)
-{
-    tenant_t *t = ctx;
-    json_object_set_new(t->slices, json_string_value(json_object_get(json_object_get(sl, "metadata"), "name")),
-                        json_deep_copy(sl));
-    return 0;
-}
-
-static int t_delete_slice(void *ctx, const char *ns, const char *name)
-{
-    tenant_t *t = ctx;
-    json_object_del(t->slices, name);
-    return 0;
-}
-
 static const vk_syncer_tenant_ops_t OPS = {t_list,         t_write_status, t_delete_pod,
                                            t_put_node,     t_delete_node,  t_record_event,
-                                           t_token,        t_write_service_ip, t_put_slice,
-                                           t_delete_slice, NULL};
+                                           t_token,        t_write_service_ip, NULL};
 
 /* ---- host helpers ---- */
 
@@ -291,24 +274,6 @@ static int svc_ip_shown(void *arg)
     return ip && *ip;
 }
 
-/* A tenant EndpointSlice of Service web lists pod web. */
-static int slice_lists_web(void *arg)
-{
-    const char *k;
-    json_t *sl;
-    json_object_foreach(T.slices, k, sl)
-    {
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(sl, "endpoints"), i, e)
-        {
-            const char *n = json_string_value(json_object_get(json_object_get(e, "targetRef"), "name"));
-            if (n && !strcmp(n, "web")) return 1;
-        }
-    }
-    return 0;
-}
-
 static int web_svc_gone(void *arg)
 {
     return host_status("services", "web") == 404;
@@ -401,7 +366,6 @@ int main(int argc, char **argv)
                          "spec: {selector: {app: web}, ports: [{port: 80}]}}\n";
     vk_yaml_parse(svcs_y, strlen(svcs_y), &T.svcs, err, sizeof err);
     T.nodes = json_object();
-    T.slices = json_object();
     T.events = json_array();
     T.deleted = json_array();
     result(json_array_size(T.pods) == 2 && json_array_size(T.cms) == 2 && json_array_size(T.secrets) == 1,
@@ -461,12 +425,6 @@ int main(int argc, char **argv)
                !strcmp(nz(json_string_value(json_object_get(hsel, "vkube.io/managed-by"))), TENANT),
            "syncloop-service-synced", "host IP %s tenant IP %s", hip ? hip : "-", tip ? tip : "-");
     json_decref(hsvc);
-    /* Tenant EndpointSlices are the tenant's endpoints controller's
-     * (controllers/endpoints.c, from the pod IPs reflected above): the syncer
-     * must never write one, however long the host slice of web exists. */
-    result(!run_until(L, slice_lists_web, NULL, 5000) && json_object_size(T.slices) == 0,
-           "syncloop-no-endpointslice-mirroring", "%zu tenant slices written by the syncer",
-           json_object_size(T.slices));
     json_array_clear(T.svcs);
     vk_syncer_notify(s);
     result(run_until(L, web_svc_gone, NULL, 30000), "syncloop-service-delete-propagates", "host Service still there");
@@ -515,7 +473,7 @@ int main(int argc, char **argv)
     uv_run(L, UV_RUN_DEFAULT);
     result(uv_loop_close(L) == 0, "syncloop-loop-closed", "handles left");
     json_decref(T.pods), json_decref(T.cms), json_decref(T.secrets), json_decref(T.nodes);
-    json_decref(T.svcs), json_decref(T.slices);
+    json_decref(T.svcs);
     json_decref(T.events), json_decref(T.deleted);
     vk_tenant_config_free(&tenant);
     return failures ? 1 : 0;

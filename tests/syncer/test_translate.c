@@ -440,38 +440,6 @@ TEST(status_node_and_event_back_to_tenant)
     json_decref(te), json_decref(he);
 }
 
-static int ref_cb(void *data, const char *host_pod, const char **ns, const char **name,
-                  const char **uid)
-{
-    if (strcmp(host_pod, "web-x-default-x-acme")) return VK_ENOTFOUND;
-    *ns = "default", *name = "web", *uid = "tuid";
-    return 0;
-}
-
-TEST(endpointslices_back_to_tenant)
-{
-    json_t *hs = Y("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\naddressType: IPv4\n"
-                   "metadata: {name: web-x-default-x-acme-7xk2p, namespace: vkube-acme, "
-                   "labels: {kubernetes.io/service-name: web-x-default-x-acme}}\n"
-                   "ports: [{name: '', port: 8080, protocol: TCP}]\n"
-                   "endpoints:\n- addresses: [10.244.1.5]\n  conditions: {ready: true}\n  nodeName: vm-acme-1\n"
-                   "  targetRef: {kind: Pod, name: web-x-default-x-acme, namespace: vkube-acme, uid: hostuid}\n"
-                   "- addresses: [10.244.1.6]\n  targetRef: {kind: Pod, name: not-ours, namespace: vkube-acme}\n");
-    json_t *ts = vk_translate_endpointslice_to_tenant(&g_ctx, hs, "default", "web", ref_cb, NULL);
-    CHECK_EQ_STR(S(ts, "metadata.name"), "web-7xk2p");
-    CHECK_EQ_STR(S(ts, "metadata.namespace"), "default");
-    CHECK_EQ_STR(json_string_value(json_object_get(at(ts, "metadata.labels"), "kubernetes.io/service-name")), "web");
-    CHECK_EQ_INT(json_array_size(at(ts, "endpoints")), 1);
-    CHECK_EQ_STR(S(ts, "endpoints[0].targetRef.name"), "web");
-    CHECK_EQ_STR(S(ts, "endpoints[0].targetRef.namespace"), "default");
-    CHECK_EQ_STR(S(ts, "endpoints[0].targetRef.uid"), "tuid");
-    CHECK_EQ_STR(S(ts, "endpoints[0].addresses[0]"), "10.244.1.5");
-    CHECK_EQ_STR(S(ts, "endpoints[0].nodeName"), "vm-acme-1");
-    CHECK_EQ_INT(json_integer_value(at(ts, "ports[0].port")), 8080);
-    CHECK_EQ_STR(S(ts, "addressType"), "IPv4");
-    json_decref(ts), json_decref(hs);
-}
-
 TEST(only_marked_objects_are_ours)
 {
     json_t *tp = Y("metadata: {name: web, namespace: default, uid: u}\nspec: {containers: [{name: a}]}\n");
@@ -538,7 +506,6 @@ int main(void)
     RUN(unsafe_pods_never_reach_the_host);
     RUN(config_objects_and_services);
     RUN(status_node_and_event_back_to_tenant);
-    RUN(endpointslices_back_to_tenant);
     RUN(only_marked_objects_are_ours);
     vk_tenant_config_free(&g_acme);
     TEST_EXIT();
