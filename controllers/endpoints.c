@@ -661,6 +661,11 @@ vk_controllers_endpoints_t *vk_controllers_endpoints_start(uv_loop_t *loop,
     free(p);
     p = vk_client_path("", "v1", "pods", NULL, NULL, NULL);
     e->pods = vk_client_informer_new(e->cl, p, on_pod, on_synced, e);
+    /* Only what an endpoint is made of: a cached pod is a few hundred bytes. */
+    vk_client_informer_keep(e->pods, (const char *const[]){
+        "metadata", "spec.nodeName", "spec.hostname", "spec.subdomain", "spec.containers.name",
+        "spec.containers.ports", "status.phase", "status.conditions", "status.podIP",
+        "status.podIPs", NULL});
     free(p);
     p = vk_client_path("", "v1", "endpoints", NULL, NULL, NULL);
     e->eps = vk_client_informer_new(e->cl, p, on_ep, on_synced, e);

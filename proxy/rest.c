@@ -24,6 +24,7 @@
 #include "proxy/fastjson.h"
 #include "proxy/patch.h"
 #include "proxy/podsecurity.h"
+#include "proxy/quantity.h"
 #include "proxy/protobuf.h"
 #include "proxy/quota.h"
 #include "proxy/binding.h"
@@ -398,6 +399,13 @@ static int default_and_validate(vk_rest_call_t *c, json_t *obj, const json_t *ol
         crc = vk_crdserve_write(c->ctx->crds, r, c->sub, query(c, "fieldValidation"), obj, old,
                                 &cw, &cst);
         return crd_result(c, crc, cw, cst);
+    }
+    /* A quantity that does not parse fails decoding, as in kube-apiserver. */
+    char *qmsg = NULL;
+    if (vk_quantity_canon_object(r->group, r->version, r->kind, obj, &qmsg)) {
+        vk_rest_reply_err(c, VK_EBADREQUEST, qmsg ? qmsg : "invalid quantity");
+        free(qmsg);
+        return -1;
     }
     if (!c->sub && check_unknown_fields(c, obj)) return -1;
     vk_defaults_apply(r->group, r->version, r->kind, obj);

@@ -101,10 +101,8 @@ fi
 # with messages of its own) plus a few invalid ones.
 if [ -f "$D/table.go" ]; then
     paste "$TABLE" "$D/table.go" | awk -F'\t' '$2 !~ /^(ERR|-)/ {print $1}' > "$D/host.txt"
-    # Invalid ones through protobuf only: a JSON body with an invalid quantity
-    # is not refused yet (the REST layer does not call vk_quantity_canon_object
-    # for its error before defaulting).
-    printf 'pb-only %s\n' abc 1ki 1e 1.5.5 1KiB >> "$D/host.txt"
+    # Invalid ones, as JSON and protobuf bodies: both refused with the host's 400.
+    printf '%s\n' abc 1ki 1e 1.5.5 1KiB >> "$D/host.txt"
     /usr/bin/python3 tests/protobuf/quantity_host.py "$D/t/kubeconfig" "$HOSTCFG" < "$D/host.txt" \
         2> "$D/host.err" > "$D/host.out"
     cat "$D/host.out"
