@@ -36,19 +36,6 @@ static const char *sor(const json_t *o, const char *k)
     return s ? s : "";
 }
 
-static void cause(json_t *c, const char *reason, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void cause(json_t *c, const char *reason, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *m = NULL;
-    if (vasprintf(&m, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    vk_validate_add_cause(c, reason, field, m);
-    free(m);
-}
 
 static char *jdump(const json_t *v)
 {
@@ -103,7 +90,7 @@ static void check_dns1035(json_t *c, const char *field, const char *value, const
     char *e = dns1035(value);
     if (!e)
         return;
-    cause(c, "FieldValueInvalid", field, "Invalid value: \"%s\": %s%s", value, prefix, e);
+    vk_validate_add_causef(c, "FieldValueInvalid", field, "Invalid value: \"%s\": %s%s", value, prefix, e);
     free(e);
 }
 
@@ -122,7 +109,7 @@ static void not_supported(json_t *c, const char *field, const char *v, const cha
     buf[0] = 0;
     for (int i = 0; valid[i]; i++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%s\"", i ? ", " : "", valid[i]);
-    cause(c, "FieldValueNotSupported", field, "Unsupported value: \"%s\": supported values: %s", v,
+    vk_validate_add_causef(c, "FieldValueNotSupported", field, "Unsupported value: \"%s\": supported values: %s", v,
           buf);
 }
 
@@ -163,29 +150,29 @@ static void validate_names(const json_t *names, json_t *c)
     const char *plural = sor(names, "plural"), *singular = sor(names, "singular");
     const char *kind = sor(names, "kind"), *list_kind = sor(names, "listKind");
     if (!*plural)
-        cause(c, "FieldValueRequired", "spec.names.plural", "Required value");
+        vk_validate_add_causef(c, "FieldValueRequired", "spec.names.plural", "Required value");
     else
         check_dns1035(c, "spec.names.plural", plural, "");
     if (*singular)
         check_dns1035(c, "spec.names.singular", singular, "");
     if (!*kind)
-        cause(c, "FieldValueRequired", "spec.names.kind", "Required value");
+        vk_validate_add_causef(c, "FieldValueRequired", "spec.names.kind", "Required value");
     else {
         char *low = vk_xstrdup(kind);
         for (char *p = low; *p; p++)
             *p = (char)tolower((unsigned char)*p);
         char *e = dns1035(low);
         if (e)
-            cause(c, "FieldValueInvalid", "spec.names.kind",
+            vk_validate_add_causef(c, "FieldValueInvalid", "spec.names.kind",
                   "Invalid value: \"%s\": may have mixed case, but should otherwise match: %s", kind,
                   e);
         free(e);
         free(low);
     }
     if (!*list_kind)
-        cause(c, "FieldValueRequired", "spec.names.listKind", "Required value");
+        vk_validate_add_causef(c, "FieldValueRequired", "spec.names.listKind", "Required value");
     else if (*kind && !strcmp(kind, list_kind))
-        cause(c, "FieldValueInvalid", "spec.names.listKind",
+        vk_validate_add_causef(c, "FieldValueInvalid", "spec.names.listKind",
               "Invalid value: \"%s\": kind and listKind may not be the same", list_kind);
     static const char *const lists[] = {"shortNames", "categories"};
     for (int l = 0; l < 2; l++) {
@@ -212,14 +199,14 @@ static void validate_columns(const json_t *cols, const char *vp, int collapsed, 
         char f[256];
         if (!*sor(col, "name")) {
             snprintf(f, sizeof f, "%s.additionalPrinterColumns[%zu].name", vp, i);
-            cause(c, "FieldValueRequired", f, "Required value");
+            vk_validate_add_causef(c, "FieldValueRequired", f, "Required value");
         }
         const char *t = sor(col, "type");
         snprintf(f, sizeof f, "%s.additionalPrinterColumns[%zu].type", vp, i);
         if (!*t)
-            cause(c, "FieldValueRequired", f, "Required value");
+            vk_validate_add_causef(c, "FieldValueRequired", f, "Required value");
         else if (!str_in(t, types))
-            cause(c, "FieldValueInvalid", f,
+            vk_validate_add_causef(c, "FieldValueInvalid", f,
                   "Invalid value: \"%s\": must be one of boolean,date,integer,number,string", t);
         const char *fm = sget(col, "format");
         if (fm && *fm && !str_in(fm, formats)) {
@@ -230,11 +217,11 @@ static void validate_columns(const json_t *cols, const char *vp, int collapsed, 
         snprintf(f, sizeof f, "%s.additionalPrinterColumns[%zu].%s", vp, i,
                  collapsed ? "JSONPath" : "jsonPath");
         if (!*jp)
-            cause(c, "FieldValueRequired", f, "Required value");
+            vk_validate_add_causef(c, "FieldValueRequired", f, "Required value");
         else {
             json_t *tmp = json_array(), *empty = json_object();
             if (vk_crd_jsonpath(empty, jp, tmp) != 0)
-                cause(c, "FieldValueInvalid", f, "Invalid value: \"%s\": must be a simple json path",
+                vk_validate_add_causef(c, "FieldValueInvalid", f, "Invalid value: \"%s\": must be a simple json path",
                       jp);
             json_decref(tmp);
             json_decref(empty);
@@ -249,18 +236,18 @@ static void validate_scale(const json_t *scale, const char *vp, json_t *c)
     const char *ls = sget(scale, "labelSelectorPath");
     snprintf(f, sizeof f, "%s.subresources.scale.specReplicasPath", vp);
     if (!*sp)
-        cause(c, "FieldValueRequired", f, "Required value");
+        vk_validate_add_causef(c, "FieldValueRequired", f, "Required value");
     else if (strncmp(sp, ".spec.", 6) != 0)
-        cause(c, "FieldValueInvalid", f, "Invalid value: \"%s\": should be a json path under .spec", sp);
+        vk_validate_add_causef(c, "FieldValueInvalid", f, "Invalid value: \"%s\": should be a json path under .spec", sp);
     snprintf(f, sizeof f, "%s.subresources.scale.statusReplicasPath", vp);
     if (!*st)
-        cause(c, "FieldValueRequired", f, "Required value");
+        vk_validate_add_causef(c, "FieldValueRequired", f, "Required value");
     else if (strncmp(st, ".status.", 8) != 0)
-        cause(c, "FieldValueInvalid", f, "Invalid value: \"%s\": should be a json path under .status",
+        vk_validate_add_causef(c, "FieldValueInvalid", f, "Invalid value: \"%s\": should be a json path under .status",
               st);
     if (ls && strncmp(ls, ".spec.", 6) != 0 && strncmp(ls, ".status.", 8) != 0) {
         snprintf(f, sizeof f, "%s.subresources.scale.labelSelectorPath", vp);
-        cause(c, "FieldValueInvalid", f,
+        vk_validate_add_causef(c, "FieldValueInvalid", f,
               "Invalid value: \"%s\": should be a json path under either .spec or .status", ls);
     }
 }
@@ -274,16 +261,16 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
     const char *name = sor(mem(crd, "metadata"), "name");
     char *want = vk_xasprintf("%s.%s", sor(names, "plural"), group);
     if (strcmp(name, want) != 0)
-        cause(c, "FieldValueInvalid", "metadata.name",
+        vk_validate_add_causef(c, "FieldValueInvalid", "metadata.name",
               "Invalid value: \"%s\": must be spec.names.plural+\".\"+spec.group", name);
     free(want);
     if (!*group)
-        cause(c, "FieldValueRequired", "spec.group", "Required value");
+        vk_validate_add_causef(c, "FieldValueRequired", "spec.group", "Required value");
     else if (!subdomain_ok(group))
-        cause(c, "FieldValueInvalid", "spec.group", "Invalid value: \"%s\": %s", group,
+        vk_validate_add_causef(c, "FieldValueInvalid", "spec.group", "Invalid value: \"%s\": %s", group,
               DNS1123_SUB_MSG);
     else if (!strchr(group, '.'))
-        cause(c, "FieldValueInvalid", "spec.group",
+        vk_validate_add_causef(c, "FieldValueInvalid", "spec.group",
               "Invalid value: \"%s\": should be a domain with at least one dot", group);
     /* Groups of the Kubernetes project need the API review annotation. */
     size_t gl = strlen(group);
@@ -293,13 +280,13 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
         const char *f = "metadata.annotations[api-approved.kubernetes.io]";
         const char *ann = sget(mem(mem(crd, "metadata"), "annotations"), "api-approved.kubernetes.io");
         if (!ann)
-            cause(c, "FieldValueRequired", f,
+            vk_validate_add_causef(c, "FieldValueRequired", f,
                   "Required value: protected groups must have approval annotation "
                   "\"api-approved.kubernetes.io\", see "
                   "https://github.com/kubernetes/enhancements/pull/1111");
         else if (strncmp(ann, "unapproved", 10) != 0 && strncmp(ann, "https://", 8) != 0 &&
                  strncmp(ann, "http://", 7) != 0)
-            cause(c, "FieldValueInvalid", f,
+            vk_validate_add_causef(c, "FieldValueInvalid", f,
                   "Invalid value: \"%s\": protected groups must have approval annotation "
                   "\"api-approved.kubernetes.io\" with either a URL or a reason starting with "
                   "\"unapproved\", see https://github.com/kubernetes/enhancements/pull/1111",
@@ -308,7 +295,7 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
     static const char *const scopes[] = {"Cluster", "Namespaced", NULL};
     const char *scope = sor(spec, "scope");
     if (!*scope)
-        cause(c, "FieldValueRequired", "spec.scope", "Required value");
+        vk_validate_add_causef(c, "FieldValueRequired", "spec.scope", "Required value");
     else if (!str_in(scope, scopes))
         not_supported(c, "spec.scope", scope, scopes);
     validate_names(names, c);
@@ -317,7 +304,7 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
     size_t nv = json_array_size(versions), nstorage = 0;
     int shared = schemas_shared(versions);
     if (!nv)
-        cause(c, "FieldValueRequired", "spec.versions", "Required value: must have at least one version");
+        vk_validate_add_causef(c, "FieldValueRequired", "spec.versions", "Required value: must have at least one version");
     size_t i;
     json_t *v;
     json_array_foreach(versions, i, v)
@@ -327,20 +314,20 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
         const char *vn = sor(v, "name");
         snprintf(f, sizeof f, "%s.name", vp);
         if (!*vn)
-            cause(c, "FieldValueRequired", f, "Required value");
+            vk_validate_add_causef(c, "FieldValueRequired", f, "Required value");
         else
             check_dns1035(c, f, vn, "");
         if (i == 0 && *vn) /* upstream also checks its internal spec.version */
             check_dns1035(c, "spec.version", vn, "");
         for (size_t j = 0; j < i; j++)
             if (!strcmp(vn, sor(json_array_get(versions, j), "name")) && *vn)
-                cause(c, "FieldValueDuplicate", f, "Duplicate value: \"%s\"", vn);
+                vk_validate_add_causef(c, "FieldValueDuplicate", f, "Duplicate value: \"%s\"", vn);
         if (json_is_true(mem(v, "storage")))
             nstorage++;
         const json_t *schema = mem(mem(v, "schema"), "openAPIV3Schema");
         snprintf(f, sizeof f, "%s.schema.openAPIV3Schema", vp);
         if (!schema)
-            cause(c, "FieldValueRequired", f, "Required value");
+            vk_validate_add_causef(c, "FieldValueRequired", f, "Required value");
         else if (!shared || i == 0)
             vk_crdschema_check(schema, shared ? "spec.validation.openAPIV3Schema" : f, c);
         const json_t *sub = mem(v, "subresources");
@@ -353,12 +340,12 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
     }
     if (nv && nstorage != 1) {
         char *all = jdump(versions);
-        cause(c, "FieldValueInvalid", "spec.versions",
+        vk_validate_add_causef(c, "FieldValueInvalid", "spec.versions",
               "Invalid value: %s: must have exactly one version marked as storage version", all);
         free(all);
     }
     if (!old && nv && nstorage == 0)
-        cause(c, "FieldValueInvalid", "status.storedVersions",
+        vk_validate_add_causef(c, "FieldValueInvalid", "status.storedVersions",
               "Invalid value: null: must have at least one stored version");
     if (!old && nstorage > 1) {
         /* The create strategy records the first storage version; the last
@@ -370,7 +357,7 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
                 first = sor(v, "name");
             last = sor(v, "name");
         }
-        cause(c, "FieldValueInvalid", "status.storedVersions",
+        vk_validate_add_causef(c, "FieldValueInvalid", "status.storedVersions",
               "Invalid value: [\"%s\"]: must have the storage version %s", first, last);
     }
     static const char *const strategies[] = {"None", "Webhook", NULL};
@@ -379,22 +366,22 @@ size_t vk_crd_validate(const json_t *crd, const json_t *old, json_t *c)
     if (strategy && !str_in(strategy, strategies))
         not_supported(c, "spec.conversion.strategy", strategy, strategies);
     if (strategy && !strcmp(strategy, "Webhook") && !mem(mem(conv, "webhook"), "clientConfig"))
-        cause(c, "FieldValueRequired", "spec.conversion.webhook",
+        vk_validate_add_causef(c, "FieldValueRequired", "spec.conversion.webhook",
               "Required value: required when strategy is set to Webhook");
     if (strategy && !strcmp(strategy, "None") && mem(conv, "webhook"))
-        cause(c, "FieldValueForbidden", "spec.conversion.webhook",
+        vk_validate_add_causef(c, "FieldValueForbidden", "spec.conversion.webhook",
               "Forbidden: should be null when strategy is set to None");
     if (old) {
         const json_t *ospec = mem(old, "spec");
         if (strcmp(group, sor(ospec, "group")) != 0)
-            cause(c, "FieldValueInvalid", "spec.group", "Invalid value: \"%s\": field is immutable",
+            vk_validate_add_causef(c, "FieldValueInvalid", "spec.group", "Invalid value: \"%s\": field is immutable",
                   group);
         /* Storage versions still stored must stay in the spec. */
         json_array_foreach(mem(mem(old, "status"), "storedVersions"), i, v)
         {
             if (json_is_string(v) && !vk_crd_version(crd, json_string_value(v))) {
                 char *all = jdump(mem(mem(old, "status"), "storedVersions"));
-                cause(c, "FieldValueInvalid", "status.storedVersions[0]",
+                vk_validate_add_causef(c, "FieldValueInvalid", "status.storedVersions[0]",
                       "Invalid value: \"%s\": must appear in spec.versions", json_string_value(v));
                 free(all);
             }
@@ -1233,11 +1220,11 @@ int vk_crd_scale_set(const json_t *crd, const char *version, json_t *obj, const 
         return VK_ENOTFOUND;
     const json_t *r = mem(mem(scale, "spec"), "replicas");
     if (!json_is_integer(r)) {
-        cause(causes, "FieldValueRequired", "spec.replicas", "Required value");
+        vk_validate_add_causef(causes, "FieldValueRequired", "spec.replicas", "Required value");
         return VK_EINVALID;
     }
     if (json_integer_value(r) < 0) {
-        cause(causes, "FieldValueInvalid", "spec.replicas",
+        vk_validate_add_causef(causes, "FieldValueInvalid", "spec.replicas",
               "Invalid value: %lld: must be greater than or equal to 0",
               (long long)json_integer_value(r));
         return VK_EINVALID;
@@ -1275,18 +1262,18 @@ static void check_replicas(const json_t *obj, const char *path, json_t *c)
     const json_t *v = walk(obj, path, &bad);
     if (bad) {
         char *t = cell_text(bad);
-        cause(c, "FieldValueInvalid", path,
+        vk_validate_add_causef(c, "FieldValueInvalid", path,
               "Invalid value: 0: %s accessor error: %s is of the type %s, expected map[string]interface{}",
               path, t, gotype(bad));
         free(t);
     } else if (v && !json_is_integer(v)) {
         char *t = cell_text(v);
-        cause(c, "FieldValueInvalid", path,
+        vk_validate_add_causef(c, "FieldValueInvalid", path,
               "Invalid value: 0: %s accessor error: %s is of the type %s, expected int64", path, t,
               gotype(v));
         free(t);
     } else if (v && json_integer_value(v) < 0) {
-        cause(c, "FieldValueInvalid", path, "Invalid value: %lld: should be a non-negative integer",
+        vk_validate_add_causef(c, "FieldValueInvalid", path, "Invalid value: %lld: should be a non-negative integer",
               (long long)json_integer_value(v));
     }
 }

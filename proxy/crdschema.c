@@ -34,19 +34,6 @@ static int bget(const json_t *o, const char *k)
     return json_is_true(mem(o, k));
 }
 
-static void cause(json_t *c, const char *reason, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void cause(json_t *c, const char *reason, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *m = NULL;
-    if (vasprintf(&m, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    vk_validate_add_cause(c, reason, field, m);
-    free(m);
-}
 
 /* Go's %q of a string (ASCII printable kept, the rest escaped). */
 static char *goq(const char *s)
@@ -189,7 +176,7 @@ static int type_ok(const char *type, const json_t *v)
 
 static void e_type(json_t *c, const char *path, const json_t *v, const char *want)
 {
-    cause(c, "FieldValueTypeInvalid", path, "Invalid value: \"%s\": %s in body must be of type %s: \"%s\"",
+    vk_validate_add_causef(c, "FieldValueTypeInvalid", path, "Invalid value: \"%s\": %s in body must be of type %s: \"%s\"",
           tname(v), path, want, tname(v));
 }
 
@@ -204,7 +191,7 @@ static void e_invalid(json_t *c, const char *path, const json_t *v, const char *
         abort();
     va_end(ap);
     char *r = render(v);
-    cause(c, "FieldValueInvalid", path, "Invalid value: %s: %s", r, d);
+    vk_validate_add_causef(c, "FieldValueInvalid", path, "Invalid value: %s: %s", r, d);
     free(r);
     free(d);
 }
@@ -543,7 +530,7 @@ static void validate_string(const json_t *s, const json_t *v, const char *path, 
     json_t *mx = mem(s, "maxLength"), *mn = mem(s, "minLength");
     if (json_is_integer(mx) && (json_int_t)runes > json_integer_value(mx)) {
         json_int_t m = json_integer_value(mx);
-        cause(c, "FieldValueTooLong", path, "Too long: may not be more than %lld byte%s",
+        vk_validate_add_causef(c, "FieldValueTooLong", path, "Too long: may not be more than %lld byte%s",
               (long long)m, m == 1 ? "" : "s");
         return;
     }
@@ -613,7 +600,7 @@ static void validate_junctors(const json_t *s, const json_t *v, const char *path
                 break;
         }
         if (!ok) {
-            cause(c, "FieldValueInvalid", "<nil>",
+            vk_validate_add_causef(c, "FieldValueInvalid", "<nil>",
                   "Invalid value: \"\": \"%s\" must validate at least one schema (anyOf)", path);
             json_array_extend(c, first);
         }
@@ -630,7 +617,7 @@ static void validate_junctors(const json_t *s, const json_t *v, const char *path
             json_decref(t);
         }
         if (n != 1)
-            cause(c, "FieldValueInvalid", "<nil>",
+            vk_validate_add_causef(c, "FieldValueInvalid", "<nil>",
                   "Invalid value: \"\": \"%s\" must validate one and only one schema (oneOf)%s",
                   path, n ? ". Found 2 valid alternatives" : "");
     }
@@ -638,7 +625,7 @@ static void validate_junctors(const json_t *s, const json_t *v, const char *path
     if (json_is_object(not)) {
         json_t *t = json_array();
         if (validate(not, v, path, t) == 0)
-            cause(c, "FieldValueInvalid", "<nil>",
+            vk_validate_add_causef(c, "FieldValueInvalid", "<nil>",
                   "Invalid value: \"\": \"%s\" must not validate the schema (not)", path);
         json_decref(t);
     }
@@ -716,17 +703,17 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
             /* kube-openapi reports a fraction twice: as a type error and as
              * a failed format check (with no field). */
             if (intfmt)
-                cause(c, "FieldValueTypeInvalid", path,
+                vk_validate_add_causef(c, "FieldValueTypeInvalid", path,
                       "Invalid value: \"float64\": %s in body must be of type %s: \"float64\"", path,
                       f);
             else
                 e_type(c, path, v, type);
             if (intfmt)
-                cause(c, "FieldValueInvalid", "<nil>",
+                vk_validate_add_causef(c, "FieldValueInvalid", "<nil>",
                       "Invalid value: \"\": Checked value must be of type integer with format %s in %s",
                       f, path);
             else
-                cause(c, "FieldValueInvalid", "<nil>",
+                vk_validate_add_causef(c, "FieldValueInvalid", "<nil>",
                       "Invalid value: \"\": Checked value must be of type integer (default format) in %s",
                       path);
         } else {
@@ -750,7 +737,7 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
             free(list);
             list = nl;
         }
-        cause(c, "FieldValueNotSupported", path, "Unsupported value: %s: supported values: %s", r,
+        vk_validate_add_causef(c, "FieldValueNotSupported", path, "Unsupported value: %s: supported values: %s", r,
               list);
         free(r);
         free(list);
@@ -758,7 +745,7 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
     if (json_is_string(v)) {
         if (fmt && !string_format_ok(fmt, json_string_value(v))) {
             char *q = goq(json_string_value(v));
-            cause(c, "FieldValueTypeInvalid", path, "Invalid value: %s: %s in body must be of type %s: %s",
+            vk_validate_add_causef(c, "FieldValueTypeInvalid", path, "Invalid value: %s: %s in body must be of type %s: %s",
                   q, path, fmt, q);
             free(q);
         }
@@ -768,7 +755,7 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
             int bad_range = !strcmp(fmt, "int32") && is_integral(v) &&
                             (num(v) > 2147483647.0 || num(v) < -2147483648.0);
             if (bad_range)
-                cause(c, "FieldValueInvalid", "<nil>",
+                vk_validate_add_causef(c, "FieldValueInvalid", "<nil>",
                       "Invalid value: \"\": Checked value must be of type integer with format %s in %s",
                       fmt, path);
         }
@@ -777,10 +764,10 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
         size_t n = json_array_size(v);
         json_t *mx = mem(s, "maxItems"), *mn = mem(s, "minItems");
         if (json_is_integer(mx) && (json_int_t)n > json_integer_value(mx))
-            cause(c, "FieldValueTooMany", path, "Too many: %zu: must have at most %lld items", n,
+            vk_validate_add_causef(c, "FieldValueTooMany", path, "Too many: %zu: must have at most %lld items", n,
                   (long long)json_integer_value(mx));
         else if (json_is_integer(mn) && (json_int_t)n < json_integer_value(mn))
-            cause(c, "FieldValueInvalid", path, "Invalid value: %zu: %s in body should have at least %lld items",
+            vk_validate_add_causef(c, "FieldValueInvalid", path, "Invalid value: %zu: %s in body should have at least %lld items",
                   n, path, (long long)json_integer_value(mn));
         if (bget(s, "uniqueItems")) {
             for (size_t i = 1; i < n; i++)
@@ -788,7 +775,7 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
                     if (json_equal(json_array_get(v, i), json_array_get(v, j))) {
                         char *ep = elem(path, i);
                         char *r = render(json_array_get(v, i));
-                        cause(c, "FieldValueDuplicate", ep, "Duplicate value: %s", r);
+                        vk_validate_add_causef(c, "FieldValueDuplicate", ep, "Duplicate value: %s", r);
                         free(r);
                         free(ep);
                         j = i;
@@ -807,10 +794,10 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
         size_t n = json_object_size(v);
         json_t *mx = mem(s, "maxProperties"), *mn = mem(s, "minProperties");
         if (json_is_integer(mx) && (json_int_t)n > json_integer_value(mx))
-            cause(c, "FieldValueTooMany", path, "Too many: %zu: must have at most %lld items", n,
+            vk_validate_add_causef(c, "FieldValueTooMany", path, "Too many: %zu: must have at most %lld items", n,
                   (long long)json_integer_value(mx));
         else if (json_is_integer(mn) && (json_int_t)n < json_integer_value(mn))
-            cause(c, "FieldValueInvalid", path,
+            vk_validate_add_causef(c, "FieldValueInvalid", path,
                   "Invalid value: %zu: %s in body should have at least %lld properties", n, path,
                   (long long)json_integer_value(mn));
         size_t i;
@@ -820,7 +807,7 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
             if (!json_is_string(r) || json_object_get(v, json_string_value(r)))
                 continue;
             char *cp = child(path, json_string_value(r));
-            cause(c, "FieldValueRequired", cp, "Required value");
+            vk_validate_add_causef(c, "FieldValueRequired", cp, "Required value");
             free(cp);
         }
         json_t *props = mem(s, "properties"), *ap = mem(s, "additionalProperties");
@@ -843,7 +830,7 @@ static size_t validate_r(const json_t *s, const json_t *v, const json_t *old, co
                 const char *x = sget(v, req[q]);
                 if (!x || !*x) {
                     char *cp = child(path, req[q]);
-                    cause(c, "FieldValueRequired", cp, "Required value");
+                    vk_validate_add_causef(c, "FieldValueRequired", cp, "Required value");
                     free(cp);
                 }
             }
@@ -1106,7 +1093,7 @@ static void check_children(chk_t *k, const json_t *s, const char *p, int root)
     json_t *items = mem(s, "items");
     if (json_is_array(items)) {
         char *cp = vk_xasprintf("%s.items", p);
-        cause(k->c, "FieldValueForbidden", cp,
+        vk_validate_add_causef(k->c, "FieldValueForbidden", cp,
               "Forbidden: items must be a schema object and not an array");
         free(cp);
     } else if (json_is_object(items)) {

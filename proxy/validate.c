@@ -105,6 +105,18 @@ void vk_validate_add_cause(json_t *causes, const char *reason, const char *field
     json_array_append_new(causes, c);
 }
 
+void vk_validate_add_causef(json_t *causes, const char *reason, const char *field,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = NULL;
+    if (vasprintf(&m, fmt, ap) < 0) abort();
+    va_end(ap);
+    vk_validate_add_cause(causes, reason, field, m);
+    free(m);
+}
+
 /* Adds "<kind>[: <value>][: <detail>]" as upstream's ErrorBody. */
 static void add_err(json_t *c, const char *reason, const char *type_text, const char *field,
                     const char *value, const char *detail)

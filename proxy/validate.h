@@ -45,5 +45,8 @@ char *vk_validate_message(const char *group, const char *kind, const char *name,
  * reason/field/message are copied. */
 void vk_validate_add_cause(json_t *causes, const char *reason, const char *field,
                            const char *message);
+/* The same with a printf-style message. */
+void vk_validate_add_causef(json_t *causes, const char *reason, const char *field,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif
