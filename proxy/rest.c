@@ -1546,18 +1546,28 @@ static int has_finalizers(const json_t *o)
     return json_array_size(json_object_get(json_object_get(o, "metadata"), "finalizers")) > 0;
 }
 
+/* The common start of a store write's completion: a conflict the client did
+ * not ask for (no precondition) runs the request again through retry, up to
+ * MAX_RETRIES times; any other error is answered. 1 when that settled the
+ * call, 0 when the write succeeded and the caller answers. */
+static int retried_or_failed(vk_rest_call_t *c, int status, void (*retry)(vk_rest_call_t *c))
+{
+    if (status == VK_ECONFLICT && !c->precondition && c->retries++ < MAX_RETRIES) {
+        retry(c);
+        return 1;
+    }
+    if (status) {
+        vk_rest_reply_err(c, status, NULL);
+        return 1;
+    }
+    return 0;
+}
+
 static void rmw_written(void *arg, int status, const vk_kv_t *kv)
 {
     vk_rest_call_t *c = arg;
     rmw_t *op = c->op;
-    if (status == VK_ECONFLICT && !c->precondition && c->retries++ < MAX_RETRIES) {
-        rmw_run(c);
-        return;
-    }
-    if (status) {
-        vk_rest_reply_err(c, status, NULL);
-        return;
-    }
+    if (retried_or_failed(c, status, rmw_run)) return;
     json_t *o = vk_rest_decode(kv);
     if (op->scale) {
         json_t *s = scale_of(c, o);
@@ -1572,14 +1582,7 @@ static void rmw_written(void *arg, int status, const vk_kv_t *kv)
 static void rmw_deleted(void *arg, int status, const vk_kv_t *kv)
 {
     vk_rest_call_t *c = arg;
-    if (status == VK_ECONFLICT && !c->precondition && c->retries++ < MAX_RETRIES) {
-        rmw_run(c);
-        return;
-    }
-    if (status) {
-        vk_rest_reply_err(c, status, NULL);
-        return;
-    }
+    if (retried_or_failed(c, status, rmw_run)) return;
     json_t *o = vk_rest_decode(kv);
     if (o) vk_crdserve_read(c->ctx->crds, c->res, o);
     vk_rest_reply(c, 200, o);
@@ -1921,14 +1924,7 @@ static int parse_delopts(vk_rest_call_t *c, delopts_t *o, json_t **body)
 static void delete_done(void *arg, int status, const vk_kv_t *kv, int removed)
 {
     vk_rest_call_t *c = arg;
-    if (status == VK_ECONFLICT && !c->precondition && c->retries++ < MAX_RETRIES) {
-        vk_rest_handle(c);
-        return;
-    }
-    if (status) {
-        vk_rest_reply_err(c, status, NULL);
-        return;
-    }
+    if (retried_or_failed(c, status, vk_rest_handle)) return;
     json_t *o = vk_rest_decode(kv);
     if (removed && !(c->res->flags & VK_RES_NAMESPACED && !strcmp(c->res->plural, "pods"))) {
         const char *uid = o ? meta_str(o, "uid") : NULL;
