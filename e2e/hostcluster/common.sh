@@ -60,9 +60,15 @@ hc_stop() {
 		echo "killing pid $pid (did not stop on TERM)"
 		kill -KILL "$pid" 2>/dev/null || true
 	done
-	sleep 0.5
-	for pid in "${alive[@]}"; do
-		[[ -d /proc/$pid && $(awk '{print $3}' /proc/"$pid"/stat 2>/dev/null) != Z ]] && return 1
+	# A killed process with much memory takes a while to go on a loaded machine.
+	end=$((SECONDS + 15))
+	while :; do
+		local left=0
+		for pid in "${alive[@]}"; do
+			[[ -d /proc/$pid && $(awk '{print $3}' /proc/"$pid"/stat 2>/dev/null) != Z ]] && left=1
+		done
+		((left == 0)) && return 0
+		((SECONDS >= end)) && return 1
+		sleep 0.2
 	done
-	return 0
 }
