@@ -6,7 +6,8 @@
 // the ReplicaSet and pods go, then the Deployment goes (a watch sees MODIFIED
 // then DELETED); with Orphan propagation the ReplicaSet survives without its
 // ownerReference; with Background the Deployment goes at once and its
-// ReplicaSet and pods follow.
+// ReplicaSet and pods follow. A custom resource (CRD made here) owning
+// ConfigMaps gets them collected in the foreground and in the background.
 //
 // Usage: gc -kubeconfig FILE -namespace NS
 // Prints one line per check: "ok gcgo:<name>" or "not ok gcgo:<name> - <why>";
@@ -385,6 +386,7 @@ func main() {
 	e.foreground()
 	e.orphan()
 	e.background()
+	e.customOwner(cfg)
 	if failed > 0 {
 		os.Exit(1)
 	}
