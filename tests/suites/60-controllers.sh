@@ -386,3 +386,31 @@ wait_for restart-scale-6 20 pods_are app=web 6
 marker_start
 if timeout 40 $K -n $NS rollout status deploy/web --timeout=35s >/dev/null 2>&1; then ok restart-rollout; else nok restart-rollout "rollout status failed after restart"; fi
 marker_stop
+
+# ---- namespace lifecycle: deleting a namespace with 50 objects (ConfigMaps,
+# Secrets, Services, a Deployment with its ReplicaSet and pods, a Job) removes
+# every one of them (51 with the default ServiceAccount and kube-root-ca.crt),
+# then the namespace; kubectl delete waits for it.
+NS50=ctl-ns50
+$K create namespace $NS50 >/dev/null
+{
+    for i in $(seq 1 22); do printf -- '---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm%s}\ndata: {k: v}\n' "$i"; done
+    for i in $(seq 1 10); do printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: s%s}\nstringData: {k: v}\n' "$i"; done
+    for i in $(seq 1 8); do printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: svc%s}\nspec: {selector: {app: x}, ports: [{port: 80}]}\n' "$i"; done
+} > "$D/ns50.yaml"
+$K -n $NS50 apply -f "$D/ns50.yaml" >/dev/null
+$K -n $NS50 create deployment d50 --image=nginx --replicas=5 >/dev/null
+$K -n $NS50 create job j50 --image=busybox -- true >/dev/null
+count50() { # objects of the namespace in every namespaced resource that can be listed
+    local n=0 r
+    for r in configmaps secrets services deployments replicasets pods jobs serviceaccounts; do
+        n=$((n + $($K -n $NS50 get "$r" --no-headers 2>/dev/null | grep -c .)))
+    done
+    echo $n
+}
+has50() { [ "$(count50)" -ge 50 ]; }
+wait_for ns-delete-50-setup 30 has50
+if out=$(timeout 90 $K delete namespace $NS50 --timeout=80s 2>&1) &&
+   ! $K get namespace $NS50 >/dev/null 2>&1; then ok ns-delete-50-waits; else nok ns-delete-50-waits "$out"; fi
+left=$($K get configmaps,secrets,services,deployments,replicasets,pods,jobs -A --no-headers 2>/dev/null | awk -v ns=$NS50 '$1 == ns' | grep -c .)
+if [ "$left" = 0 ]; then ok ns-delete-50-nothing-left; else nok ns-delete-50-nothing-left "$left objects of $NS50 left"; fi
