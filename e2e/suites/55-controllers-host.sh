@@ -5,7 +5,7 @@
 # Checks: `kubectl create deployment web --image=nginx --replicas=3` gives
 # three host pods on the tenant's VM nodes (kwok makes them Running), `rollout
 # status` completes, scale to 5 and back to 3, deleting the Deployment removes
-# the host pods. Then the same Deployments, StatefulSets and DaemonSets are
+# the host pods; a Job runs to completion on the host. Then the same Deployments, StatefulSets and DaemonSets are
 # created in the tenant and (replicas 0) in a namespace of the host cluster,
 # where kube-controller-manager names their ReplicaSets and ControllerRevisions:
 # the names must be equal (pod-template-hash and revision hashes as upstream;
@@ -99,6 +99,21 @@ wait_until 90 host_none && ok controllers-host-delete-removes-host-pods ||
 	not_ok controllers-host-delete-removes-host-pods "$(h -n "$HNS" get pods -o name 2>&1 | tr '\n' ' ')"
 left=$(k get rs,pods -l app=web -o name 2>/dev/null)
 [[ -z $left ]] && ok controllers-host-delete-collects-tenant-objects || not_ok controllers-host-delete-collects-tenant-objects "$left"
+
+# A Job runs to completion on the host (kwok completes the pods of tenant Jobs,
+# recognised by the Job controller's label: e2e/hostcluster/kwok-config.yaml.in).
+k create job j1 --image=busybox -- true >/dev/null 2>"$D/cj.err" || not_ok controllers-host-job-create "$(cat "$D/cj.err")"
+if timeout 100 "$KUBECTL" --kubeconfig="$D/data/$T/kubeconfig" wait --for=condition=complete job/j1 --timeout=90s >/dev/null 2>&1; then
+	ok controllers-host-job-complete
+else
+	not_ok controllers-host-job-complete "job: $(k get job j1 -o jsonpath='{.status}' 2>&1) pods: $(k get pods -l job-name=j1 -o jsonpath='{.items[*].status.phase}')"
+fi
+succ=$(k get job j1 -o jsonpath='{.status.succeeded}' 2>/dev/null)
+tphase=$(k get pods -l job-name=j1 -o jsonpath='{.items[*].status.phase}' 2>/dev/null)
+hphase=$(h -n "$HNS" get pods -l job-name=j1 -o jsonpath='{.items[*].status.phase}' 2>/dev/null)
+[[ $succ == 1 && $tphase == Succeeded && $hphase == Succeeded ]] && ok controllers-host-job-pod-succeeded ||
+	not_ok controllers-host-job-pod-succeeded "succeeded '$succ' tenant pod '$tphase' host pod '$hphase'"
+k delete job j1 >/dev/null 2>&1
 
 # ---- Names as kube-controller-manager gives them: the same manifests in the
 # tenant and in a host namespace (replicas 0: only names are compared).
