@@ -879,7 +879,14 @@ int vk_quota_admit(vk_rest_call_t *c, const json_t *obj, const json_t *old)
             json_decref(matched);
             continue;
         }
-        if (!r->group[0] && !strcmp(r->plural, "pods")) {
+        /* The tenant quota does not ask pods for requests/limits: the host
+         * namespace's LimitRange (operator/desired.c) gives them defaults and
+         * the host quota counts those; here pods and what pods do specify are
+         * counted. */
+        const char *qns = str(json_object_get(qs[i].obj, "metadata"), "namespace");
+        int tenant_quota = qname && qns && !strcmp(qname, VK_QUOTA_TENANT_NAME) &&
+                           !strcmp(qns, VK_QUOTA_TENANT_NS);
+        if (!r->group[0] && !strcmp(r->plural, "pods") && !tenant_quota) {
             json_t *mh = json_object();
             size_t j;
             json_array_foreach(matched, j, v) json_object_set_new(mh, json_string_value(v), json_true());

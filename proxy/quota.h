@@ -8,7 +8,9 @@
  * status.hard and status.used, as upstream) and against the tenant-wide quota:
  * the Tenant manifest's spec.quota materialised by vk_quota_tenant_install as
  * ResourceQuota kube-system/vkube-tenant-quota, whose usage counts every
- * namespace and which only the platform (the manifest) may change. An
+ * namespace and which only the platform (the manifest) may change (it never
+ * asks pods for requests/limits: on the host the namespace's LimitRange
+ * defaults them and the host quota counts those). An
  * admitted create charges the quotas at once (an in-memory overlay plus a
  * status.used write), so a burst of creates cannot overrun a quota before the
  * controller recounts.

@@ -181,7 +181,7 @@ apiVersion: vkube.io/v1alpha1
 kind: Tenant
 metadata: {name: tq}
 spec:
-  quota: {pods: "3"}
+  quota: {pods: "3", requests.cpu: "8"}
 EOF
 "$VK" tenant create tq --data-dir "$D" -f "$D/tq.yaml" >/dev/null 2>"$D/create2.err" || nok tq-setup "$(cat "$D/create2.err")"
 start tq
@@ -189,8 +189,12 @@ TK="$K --kubeconfig=$D/tq/kubeconfig"
 wait_for tenant-quota-object 10 bash -c "[ \"\$($TK -n kube-system get quota vkube-tenant-quota -o jsonpath='{.spec.hard.pods}/{.status.used.pods}')\" = 3/0 ]"
 $TK create namespace n1 >/dev/null
 $TK create namespace n2 >/dev/null
-$TK -n n1 run a --image=nginx >/dev/null
-$TK -n n1 run b --image=nginx >/dev/null
+# Pods without requests pass the tenant quota (on the host the namespace's
+# LimitRange gives them defaults, counted by the host quota).
+err=$($TK -n n1 run a --image=nginx 2>&1)
+expect tenant-quota-no-requests-needed 'pod/a created' "$err"
+$TK -n n1 run b --image=nginx --overrides='{"spec":{"containers":[{"name":"b","image":"nginx","resources":{"requests":{"cpu":"2"}}}]}}' >/dev/null
+wait_for tenant-quota-counts-requests 10 bash -c "[ \"\$($TK -n kube-system get quota vkube-tenant-quota -o jsonpath='{.status.used.requests\.cpu}')\" = 2 ]"
 $TK -n n2 run c --image=nginx >/dev/null
 err=$($TK -n n2 run d --image=nginx 2>&1)
 expect tenant-quota-exceeded 'Error from server (Forbidden): pods "d" is forbidden: exceeded quota: vkube-tenant-quota, requested: pods=1, used: pods=3, limited: pods=3' "$err"
