@@ -2372,6 +2372,83 @@ static void ns_del_cb(void *arg, int status, const vk_kv_t *kv, int removed)
 {
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The namespace controller's conditions on a terminating namespace, as
+ * upstream sets them: remaining (group resource -> count) and finalizers
+ * (finalizer -> count of objects holding it), both JSON objects. Returns a new
+ * conditions array (lastTransitionTime kept from old ones whose status is
+ * unchanged). */
+static json_t *ns_conditions(const json_t *old, const json_t *remaining, const json_t *finalizers)
+{
+    char now[40];
+    vk_rest_now(now, sizeof now);
+    char *rem = NULL, *fin = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&rem, &len);
+    const char *k;
+    json_t *v;
+    int first = 1;
+    /* jansson objects iterate in insertion order: sort the keys. */
+    const char *keys[256];
+    size_t nk = 0;
+    json_object_foreach((json_t *)remaining, k, v) if (nk < 256) keys[nk++] = k;
+    qsort(keys, nk, sizeof keys[0], cmp_cstr);
+    for (size_t i = 0; i < nk; i++, first = 0)
+        fprintf(f, "%s%s has %lld resource instances", first ? "" : ", ", keys[i],
+                (long long)json_integer_value(json_object_get(remaining, keys[i])));
+    fclose(f);
+    f = open_memstream(&fin, &len);
+    nk = 0;
+    first = 1;
+    json_object_foreach((json_t *)finalizers, k, v) if (nk < 256) keys[nk++] = k;
+    qsort(keys, nk, sizeof keys[0], cmp_cstr);
+    for (size_t i = 0; i < nk; i++, first = 0)
+        fprintf(f, "%s%s in %lld resource instances", first ? "" : ", ", keys[i],
+                (long long)json_integer_value(json_object_get(finalizers, keys[i])));
+    fclose(f);
+    char *remmsg = vk_xasprintf("Some resources are remaining: %s", rem);
+    char *finmsg = vk_xasprintf("Some content in the namespace has finalizers remaining: %s", fin);
+    int has_rem = json_object_size(remaining) > 0, has_fin = json_object_size(finalizers) > 0;
+    struct {
+        const char *type, *status, *reason, *message;
+    } want[] = {
+        {"NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered",
+         "All resources successfully discovered"},
+        {"NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions",
+         "All legacy kube types successfully parsed"},
+        {"NamespaceDeletionContentFailure", "False", "ContentDeleted",
+         "All content successfully deleted, may be waiting on finalization"},
+        {"NamespaceContentRemaining", has_rem ? "True" : "False",
+         has_rem ? "SomeResourcesRemain" : "ContentRemoved",
+         has_rem ? remmsg : "All content successfully removed"},
+        {"NamespaceFinalizersRemaining", has_fin ? "True" : "False",
+         has_fin ? "SomeFinalizersRemain" : "ContentHasNoFinalizers",
+         has_fin ? finmsg : "All content-preserving finalizers finished"},
+    };
+    json_t *out = json_array();
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *since = now;
+        size_t j;
+        json_t *c;
+        json_array_foreach((json_t *)old, j, c) {
+            const char *t = json_string_value(json_object_get(c, "type"));
+            const char *st = json_string_value(json_object_get(c, "status"));
+            const char *lt = json_string_value(json_object_get(c, "lastTransitionTime"));
+            if (t && st && lt && !strcmp(t, want[i].type) && !strcmp(st, want[i].status)) since = lt;
+        }
+        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", want[i].type,
+                                             "status", want[i].status, "lastTransitionTime",
+                                             since, "reason", want[i].reason, "message",
+                                             want[i].message));
+    }
+    free(rem), free(fin), free(remmsg), free(finmsg);
+    return out;
+}
+
 static void ns_pass(uv_timer_t *t)
 {
     vk_rest_ctx_t *ctx = t->data;
@@ -2388,6 +2465,7 @@ static void ns_pass(uv_timer_t *t)
         any = 1;
         const char *name = meta_str(ns, "name");
         size_t left = 0;
+        json_t *remaining = json_object(), *finalizers = json_object();
         size_t n = vk_resources_count(ctx->resources);
         for (size_t r = 0; r < n; r++) {
             const vk_resource_t *res = vk_resources_at(ctx->resources, r);
@@ -2395,9 +2473,20 @@ static void ns_pass(uv_timer_t *t)
             char *prefix = vk_resources_key(res, name, NULL);
             vk_store_list_t l;
             if (vk_store_list(ctx->store, prefix, NULL, 0, 0, &l) == 0) {
+                char gr[300];
+                snprintf(gr, sizeof gr, "%s.%s", res->plural, res->group); /* "configmaps." */
+                if (l.count) json_object_set_new(remaining, gr, json_integer((json_int_t)l.count));
                 for (size_t k = 0; k < l.count; k++) {
                     left++;
                     json_t *obj = vk_rest_decode(l.items[k]);
+                    size_t fi;
+                    json_t *fv;
+                    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "finalizers"), fi, fv) {
+                        const char *fs = json_string_value(fv);
+                        if (!fs) continue;
+                        json_int_t cnt = json_integer_value(json_object_get(finalizers, fs));
+                        json_object_set_new(finalizers, fs, json_integer(cnt + 1));
+                    }
                     /* Unconditional (revision 0): objects a controller keeps
                      * updating must not make every pass lose a CAS race. */
                     if (obj && !meta_str(obj, "deletionTimestamp"))
@@ -2410,8 +2499,25 @@ static void ns_pass(uv_timer_t *t)
             }
             free(prefix);
         }
-        if (left == 0 && !has_finalizers(ns))
+        if (left == 0 && !has_finalizers(ns)) {
             vk_store_delete(ctx->store, nl.items[i]->key, nl.items[i]->mod_rev, ignore_cb, NULL);
+        } else {
+            /* Show what deletion waits for, as the namespace controller does. */
+            json_t *st = json_object_get(ns, "status");
+            if (!json_is_object(st)) json_object_set_new(ns, "status", st = json_object());
+            json_t *conds = ns_conditions(json_object_get(st, "conditions"), remaining, finalizers);
+            if (!json_equal(conds, json_object_get(st, "conditions"))) {
+                json_object_set(st, "conditions", conds);
+                size_t len;
+                char *data = encode(ns, &len);
+                vk_store_update(ctx->store, nl.items[i]->key, data, len, nl.items[i]->mod_rev,
+                                ignore_cb, NULL);
+                free(data);
+            }
+            json_decref(conds);
+        }
+        json_decref(remaining);
+        json_decref(finalizers);
         json_decref(ns);
     }
     vk_store_list_free(&nl);

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+import time
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -215,3 +216,37 @@ same("version-fields", version_shape(vk), version_shape(host))
 
 for api in (vk, host):
     call(api, "DELETE", f"/api/v1/namespaces/{NS}")
+
+
+# ---- a terminating namespace's conditions while content with a finalizer remains
+def ns_conditions(api):
+    ns = NS + "-term"
+    call(api, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                             "metadata": {"name": ns}})
+    call(api, "POST", f"/api/v1/namespaces/{ns}/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "held", "finalizers": ["example.com/hold"]}})
+    call(api, "DELETE", f"/api/v1/namespaces/{ns}")
+    conds, prev, stable = [], None, 0
+    for _ in range(150):  # the namespace controller works asynchronously: wait
+        _, n = call(api, "GET", f"/api/v1/namespaces/{ns}")  # until they settle
+        conds = [(c["type"], c["status"], c["reason"], c["message"])
+                 for c in (n.get("status") or {}).get("conditions") or []]
+        stable = stable + 1 if conds == prev else 0
+        prev = conds
+        if stable >= 8 and any(t == "NamespaceFinalizersRemaining" and st == "True"
+                               for t, st, _, _ in conds):
+            break
+        time.sleep(0.25)
+    call(api, "PATCH", f"/api/v1/namespaces/{ns}/configmaps/held", {"metadata": {"finalizers": None}},
+         "application/merge-patch+json")
+    gone = False
+    for _ in range(100):
+        if call(api, "GET", f"/api/v1/namespaces/{ns}")[0] == 404:
+            gone = True
+            break
+        time.sleep(0.2)
+    return conds, gone
+
+
+same("namespace-terminating-conditions", ns_conditions(vk), ns_conditions(host))
