@@ -188,6 +188,19 @@ char *vk_quota_qty_add(const char *a, const char *b)
     return vk_xstrdup(buf);
 }
 
+/* a - b, or "0" when b >= a (a usage increase is never negative). New string. */
+static char *qty_increase(const char *a, const char *b)
+{
+    qty_t x = {0, F_DEC}, y = {0, F_DEC};
+    qty_parse(a, &x);
+    qty_parse(b, &y);
+    if (y.v >= x.v) return vk_xstrdup("0");
+    x.v -= y.v;
+    char buf[80];
+    qty_format(&x, buf, sizeof buf);
+    return vk_xstrdup(buf);
+}
+
 /* A quantity from JSON: a string, or a number (written as an integer). */
 static const char *qtext(const json_t *v, char *buf, size_t n)
 {
@@ -845,13 +858,42 @@ int vk_quota_admit(vk_rest_call_t *c, const json_t *obj, const json_t *old)
         }
         return 0;
     }
-    /* Upstream charges creates (and pod resizes, not served here). */
-    if (old || c->sub || !(r->flags & VK_RES_NAMESPACED) || !c->ns) return 0;
+    /* Upstream charges creates, and updates that raise usage: a Service
+     * becoming NodePort/LoadBalancer, a claim asking for more storage (pod
+     * resizes are not served here). An update is charged the increase only. */
+    if (c->sub || !(r->flags & VK_RES_NAMESPACED) || !c->ns) return 0;
+    json_t *usage;
+    if (old) {
+        if (r->group[0] || (strcmp(r->plural, "services") && strcmp(r->plural, "persistentvolumeclaims")))
+            return 0;
+        json_t *now = vk_quota_object_usage(r->group, r->plural, obj);
+        json_t *before = vk_quota_object_usage(r->group, r->plural, old);
+        usage = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(now, k, v) {
+            char b1[64], b2[64];
+            const char *n1 = qtext(v, b1, sizeof b1);
+            const char *n0 = qtext(json_object_get(before, k), b2, sizeof b2);
+            char *inc = qty_increase(n1 ? n1 : "0", n0 ? n0 : "0");
+            if (!vk_quota_qty_is_zero(inc)) json_object_set_new(usage, k, json_string(inc));
+            free(inc);
+        }
+        json_decref(now);
+        json_decref(before);
+        if (!json_object_size(usage)) {
+            json_decref(usage);
+            return 0;
+        }
+    } else {
+        usage = vk_quota_object_usage(r->group, r->plural, obj);
+    }
     vk_rest_ctx_t *ctx = c->ctx;
     qent_t *qs;
     size_t nq = load_quotas(ctx->store, c->ns, &qs);
     if (!nq) {
         free(qs);
+        json_decref(usage);
         return 0;
     }
     if (!ctx->quota) {
@@ -862,7 +904,6 @@ int vk_quota_admit(vk_rest_call_t *c, const json_t *obj, const json_t *old)
         ctx->quota = q;
     }
     vk_quota_t *q = ctx->quota;
-    json_t *usage = vk_quota_object_usage(r->group, r->plural, obj);
     json_t *news = json_array(); /* [index, new used] of quotas to charge */
     int refused = 0;
     for (size_t i = 0; i < nq && !refused; i++) {

@@ -175,6 +175,19 @@ if $K -n scoped run burstable --image=nginx --overrides='{"spec":{"containers":[
 sleep 2.5
 expect scoped-used-counts-scope-only 1 "$($K -n scoped get quota be -o jsonpath='{.status.used.pods}')"
 
+# Updates that raise usage are charged: a Service turned into a LoadBalancer.
+$K create namespace upd >/dev/null
+$K -n upd create quota lb --hard=services.loadbalancers=1 >/dev/null
+wait_for lb-quota-ready 10 bash -c "[ \"\$($K -n upd get quota lb -o jsonpath='{.status.used.services\.loadbalancers}')\" = 0 ]"
+$K -n upd create service loadbalancer lb1 --tcp=80 >/dev/null
+$K -n upd create service clusterip c1 --tcp=80 >/dev/null
+err=$($K -n upd patch service c1 --type=merge -p '{"spec":{"type":"LoadBalancer"}}' 2>&1)
+LB_ERR=$err
+expect update-charged 'Error from server (Forbidden): services "c1" is forbidden: exceeded quota: lb, requested: services.loadbalancers=1, used: services.loadbalancers=1, limited: services.loadbalancers=1' "$err"
+expect update-refused-kept ClusterIP "$($K -n upd get service c1 -o jsonpath='{.spec.type}')"
+if $K -n upd patch service c1 --type=merge -p '{"metadata":{"labels":{"a":"b"}}}' >/dev/null 2>&1; then
+    ok update-without-increase-allowed; else nok update-without-increase-allowed "a label change was refused"; fi
+
 # ---- The tenant-wide quota from the Tenant manifest
 cat > "$D/tq.yaml" <<EOF
 apiVersion: vkube.io/v1alpha1
@@ -227,6 +240,13 @@ $H -n $HOSTNS create quota compute --hard=requests.cpu=1,limits.memory=1Gi >/dev
 wait_for host-quota-ready 30 bash -c "[ -n \"\$($H -n $HOSTNS get quota compute -o jsonpath='{.status.used.requests\.cpu}')\" ] && [ -n \"\$($H -n $HOSTNS get quota q -o jsonpath='{.status.used.pods}')\" ]"
 err=$($H -n $HOSTNS run nores --image=nginx 2>&1)
 expect host-same-must-specify "$err" "$MISSING_ERR"
+$H -n $HOSTNS create quota lb --hard=services.loadbalancers=1 >/dev/null
+wait_for host-lb-quota-ready 30 bash -c "[ -n \"\$($H -n $HOSTNS get quota lb -o jsonpath='{.status.used.services\.loadbalancers}')\" ]"
+$H -n $HOSTNS create service loadbalancer lb1 --tcp=80 >/dev/null
+$H -n $HOSTNS create service clusterip c1 --tcp=80 >/dev/null
+wait_for host-lb-used 30 bash -c "[ \"\$($H -n $HOSTNS get quota lb -o jsonpath='{.status.used.services\.loadbalancers}')\" = 1 ]"
+err=$($H -n $HOSTNS patch service c1 --type=merge -p '{"spec":{"type":"LoadBalancer"}}' 2>&1)
+expect host-same-update-charged "$err" "$LB_ERR"
 res='{"requests":{"cpu":"600m"},"limits":{"memory":"512Mi"}}'
 $H -n $HOSTNS run r1 --image=nginx --overrides="{\"spec\":{\"containers\":[{\"name\":\"r1\",\"image\":\"nginx\",\"resources\":$res}]}}" >/dev/null
 res='{"requests":{"cpu":"500m"},"limits":{"memory":"256Mi"}}'
