@@ -96,6 +96,11 @@ int vk_apiserver_new(uv_loop_t *loop, vk_store_t *store, const vk_apiserver_conf
     vk_rest_ctx_t *r = &api->rest;
     r->loop = loop;
     r->store = store;
+    /* Every namespaced create reads its namespace (existence, termination,
+     * Pod Security labels) and the ResourceQuotas that apply (quota
+     * admission): keep both in memory. */
+    vk_store_cache_prefix(store, "/core/namespaces/");
+    vk_store_cache_prefix(store, "/core/resourcequotas/");
     r->resources = api->resources;
     r->metrics = api->metrics;
     r->ca_pem = read_file(cfg ? cfg->ca_cert_file : NULL);

@@ -814,26 +814,56 @@ char *vk_podsecurity_check(vk_podsecurity_level_t level, const json_t *pod_meta,
     return b.s;
 }
 
+/* Where a kind keeps its pod spec. */
+typedef enum { TEMPLATE_NONE, TEMPLATE_POD, TEMPLATE_TOP, TEMPLATE_SPEC, TEMPLATE_CRONJOB } template_at_t;
+
+static template_at_t template_at(const char *group, const char *kind)
+{
+    if (!kind)
+        return TEMPLATE_NONE;
+    if (!group)
+        group = "";
+    if (!*group && !strcmp(kind, "Pod"))
+        return TEMPLATE_POD;
+    if (!*group && !strcmp(kind, "PodTemplate"))
+        return TEMPLATE_TOP;
+    if ((!*group && !strcmp(kind, "ReplicationController")) ||
+        (!strcmp(group, "apps") &&
+         (!strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet") ||
+          !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet"))) ||
+        (!strcmp(group, "batch") && !strcmp(kind, "Job")))
+        return TEMPLATE_SPEC;
+    if (!strcmp(group, "batch") && !strcmp(kind, "CronJob"))
+        return TEMPLATE_CRONJOB;
+    return TEMPLATE_NONE;
+}
+
+int vk_podsecurity_applies(const char *group, const char *kind)
+{
+    return template_at(group, kind) != TEMPLATE_NONE;
+}
+
 char *vk_podsecurity_check_object(vk_podsecurity_level_t level, const char *group,
                                   const char *kind, const json_t *obj)
 {
-    if (!kind || !json_is_object(obj))
+    if (!json_is_object(obj))
         return NULL;
-    if (!group)
-        group = "";
     const json_t *tmpl = NULL;
-    if (!*group && !strcmp(kind, "Pod"))
+    switch (template_at(group, kind)) {
+    case TEMPLATE_NONE:
+        return NULL;
+    case TEMPLATE_POD:
         return vk_podsecurity_check(level, member(obj, "metadata"), member(obj, "spec"));
-    if (!*group && !strcmp(kind, "PodTemplate"))
+    case TEMPLATE_TOP:
         tmpl = member(obj, "template");
-    else if ((!*group && !strcmp(kind, "ReplicationController")) ||
-             (!strcmp(group, "apps") &&
-              (!strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet") ||
-               !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet"))) ||
-             (!strcmp(group, "batch") && !strcmp(kind, "Job")))
+        break;
+    case TEMPLATE_SPEC:
         tmpl = member(member(obj, "spec"), "template");
-    else if (!strcmp(group, "batch") && !strcmp(kind, "CronJob"))
+        break;
+    case TEMPLATE_CRONJOB:
         tmpl = member(member(member(member(obj, "spec"), "jobTemplate"), "spec"), "template");
+        break;
+    }
     if (!tmpl)
         return NULL;
     return vk_podsecurity_check(level, member(tmpl, "metadata"), member(tmpl, "spec"));

@@ -50,6 +50,9 @@ char *vk_podsecurity_check(vk_podsecurity_level_t level, const json_t *pod_meta,
  * it. NULL when allowed or when the kind has no pod template. Caller frees. */
 char *vk_podsecurity_check_object(vk_podsecurity_level_t level, const char *group,
                                   const char *kind, const json_t *obj);
+/* 1 if objects of this kind carry a pod spec that vk_podsecurity_check_object
+ * checks (the kinds listed above), else 0. */
+int vk_podsecurity_applies(const char *group, const char *kind);
 
 /* `pods "x" is forbidden: violates PodSecurity "baseline:latest": <violations>`
  * (resource is the plural, "pods"). Caller frees with free(). */

@@ -349,6 +349,7 @@ static int check_unknown_fields(vk_rest_call_t *c, json_t *obj)
 static int check_pod_security(vk_rest_call_t *c, const json_t *obj)
 {
     if (!(c->res->flags & VK_RES_NAMESPACED) || !c->ns || c->sub) return 0;
+    if (!vk_podsecurity_applies(c->res->group, c->res->kind)) return 0;
     char *key = vk_xasprintf("/core/namespaces/%s", c->ns);
     vk_kv_t *kv;
     int rc = vk_store_get(c->ctx->store, key, &kv);

@@ -72,6 +72,31 @@ typedef struct op {
     vk_kv_t *prev;           /* previous value for the event, owned */
 } op_t;
 
+/* vk_store_cache_prefix: values of hot keys (e.g. namespaces, read by every
+ * namespaced create) and whole lists of small collections under them (the
+ * ResourceQuotas of a namespace), kept in memory. An entry holds what SQLite
+ * would answer at the loop's revision: a key's value (n 0 and kv NULL: known
+ * absent), or, for an entry named by a prefix ending in '/', every kv under it.
+ * process_batch forgets, for every committed write, its key and every cached
+ * list that holds it, before anyone is called back. Chained hash table;
+ * cleared when it fills up. */
+typedef struct cache_entry {
+    struct cache_entry *next;
+    vk_kv_t **kvs;           /* owned references: 1 for a key (NULL: absent), n for a list */
+    size_t n;
+    char key[];
+} cache_entry_t;
+
+enum { CACHE_BUCKETS = 1024, CACHE_MAX = 8192, CACHE_PREFIXES = 4, CACHE_LIST_MAX = 64 };
+
+typedef struct key_cache {
+    char *prefixes[CACHE_PREFIXES]; /* owned */
+    size_t nprefixes;
+    cache_entry_t **buckets; /* CACHE_BUCKETS, allocated with the first prefix */
+    size_t count;
+    uint64_t hits, misses;
+} key_cache_t;
+
 /* A finished group commit on its way back to the loop. */
 typedef struct batch {
     struct batch *next;
@@ -124,7 +149,7 @@ struct vk_store {
     uv_timer_t timer;
     bool idle_on;
     vk_store_stats_t stats;
-    size_t listed_bytes;     /* value bytes lists read since the map was last dropped */
+    key_cache_t cache;       /* vk_store_cache_prefix: values kept in memory */
 
     vk_event_t *ring;        /* ring[rev % ring_cap] for ring_lo <= rev <= ring_hi */
     size_t ring_cap;
@@ -299,10 +324,6 @@ static int meta_get(sqlite3 *db, const char *k, int64_t *out)
 
 /* ---------------------------------------------------------------- open */
 
-/* The read connection's memory map of the file (see vk_store_open). */
-#define MMAP_SIZE_STR "1073741824"
-/* Lists that read this many value bytes drop the map afterwards (RSS). */
-#define LIST_UNMAP_BYTES ((size_t)16 << 20)
 
 static const char SCHEMA_SQL[] =
     "CREATE TABLE kv(key TEXT NOT NULL UNIQUE, val BLOB NOT NULL, create_rev INTEGER NOT NULL,"
@@ -458,12 +479,13 @@ int vk_store_open(uv_loop_t *loop, const char *path, const vk_store_options_t *o
     int err = open_conn(path, true, &s->wconn);
     if (!err) err = init_schema(s);
     if (!err) err = open_conn(path, false, &s->rconn);
-    /* Reads go through a memory map of the file (no read() per page, no copy
-     * into the page cache; 2-3x the point reads/s): it costs address space,
-     * not RSS. The price, as for bbolt under etcd, is that a media error while
-     * reading a mapped page is a SIGBUS instead of SQLITE_IOERR; writes (and so
-     * a full disk) never go through the map. */
-    if (!err && exec(s->rconn, "PRAGMA query_only=1; PRAGMA mmap_size=" MMAP_SIZE_STR) != SQLITE_OK)
+    /* Reads use pread, not a memory map of the file. A map made point reads
+     * 2-3x faster on a quiet store, but SQLite drops the whole map at the
+     * first read after another connection's commit (every read after a
+     * write: munmap, then page faults and TLB shootdowns), which cost a third
+     * of the loop thread's CPU with 64 clients creating; and every page a
+     * list touched stayed in the process's RSS. */
+    if (!err && exec(s->rconn, "PRAGMA query_only=1; PRAGMA mmap_size=0") != SQLITE_OK)
         err = VK_EIO;
     if (!err) err = prepare_all(s);
     if (err) {
@@ -1064,6 +1086,92 @@ size_t vk_store_watch_count(const vk_store_t *s)
 
 static void finish_close(vk_store_t *s);
 
+/* ---------------------------------------------------------------- key cache */
+
+/* Length of the registered prefix key starts with, or 0. */
+static size_t cache_covers(const key_cache_t *c, const char *key)
+{
+    for (size_t i = 0; i < c->nprefixes; i++) {
+        size_t n = strlen(c->prefixes[i]);
+        if (!strncmp(key, c->prefixes[i], n)) return n;
+    }
+    return 0;
+}
+
+/* The slot of the entry named key[0..n). */
+static cache_entry_t **cache_slot(key_cache_t *c, const char *key, size_t n)
+{
+    size_t h = 14695981039346656037u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)key[i]) * 1099511628211u;
+    cache_entry_t **e = &c->buckets[h % CACHE_BUCKETS];
+    while (*e && (strncmp((*e)->key, key, n) || (*e)->key[n])) e = &(*e)->next;
+    return e;
+}
+
+static void entry_free(cache_entry_t *e)
+{
+    for (size_t i = 0; i < e->n; i++) vk_kv_unref(e->kvs[i]);
+    free(e->kvs);
+    free(e);
+}
+
+static void cache_drop(key_cache_t *c, const char *key, size_t n)
+{
+    cache_entry_t **e = cache_slot(c, key, n), *dead = *e;
+    if (!dead) return;
+    *e = dead->next;
+    entry_free(dead);
+    c->count--;
+}
+
+/* A write to key committed: forget the key and every list holding it. */
+static void cache_forget(key_cache_t *c, const char *key)
+{
+    size_t root = cache_covers(c, key);
+    if (!c->count || !root) return;
+    cache_drop(c, key, strlen(key));
+    for (const char *p = key + root - 1; (p = strchr(p + 1, '/'));) cache_drop(c, key, (size_t)(p - key) + 1);
+    if (key[root - 1] == '/') cache_drop(c, key, root);
+}
+
+static void cache_clear(key_cache_t *c)
+{
+    for (size_t b = 0; c->buckets && b < CACHE_BUCKETS; b++)
+        while (c->buckets[b]) {
+            cache_entry_t *e = c->buckets[b];
+            c->buckets[b] = e->next;
+            entry_free(e);
+        }
+    c->count = 0;
+}
+
+/* Remembers the entry name -> kvs[0..n) (references are taken; a key's
+ * absence is n 1 with kvs[0] NULL). */
+static void cache_put(key_cache_t *c, const char *name, vk_kv_t *const *kvs, size_t n)
+{
+    if (c->count >= CACHE_MAX) cache_clear(c);
+    size_t len = strlen(name);
+    cache_entry_t *e = vk_xmalloc(sizeof *e + len + 1);
+    memcpy(e->key, name, len + 1);
+    e->n = 0;
+    e->kvs = n ? vk_xcalloc(n, sizeof *e->kvs) : NULL;
+    for (size_t i = 0; i < n; i++)
+        if (kvs[i]) e->kvs[e->n++] = vk_kv_ref(kvs[i]);
+    cache_entry_t **b = cache_slot(c, name, len);
+    e->next = *b;
+    *b = e;
+    c->count++;
+}
+
+int vk_store_cache_prefix(vk_store_t *s, const char *prefix)
+{
+    key_cache_t *c = &s->cache;
+    if (!prefix || !*prefix || c->nprefixes == CACHE_PREFIXES) return VK_EINVALID;
+    if (!c->buckets) c->buckets = vk_xcalloc(CACHE_BUCKETS, sizeof *c->buckets);
+    c->prefixes[c->nprefixes++] = vk_xstrdup(prefix);
+    return 0;
+}
+
 static void process_batch(vk_store_t *s, batch_t *b)
 {
     if (!b->failed) s->rev = b->rev;
@@ -1074,6 +1182,9 @@ static void process_batch(vk_store_t *s, batch_t *b)
     int bucket = 0;
     while (bucket < 15 && b->commit_us >= (100ull << bucket)) bucket++;
     s->stats.commit_us_buckets[bucket]++;
+    if (s->cache.count)
+        for (op_t *op = b->ops; op; op = op->next)
+            if (op->status == 0) cache_forget(&s->cache, op->key);
     for (op_t *op = b->ops; op; op = op->next) {
         s->inflight--;
         if (op->cb) op->cb(op->arg, op->status, op->kv);
@@ -1137,6 +1248,9 @@ static void finish_close(vk_store_t *s)
     finalize_all(s);
     sqlite3_close(s->rconn);
     s->rconn = NULL;
+    cache_clear(&s->cache);
+    free(s->cache.buckets);
+    for (size_t i = 0; i < s->cache.nprefixes; i++) free(s->cache.prefixes[i]);
     s->depth++; /* from here on nothing may free watchers but us */
     vk_store_watch_t *w = s->watchers;
     while (w) {
@@ -1188,9 +1302,30 @@ static bool disk_ahead(const vk_store_t *s)
     return atomic_load(&((vk_store_t *)s)->visible) != s->rev;
 }
 
+static int get_uncached(vk_store_t *s, const char *key, vk_kv_t **out);
+
 int vk_store_get(vk_store_t *s, const char *key, vk_kv_t **out)
 {
     if (!key) return VK_EINVALID;
+    key_cache_t *c = &s->cache;
+    if (!c->nprefixes || !cache_covers(c, key)) return get_uncached(s, key, out);
+    cache_entry_t *e = *cache_slot(c, key, strlen(key));
+    if (e) {
+        c->hits++;
+        if (!e->n) return VK_ENOTFOUND;
+        *out = vk_kv_ref(e->kvs[0]);
+        return 0;
+    }
+    c->misses++;
+    vk_kv_t *kv = NULL;
+    int rc = get_uncached(s, key, &kv);
+    if (rc == 0 || rc == VK_ENOTFOUND) cache_put(c, key, &kv, 1);
+    if (rc == 0) *out = kv;
+    return rc;
+}
+
+static int get_uncached(vk_store_t *s, const char *key, vk_kv_t **out)
+{
     sqlite3_stmt *st = s->st_get;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -1246,8 +1381,36 @@ static int list_run(vk_store_t *s, sqlite3_stmt *st, bool from_log, size_t limit
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : map_rc(rc);
 }
 
+static int list_uncached(vk_store_t *s, const char *prefix, const char *after_key, size_t limit,
+                         int64_t at_rev, vk_store_list_t *out);
+
 int vk_store_list(vk_store_t *s, const char *prefix, const char *after_key, size_t limit,
                   int64_t at_rev, vk_store_list_t *out)
+{
+    key_cache_t *c = &s->cache;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    /* A whole, current list of a collection under a cached prefix. */
+    if (!c->nprefixes || after_key || limit || at_rev || !plen || prefix[plen - 1] != '/' ||
+        !cache_covers(c, prefix))
+        return list_uncached(s, prefix, after_key, limit, at_rev, out);
+    cache_entry_t *e = *cache_slot(c, prefix, plen);
+    if (!e) {
+        c->misses++;
+        int rc = list_uncached(s, prefix, NULL, 0, 0, out);
+        if (rc == 0 && out->count <= CACHE_LIST_MAX) cache_put(c, prefix, out->items, out->count);
+        return rc;
+    }
+    c->hits++;
+    memset(out, 0, sizeof *out);
+    out->rev = s->rev;
+    out->count = e->n;
+    out->items = e->n ? vk_xcalloc(e->n, sizeof *out->items) : NULL;
+    for (size_t i = 0; i < e->n; i++) out->items[i] = vk_kv_ref(e->kvs[i]);
+    return 0;
+}
+
+static int list_uncached(vk_store_t *s, const char *prefix, const char *after_key, size_t limit,
+                         int64_t at_rev, vk_store_list_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!prefix || at_rev < 0) return VK_EINVALID;
@@ -1302,17 +1465,6 @@ int vk_store_list(vk_store_t *s, const char *prefix, const char *after_key, size
     if (err) {
         vk_store_list_free(out);
         return err;
-    }
-    for (size_t i = 0; i < out->count; i++) s->listed_bytes += out->items[i]->len;
-    if (s->listed_bytes >= LIST_UNMAP_BYTES) {
-        /* Large lists touched much of the file through the map, and every
-         * touched page stays in this process's RSS (as file pages) until
-         * unmapped. Drop the map (no statement holds a page now); the next
-         * read maps the file again, and the pages are still in the page
-         * cache: a soft fault each. */
-        s->listed_bytes = 0;
-        exec(s->rconn, "PRAGMA mmap_size=0; PRAGMA mmap_size=" MMAP_SIZE_STR);
-        vk_log_debug("store: lists read %zu MiB: file map dropped", LIST_UNMAP_BYTES >> 20);
     }
     out->rev = rev;
     return 0;
@@ -1379,4 +1531,6 @@ void vk_store_get_stats(const vk_store_t *s, vk_store_stats_t *out)
     out->watchers = s->nwatchers;
     out->revision = s->rev;
     out->compacted = s->compacted;
+    out->cache_hits = s->cache.hits;
+    out->cache_misses = s->cache.misses;
 }

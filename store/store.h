@@ -82,6 +82,16 @@ int64_t vk_store_compacted(const vk_store_t *s);
 /* Current value of key. 0 and *out (caller unrefs), or VK_ENOTFOUND, VK_EIO. */
 int vk_store_get(vk_store_t *s, const char *key, vk_kv_t **out);
 
+/* Keeps the values of keys starting with prefix in memory once read (and keys
+ * read as absent as absent), and whole current lists (vk_store_list with no
+ * after_key, limit or at_rev) of prefixes ending in '/' under it when they hold
+ * at most 64 keys, so that hot reads cost no SQLite read: the API server reads
+ * a namespace and the namespace's ResourceQuotas on every namespaced create.
+ * Exact: a committed write drops its key and the lists holding it before any
+ * callback of its batch runs. Meant for small sets; at most 4 prefixes,
+ * VK_EINVALID beyond (or for an empty prefix). Hits/misses in vk_store_stats_t. */
+int vk_store_cache_prefix(vk_store_t *s, const char *prefix);
+
 typedef struct vk_store_list {
     vk_kv_t **items; /* owned; released by vk_store_list_free */
     size_t count;
@@ -180,6 +190,7 @@ typedef struct vk_store_stats {
     uint64_t commit_us_total;
     uint64_t commit_us_buckets[16]; /* histogram: bucket i counts commits < 2^i * 100us */
     size_t watchers;
+    uint64_t cache_hits, cache_misses; /* vk_store_get answered from vk_store_cache_prefix's cache or not */
     int64_t revision, compacted;
 } vk_store_stats_t;
 

@@ -600,6 +600,179 @@ TEST(reads_never_run_ahead_of_acknowledged_writes)
     close_env(&e);
 }
 
+/* The value a key has, as a string ("<absent>" when not found). */
+static char *value_of(vk_store_t *s, const char *key)
+{
+    vk_kv_t *kv = NULL;
+    int rc = vk_store_get(s, key, &kv);
+    if (rc) return strdup(rc == VK_ENOTFOUND ? "<absent>" : "<error>");
+    char *v = strdup((char *)kv->val);
+    vk_kv_unref(kv);
+    return v;
+}
+
+typedef struct seen {
+    vk_store_t *s;
+    const char *key;
+    char *value; /* what vk_store_get said inside the write's callback */
+    int done;
+} seen_t;
+
+static void seen_cb(void *arg, int status, const vk_kv_t *kv)
+{
+    seen_t *w = arg;
+    w->value = value_of(w->s, w->key);
+    w->done = 1;
+}
+
+TEST(cached_prefix_reads_see_every_committed_write)
+{
+    env_t e;
+    CHECK_EQ_INT(env_init(&e, NULL), 0);
+    CHECK_EQ_INT(vk_store_cache_prefix(e.s, ""), VK_EINVALID);
+    CHECK_EQ_INT(vk_store_cache_prefix(e.s, "/core/namespaces/"), 0);
+    const char *k = "/core/namespaces/a";
+    char *v;
+    /* absent, and remembered as absent */
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_STR(v = value_of(e.s, k), "<absent>");
+        free(v);
+    }
+    vk_store_stats_t st;
+    vk_store_get_stats(e.s, &st);
+    CHECK_EQ_INT(st.cache_misses, 1);
+    CHECK_EQ_INT(st.cache_hits, 2);
+    /* each committed write is visible to a read made from its own callback,
+     * and to every later read */
+    const char *vals[] = {"v1", "v2", "v3"};
+    for (int i = 0; i < 3; i++) {
+        seen_t w = {.s = e.s, .key = k};
+        int rc = i == 0 ? vk_store_create(e.s, k, vals[i], 2, seen_cb, &w)
+                        : vk_store_update(e.s, k, vals[i], 2, 0, seen_cb, &w);
+        CHECK_EQ_INT(rc, 0);
+        CHECK_EQ_STR(v = value_of(e.s, k), i == 0 ? "<absent>" : vals[i - 1]); /* not committed yet */
+        free(v);
+        run_until(&e.loop, &w.done);
+        CHECK_EQ_STR(w.value, vals[i]);
+        free(w.value);
+        CHECK_EQ_STR(v = value_of(e.s, k), vals[i]);
+        free(v);
+    }
+    /* a failed write changes nothing */
+    CHECK_EQ_INT(put_new(&e, k, "dup", NULL), VK_EEXIST);
+    CHECK_EQ_STR(v = value_of(e.s, k), "v3");
+    free(v);
+    seen_t w = {.s = e.s, .key = k};
+    CHECK_EQ_INT(vk_store_delete(e.s, k, 0, seen_cb, &w), 0);
+    run_until(&e.loop, &w.done);
+    CHECK_EQ_STR(w.value, "<absent>");
+    free(w.value);
+    /* keys outside the prefix are read from SQLite every time */
+    vk_store_get_stats(e.s, &st);
+    uint64_t before = st.cache_hits + st.cache_misses;
+    CHECK_EQ_INT(put_new(&e, "/core/pods/a/p", "pod", NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_STR(v = value_of(e.s, "/core/pods/a/p"), "pod");
+        free(v);
+    }
+    vk_store_get_stats(e.s, &st);
+    CHECK_EQ_INT(st.cache_hits + st.cache_misses, before);
+    /* many keys: the cache empties itself when full and stays exact */
+    for (int i = 0; i < 9000; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "/core/namespaces/n%d", i);
+        vk_kv_t *kv = NULL;
+        CHECK_EQ_INT(vk_store_get(e.s, key, &kv), VK_ENOTFOUND);
+    }
+    CHECK_EQ_INT(put_new(&e, "/core/namespaces/n1", "x", NULL), 0);
+    CHECK_EQ_STR(v = value_of(e.s, "/core/namespaces/n1"), "x");
+    free(v);
+    close_env(&e);
+}
+
+/* The keys and values of a whole list, "k=v,k=v". */
+static char *list_of(vk_store_t *s, const char *prefix)
+{
+    vk_store_list_t l;
+    if (vk_store_list(s, prefix, NULL, 0, 0, &l)) return strdup("<error>");
+    char *out = strdup("");
+    for (size_t i = 0; i < l.count; i++) {
+        char *n = NULL;
+        if (asprintf(&n, "%s%s%s=%s", out, i ? "," : "", l.items[i]->key + strlen(prefix),
+                     (char *)l.items[i]->val) < 0)
+            abort();
+        free(out);
+        out = n;
+    }
+    vk_store_list_free(&l);
+    return out;
+}
+
+typedef struct listed {
+    vk_store_t *s;
+    const char *prefix;
+    char *value; /* the list as seen inside the write's callback */
+    int done;
+} listed_t;
+
+static void listed_cb(void *arg, int status, const vk_kv_t *kv)
+{
+    listed_t *w = arg;
+    w->value = list_of(w->s, w->prefix);
+    w->done = 1;
+}
+
+TEST(cached_lists_see_every_committed_write)
+{
+    env_t e;
+    CHECK_EQ_INT(env_init(&e, NULL), 0);
+    CHECK_EQ_INT(vk_store_cache_prefix(e.s, "/core/resourcequotas/"), 0);
+    const char *p = "/core/resourcequotas/ns/", *all = "/core/resourcequotas/";
+    char *v;
+    CHECK_EQ_STR(v = list_of(e.s, p), "");
+    free(v);
+    CHECK_EQ_STR(v = list_of(e.s, all), "");
+    free(v);
+    struct { int op; const char *key, *val, *want, *want_all; } steps[] = {
+        {0, "/core/resourcequotas/ns/q1", "a", "q1=a", "ns/q1=a"},
+        {0, "/core/resourcequotas/other/q", "b", "q1=a", "ns/q1=a,other/q=b"},
+        {0, "/core/resourcequotas/ns/q2", "c", "q1=a,q2=c", "ns/q1=a,ns/q2=c,other/q=b"},
+        {1, "/core/resourcequotas/ns/q1", "d", "q1=d,q2=c", "ns/q1=d,ns/q2=c,other/q=b"},
+        {2, "/core/resourcequotas/ns/q2", NULL, "q1=d", "ns/q1=d,other/q=b"},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        /* both lists are cached before each write */
+        free(list_of(e.s, p));
+        free(list_of(e.s, all));
+        listed_t w = {.s = e.s, .prefix = p};
+        int rc = steps[i].op == 0 ? vk_store_create(e.s, steps[i].key, steps[i].val, 1, listed_cb, &w)
+                 : steps[i].op == 1 ? vk_store_update(e.s, steps[i].key, steps[i].val, 1, 0, listed_cb, &w)
+                                    : vk_store_delete(e.s, steps[i].key, 0, listed_cb, &w);
+        CHECK_EQ_INT(rc, 0);
+        run_until(&e.loop, &w.done);
+        CHECK_EQ_STR(w.value, steps[i].want);
+        free(w.value);
+        CHECK_EQ_STR(v = list_of(e.s, p), steps[i].want);
+        free(v);
+        CHECK_EQ_STR(v = list_of(e.s, all), steps[i].want_all);
+        free(v);
+    }
+    vk_store_stats_t st;
+    vk_store_get_stats(e.s, &st);
+    CHECK(st.cache_hits >= 10);
+    /* pages and past revisions are never served from the cache */
+    vk_store_list_t l;
+    CHECK_EQ_INT(vk_store_list(e.s, all, NULL, 1, 0, &l), 0);
+    CHECK_EQ_INT(l.count, 1);
+    CHECK_EQ_INT(l.more, 1);
+    vk_store_list_free(&l);
+    CHECK_EQ_INT(vk_store_list(e.s, p, NULL, 0, 1, &l), 0);
+    CHECK_EQ_INT(l.count, 1);
+    if (l.count) CHECK_EQ_STR((char *)l.items[0]->val, "a");
+    vk_store_list_free(&l);
+    close_env(&e);
+}
+
 int main(void)
 {
     alarm(120);
@@ -617,5 +790,7 @@ int main(void)
     RUN(garbage_file_is_corrupt);
     RUN(newer_schema_is_refused);
     RUN(read_only_file_is_refused);
+    RUN(cached_prefix_reads_see_every_committed_write);
+    RUN(cached_lists_see_every_committed_write);
     TEST_EXIT();
 }
