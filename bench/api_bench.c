@@ -855,7 +855,7 @@ static int cmd_coldstart(const target_t *t, int runs, const char *keep, char **a
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: api_bench run|coldstart|fill --port P --ca F --cert F --key F "
+    fprintf(stderr, "usage: api_bench run|coldstart|fill|create --port P --ca F --cert F --key F "
                     "[--results FILE] [--secs S] [--pid NAME=PID]... [--runs N] [--keep PIDFILE] "
                     "[--ns NS --count N --clients C] [-- CMD...]\n");
     return 2;
@@ -925,6 +925,14 @@ int main(int argc, char **argv)
         run_phase(&b, OP_FILL, fill_c, fill_ns, fill_n, &r);
         printf("fill %ld pods, %d clients: %.0f/s p50 %.2f ms p99 %.2f ms, %ld errors\n", r.n,
                fill_c, r.rps, r.p50, r.p99, r.errors);
+        rc = r.errors ? 1 : 0;
+    } else if (!strcmp(mode, "create")) {
+        /* One phase alone (for profiling): --clients C creates for --secs. */
+        result_t r;
+        make_namespace(&b, "bench");
+        run_phase(&b, OP_CREATE, fill_c, "bench", 0, &r);
+        printf("create, %d clients: %.0f/s p50 %.3f ms p99 %.3f ms, %ld errors\n", fill_c, r.rps,
+               r.p50, r.p99, r.errors);
         rc = r.errors ? 1 : 0;
     } else if (!strcmp(mode, "coldstart")) {
         if (!cmd || !*cmd) return usage();
