@@ -41,9 +41,22 @@ all: bin/vkube
 deps:
 	@./scripts/deps.sh
 
+# bin/vkube links its libraries statically (only libc and libm stay shared)
+# as a non-PIE executable: the loader has no relocations to apply, and only
+# the library objects vkube uses are mapped. Idle tenant RSS 11.2 -> 8.9 MB,
+# cold start 38 -> 26 ms (bench/README.md, "API server"). A security update
+# of OpenSSL & co. then needs a rebuild. The archives come with the -dev
+# packages of scripts/deps.sh. `make VKUBE_LINK=dynamic` links as the tests do.
+VKUBE_LINK ?= static
+ifeq ($(VKUBE_LINK),static)
+VKUBE_LIBS := -no-pie -Wl,-Bstatic -luv_a -lssl -lcrypto -ljansson -lsqlite3 -lyaml -lllhttp \
+	-Wl,-Bdynamic -lpthread -ldl -lm
+else
+VKUBE_LIBS := $(PKG_LIBS)
+endif
 bin/vkube: $(REL_OBJS) $(CLI_SRCS:%.c=build/rel/%.o)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(PKG_LIBS)
+	$(CC) -o $@ $^ $(VKUBE_LIBS)
 
 build/rel/%.o: %.c
 	@mkdir -p $(@D)
