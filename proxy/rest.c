@@ -346,17 +346,15 @@ static int check_unknown_fields(vk_rest_call_t *c, json_t *obj)
 
 /* Pod Security admission with the namespace's enforce label: pods violating
  * it are refused (403), workloads whose template would are warned about. */
+static json_t *namespace_object(vk_rest_ctx_t *ctx, const char *ns, int *rc);
+
 static int check_pod_security(vk_rest_call_t *c, const json_t *obj)
 {
     if (!(c->res->flags & VK_RES_NAMESPACED) || !c->ns || c->sub) return 0;
     if (!vk_podsecurity_applies(c->res->group, c->res->kind)) return 0;
-    char *key = vk_xasprintf("/core/namespaces/%s", c->ns);
-    vk_kv_t *kv;
-    int rc = vk_store_get(c->ctx->store, key, &kv);
-    free(key);
-    if (rc) return 0;
-    json_t *ns = json_loadb((const char *)kv->val, kv->len, 0, NULL);
-    vk_kv_unref(kv);
+    int rc;
+    json_t *ns = namespace_object(c->ctx, c->ns, &rc);
+    if (!ns) return 0;
     vk_podsecurity_level_t level =
         vk_podsecurity_namespace_level(ns, (vk_podsecurity_level_t)c->ctx->pod_security_floor);
     json_decref(ns);
@@ -679,13 +677,46 @@ static int is_apply(vk_rest_call_t *c)
 
 /* --------------------------------------------------------------- namespaces */
 
-/* 0 if objects may be created in ns, else answers and returns -1. */
-static int check_namespace(vk_rest_call_t *c, const char *ns)
+/* The stored namespace ns, decoded (a new reference), or NULL and *rc. Every
+ * namespaced create reads its namespace: the store keeps namespaces in memory
+ * (vk_store_cache_prefix), and the decoded objects are kept here by revision. */
+static json_t *namespace_object(vk_rest_ctx_t *ctx, const char *ns, int *rc)
 {
     char *key = vk_xasprintf("/core/namespaces/%s", ns);
     vk_kv_t *kv;
-    int rc = vk_store_get(c->ctx->store, key, &kv);
+    *rc = vk_store_get(ctx->store, key, &kv);
     free(key);
+    if (*rc) {
+        json_object_del(ctx->ns_objs, ns);
+        return NULL;
+    }
+    json_t *e = json_object_get(ctx->ns_objs, ns);
+    if (json_integer_value(json_array_get(e, 0)) == kv->mod_rev) {
+        vk_kv_unref(kv);
+        return json_incref(json_array_get(e, 1));
+    }
+    json_t *o = vk_rest_decode(kv);
+    vk_kv_unref(kv);
+    if (!o) {
+        *rc = VK_EIO;
+        return NULL;
+    }
+    if (!ctx->closing) {
+        if (!ctx->ns_objs || json_object_size(ctx->ns_objs) >= 4096) {
+            json_decref(ctx->ns_objs);
+            ctx->ns_objs = json_object();
+        }
+        json_object_set_new(ctx->ns_objs, ns,
+                            json_pack("[IO]", (json_int_t)parse_rv(meta_str(o, "resourceVersion")), o));
+    }
+    return o;
+}
+
+/* 0 if objects may be created in ns, else answers and returns -1. */
+static int check_namespace(vk_rest_call_t *c, const char *ns)
+{
+    int rc;
+    json_t *o = namespace_object(c->ctx, ns, &rc);
     if (rc == VK_ENOTFOUND) {
         json_t *s = vk_status_new(404, "NotFound", NULL, NULL, ns);
         char msg[512];
@@ -699,8 +730,6 @@ static int check_namespace(vk_rest_call_t *c, const char *ns)
         vk_rest_reply_err(c, rc, NULL);
         return -1;
     }
-    json_t *o = json_loadb((const char *)kv->val, kv->len, 0, NULL);
-    vk_kv_unref(kv);
     const char *phase = str_at(json_object_get(o, "status"), "phase");
     int terminating = (phase && !strcmp(phase, "Terminating")) || meta_str(o, "deletionTimestamp");
     json_decref(o);
@@ -803,12 +832,17 @@ static void after_namespace_create(vk_rest_ctx_t *ctx, const char *ns);
 static void create_done(void *arg, int status, const vk_kv_t *kv)
 {
     vk_rest_call_t *c = arg;
+    json_t *o = c->op; /* what was stored, without its resourceVersion */
+    c->op = NULL;
     if (status) {
+        json_decref(o);
         vk_rest_reply_err(c, status, NULL);
         return;
     }
-    json_t *o = vk_rest_decode(kv);
-    if (o) vk_crdserve_read(c->ctx->crds, c->res, o);
+    char rv[32];
+    snprintf(rv, sizeof rv, "%lld", (long long)kv->mod_rev);
+    json_object_set_new(meta_of(o), "resourceVersion", json_string(rv));
+    vk_crdserve_read(c->ctx->crds, c->res, o);
     if (!strcmp(c->res->plural, "namespaces") && !c->res->group[0])
         after_namespace_create(c->ctx, c->name);
     vk_rest_reply(c, 201, o);
@@ -900,12 +934,16 @@ static void create_object(vk_rest_call_t *c, json_t *obj)
     }
     size_t len;
     char *data = encode(obj, &len);
-    json_decref(obj);
+    c->op = obj; /* create_done answers with it: no decoding of what was stored */
     char *key = vk_resources_key(c->res, c->ns, c->name);
     int rc = vk_store_create(c->ctx->store, key, data, len, create_done, c);
     free(key);
     free(data);
-    if (rc) vk_rest_reply_err(c, rc, NULL);
+    if (rc) {
+        c->op = NULL;
+        json_decref(obj);
+        vk_rest_reply_err(c, rc, NULL);
+    }
 }
 
 /* ---------------------------------------------------------------- get, list */
@@ -2539,6 +2577,8 @@ static void ns_timer_start(vk_rest_ctx_t *ctx)
 void vk_rest_ctx_close(vk_rest_ctx_t *ctx)
 {
     ctx->closing = 1;
+    json_decref(ctx->ns_objs);
+    ctx->ns_objs = NULL;
     uv_timer_stop(&ctx->ns_timer);
     ctx->ns_timer_on = 0;
 }

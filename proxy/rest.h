@@ -40,6 +40,8 @@ typedef struct vk_rest_ctx {
     void (*pod_log)(void *arg, vk_http_req_t *req, const char *ns, const char *name);
     void *pod_log_arg;          /* see vk_apiserver_config_t.pod_log */
     struct vk_quota *quota;     /* quota admission state (proxy/quota.h), lazily made */
+    json_t *ns_objs;            /* namespace name -> [mod_rev, object]: parsed namespaces
+                                   (rest.c namespace_object), freed by vk_rest_ctx_close */
 } vk_rest_ctx_t;
 
 /* One request routed to a resource. Allocated from the request pool. */

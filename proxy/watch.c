@@ -252,6 +252,16 @@ void vk_watch_start(vk_rest_call_t *c)
         free(w);
         return;
     }
+    /* An empty selector matches everything: drop it, so that events take the
+     * path that splices the stored bytes instead of decoding them. */
+    if (w->filter.label && vk_selector_label_empty(w->filter.label)) {
+        vk_selector_label_free(w->filter.label);
+        w->filter.label = NULL;
+    }
+    if (w->filter.field && vk_selector_field_empty(w->filter.field)) {
+        vk_selector_field_free(w->filter.field);
+        w->filter.field = NULL;
+    }
     const char *rvs = vk_http_query(req, "resourceVersion");
     const char *sie = vk_http_query(req, "sendInitialEvents");
     const char *bm = vk_http_query(req, "allowWatchBookmarks");
