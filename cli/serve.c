@@ -5,6 +5,7 @@
  * (--host-kubeconfig FILE, or in-cluster credentials when running in a pod)
  * the syncer runs too, with the tenant's Tenant manifest (DIR/NAME/tenant.yaml,
  * defaults without one); it stops first on SIGTERM. */
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -37,6 +38,10 @@ typedef struct serve {
     vk_http_server_t *http;
     vk_controllers_t *ctrl;
     uv_timer_t ctrl_timer; /* starts the controllers once the API is ready */
+    uv_timer_t trim_timer; /* gives free heap back once the loop is quiet */
+    uv_check_t turn_check; /* counts loop turns for trim_timer */
+    unsigned long turns;   /* loop turns since trim_timer last ran */
+    int trimmed;           /* trimmed since the last busy period */
     int stopping;
     /* The syncer (when a host is configured). */
     vk_tenantdir_t *dir;
@@ -194,6 +199,8 @@ static void on_store_closed(void *arg)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->ctrl_timer, NULL);
+    uv_close((uv_handle_t *)&s->trim_timer, NULL);
+    uv_close((uv_handle_t *)&s->turn_check, NULL);
 }
 
 static void on_http_stopped(void *arg)
@@ -222,6 +229,39 @@ static void on_ctrl_timer(uv_timer_t *t)
     s->ctrl = vk_controllers_start(&s->loop, vk_apiserver_handle, s->api);
 }
 
+/* Idle heap trim. glibc keeps what a burst of requests freed (a kubectl
+ * apply's OpenAPI document, a large list) in its arenas, as resident memory,
+ * and only trims the top of the heap. Once a whole period passes with the loop
+ * nearly still (the timer's own turn plus a few timers of the controllers) and
+ * enough is free, malloc_trim(0) returns the free pages inside the arenas too;
+ * then not again until the loop has been busy. */
+#define TRIM_PERIOD_MS 1000
+#define TRIM_QUIET_TURNS 8          /* at most this many loop turns in a quiet period */
+#define TRIM_MIN_FREE (256u * 1024) /* free bytes in the arenas worth a trim */
+
+static void on_turn(uv_check_t *h)
+{
+    serve_t *s = h->data;
+    s->turns++;
+}
+
+static void on_trim_timer(uv_timer_t *t)
+{
+    serve_t *s = t->data;
+    unsigned long turns = s->turns;
+    s->turns = 0;
+    if (turns > TRIM_QUIET_TURNS) {
+        s->trimmed = 0;
+        return;
+    }
+    if (s->trimmed) return;
+    s->trimmed = 1;
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks < TRIM_MIN_FREE) return;
+    malloc_trim(0);
+    vk_log_debug("serve: loop quiet, gave free heap back (%zu kB were free)", mi.fordblks / 1024);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     serve_t *s = h->data;
@@ -233,6 +273,8 @@ static void on_signal(uv_signal_t *h, int signum)
     vk_log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     if (host_stop(s)) return;
     uv_timer_stop(&s->ctrl_timer);
+    uv_timer_stop(&s->trim_timer);
+    uv_check_stop(&s->turn_check);
     /* The controllers' requests in flight finish before the API layer goes. */
     if (s->ctrl)
         vk_controllers_stop(s->ctrl, on_controllers_stopped, s);
@@ -385,6 +427,11 @@ int cli_serve(int argc, char **argv)
     uv_timer_init(&s->loop, &s->ctrl_timer);
     s->ctrl_timer.data = s;
     uv_timer_start(&s->ctrl_timer, on_ctrl_timer, 0, 1);
+    uv_timer_init(&s->loop, &s->trim_timer);
+    uv_check_init(&s->loop, &s->turn_check);
+    s->trim_timer.data = s->turn_check.data = s;
+    uv_timer_start(&s->trim_timer, on_trim_timer, TRIM_PERIOD_MS, TRIM_PERIOD_MS);
+    uv_check_start(&s->turn_check, on_turn);
     if (s->host)
         s->ops = vk_tenantops_new(&s->loop, vk_apiserver_handle, s->api, s->store, &t,
                                   on_tenant_ready, s);
