@@ -829,22 +829,45 @@ static int check_name(vk_rest_call_t *c, const char *name)
 
 static void after_namespace_create(vk_rest_ctx_t *ctx, const char *ns);
 
+/* What create_object hands to create_done: the stored bytes (owned), and for
+ * custom resources, answered at the request's version, the object (owned,
+ * else NULL). */
+typedef struct created {
+    char *data;
+    size_t len;
+    json_t *obj;
+} created_t;
+
 static void create_done(void *arg, int status, const vk_kv_t *kv)
 {
     vk_rest_call_t *c = arg;
-    json_t *o = c->op; /* what was stored, without its resourceVersion */
+    created_t *cr = c->op;
     c->op = NULL;
     if (status) {
-        json_decref(o);
+        json_decref(cr->obj);
+        free(cr->data);
         vk_rest_reply_err(c, status, NULL);
         return;
     }
+    if (!strcmp(c->res->plural, "namespaces") && !c->res->group[0])
+        after_namespace_create(c->ctx, c->name);
+    if (!(c->res->flags & VK_RES_CUSTOM)) {
+        /* The stored bytes with the resourceVersion spliced in. */
+        vk_fastjson_buf_t b = {0};
+        vk_fastjson_buf_reserve(&b, cr->len + 64);
+        int rc = vk_fastjson_put_with_rv(&b, cr->data, cr->len, kv->mod_rev);
+        free(cr->data);
+        if (!rc) reply_bytes(c, 201, b.p, b.len);
+        else vk_rest_reply(c, 201, vk_rest_decode(kv));
+        vk_fastjson_buf_free(&b);
+        return;
+    }
+    json_t *o = cr->obj;
+    free(cr->data);
     char rv[32];
     snprintf(rv, sizeof rv, "%lld", (long long)kv->mod_rev);
     json_object_set_new(meta_of(o), "resourceVersion", json_string(rv));
     vk_crdserve_read(c->ctx->crds, c->res, o);
-    if (!strcmp(c->res->plural, "namespaces") && !c->res->group[0])
-        after_namespace_create(c->ctx, c->name);
     vk_rest_reply(c, 201, o);
 }
 
@@ -932,16 +955,18 @@ static void create_object(vk_rest_call_t *c, json_t *obj)
         vk_rest_reply(c, 201, obj);
         return;
     }
-    size_t len;
-    char *data = encode(obj, &len);
-    c->op = obj; /* create_done answers with it: no decoding of what was stored */
+    created_t *cr = vk_pool_alloc(c->req->pool, sizeof *cr);
+    cr->data = encode(obj, &cr->len);
+    if (c->res->flags & VK_RES_CUSTOM) cr->obj = obj;
+    else json_decref(obj);
+    c->op = cr; /* create_done answers from it: no decoding of what was stored */
     char *key = vk_resources_key(c->res, c->ns, c->name);
-    int rc = vk_store_create(c->ctx->store, key, data, len, create_done, c);
+    int rc = vk_store_create(c->ctx->store, key, cr->data, cr->len, create_done, c);
     free(key);
-    free(data);
     if (rc) {
         c->op = NULL;
-        json_decref(obj);
+        json_decref(cr->obj);
+        free(cr->data);
         vk_rest_reply_err(c, rc, NULL);
     }
 }
