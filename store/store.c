@@ -5,8 +5,15 @@
  *   log  event log: one row per revision (rev is the rowid), with the value
  *        after the event (for a delete: the last value), the key's create_rev
  *        and prev_rev, the revision of the key's previous version (0: none)
- *   meta revision (last committed), compacted (compaction point),
- *        compact_done (log rows up to here have been compacted)
+ *   meta revision (the last committed revision when compaction last ran),
+ *        compacted (compaction point), compact_done (log rows up to here have
+ *        been compacted)
+ * The last committed revision is max(meta.revision, the log's last rev)
+ * (DISK_REV_SQL): a commit only adds its log rows (one page fewer to write
+ * and flush than also updating meta), and compaction, the only deleter of log
+ * rows, first records the revision in meta. Schema 2 changed only that; a
+ * schema-1 store is opened as is (its meta.revision is its last revision) and
+ * marked 2, so that an older vkube, which would read meta alone, refuses it.
  *
  * Threads: the loop thread does reads on its own connection (rconn) and runs
  * every callback. One writer thread owns the other connection (wconn): it takes
@@ -20,7 +27,7 @@
  * goes back to the last committed one: the next batch reuses those numbers.
  * That is safe because a revision is "used" only once it is durable; the failed
  * numbers were never visible to any reader, watcher or callback. The persisted
- * revision (meta.revision) therefore never goes backwards.
+ * revision (DISK_REV_SQL) therefore never goes backwards.
  *
  * Reads never show state newer than vk_store_revision() (the revision the loop
  * has been told about): if the writer has committed more, the read answers
@@ -46,7 +53,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+/* The last committed revision on disk (see the layout above). */
+#define DISK_REV_SQL                                                                               \
+    "SELECT max(coalesce((SELECT max(rev) FROM log), 0), (SELECT v FROM meta WHERE k='revision'))"
 #define KEY_MAX 2048          /* longest accepted key, bytes */
 #define CATCHUP_REVS 1024     /* revisions read from the log per catch-up chunk */
 #define CATCHUP_BYTES (4u << 20) /* and at most about this many bytes of values */
@@ -394,7 +404,8 @@ static int init_schema(vk_store_t *s)
             return map_rc(rc);
         }
     }
-    if ((rc = meta_get(db, "revision", &s->w_rev)) != SQLITE_OK ||
+    if (uv == 1 && (rc = exec(db, "PRAGMA user_version=2")) != SQLITE_OK) return map_rc(rc);
+    if ((rc = query_int(db, DISK_REV_SQL, &s->w_rev)) != SQLITE_OK ||
         (rc = meta_get(db, "compacted", &s->w_compacted)) != SQLITE_OK ||
         (rc = meta_get(db, "compact_done", &s->w_compact_done)) != SQLITE_OK) {
         vk_log_error("store: %s: cannot read meta: %s", s->path, sqlite3_errmsg(db));
@@ -429,7 +440,7 @@ static int prepare_all(vk_store_t *s)
          " FROM log l LEFT JOIN log p ON p.rev = l.prev_rev AND l.prev_rev > 0"
          " WHERE l.rev>?1 AND l.rev<=?2 AND +l.key>=?3 AND +l.key<?4 ORDER BY l.rev",
       &s->st_watch_log);
-    P(r, "SELECT v FROM meta WHERE k='revision'", &s->st_meta_rev);
+    P(r, DISK_REV_SQL, &s->st_meta_rev);
     P(w, "SELECT val, create_rev, mod_rev FROM kv WHERE key=?1", &s->st_w_get);
     P(w, "INSERT INTO kv(key, val, create_rev, mod_rev) VALUES(?1, ?2, ?3, ?3)", &s->st_w_ins_kv);
     P(w, "UPDATE kv SET val=?2, mod_rev=?3 WHERE key=?1", &s->st_w_upd_kv);
@@ -653,7 +664,6 @@ static batch_t *run_batch(vk_store_t *s, op_t *ops)
     int64_t rev = s->w_rev;
     int rc = exec(s->wconn, "BEGIN IMMEDIATE");
     for (op_t *op = ops; rc == SQLITE_OK && op; op = op->next) rc = apply_op(s, op, &rev);
-    if (rc == SQLITE_OK && rev != s->w_rev) rc = set_meta(s, "revision", rev);
     if (rc == SQLITE_OK) {
         /* Readers may see these revisions from the moment COMMIT lands. */
         atomic_store(&s->visible, rev);
@@ -687,6 +697,8 @@ static bool compact_step(vk_store_t *s, int64_t target)
     if (hi > target) hi = target;
     sqlite3 *db = s->wconn;
     int rc = exec(db, "BEGIN IMMEDIATE");
+    /* Before any log row goes: the last revision must not be lost with it. */
+    if (rc == SQLITE_OK) rc = set_meta(s, "revision", s->w_rev);
     if (rc == SQLITE_OK && target > s->w_compacted) rc = set_meta(s, "compacted", target);
     sqlite3_stmt *st = NULL;
     static const char *const sql[] = {
