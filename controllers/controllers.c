@@ -347,11 +347,10 @@ static void sync_rs(vk_controllers_t *k, const char *key, const char *ns, const 
     json_t *tlabels = at(json_object_get(spec, "template"), "metadata", "labels");
     long now = (long)time(NULL);
     json_t *active = json_array();
-    const char *pk;
+    vk_client_iter_t pit;
     json_t *p;
     long fully = 0, ready = 0, avail = 0;
-    json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
-        if (strcmp(mds(p, "namespace") ?: "", ns)) continue;
+    vk_client_informer_foreach(k->pods, ns, pit, p) {
         json_t *labels = json_object_get(md(p), "labels");
         int match = selector_match(sel, labels);
         json_t *ref = controller_ref(p);
@@ -843,10 +842,10 @@ static void sync_job(vk_controllers_t *k, const char *key, const char *ns, const
     long backoff = intval(json_object_get(spec, "backoffLimit"), 6);
     long active = 0, succeeded = 0, failed = 0, ready = 0;
     json_t *act = json_array();
-    const char *pk;
+    vk_client_iter_t pit;
     json_t *p;
-    json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
-        if (strcmp(mds(p, "namespace") ?: "", ns) || !owned_by(p, j)) continue;
+    vk_client_informer_foreach(k->pods, ns, pit, p) {
+        if (!owned_by(p, j)) continue;
         const char *ph = pod_phase(p);
         if (!strcmp(ph, "Succeeded"))
             succeeded++;
@@ -1382,17 +1381,18 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
     json_t **pods = vk_xcalloc((size_t)cap, sizeof *pods);
     long maxord = -1, count = 0, ready = 0, updated = 0, current = 0;
     json_t *extra = json_array(); /* owned pods with ordinals >= cap */
-    const char *pk;
+    vk_client_iter_t pit;
     json_t *p;
     json_t *live = json_pack("{s:b,s:b}", rev, 1, cur_rev, 1);
-    json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
-        if (strcmp(mds(p, "namespace") ?: "", ns) || !owned_by(p, set)) continue;
+    vk_client_informer_foreach(k->pods, ns, pit, p) {
+        if (!owned_by(p, set)) continue;
         long o = sts_ordinal(name, mds(p, "name"));
         if (o < 0) continue;
         count++;
-        if (o < cap)
-            pods[o] = p;
-        else
+        if (o < cap) {
+            json_decref(pods[o]); /* references: the iteration releases p */
+            pods[o] = json_incref(p);
+        } else
             json_array_append(extra, p);
         if (o > maxord) maxord = o;
         if (pod_ready(p, NULL) && pod_active(p)) ready++;
@@ -1494,6 +1494,7 @@ static void sync_sts(vk_controllers_t *k, const char *key, const char *ns, const
     json_decref(live);
     json_decref(revs);
     json_decref(extra);
+    for (long o = 0; o < cap; o++) json_decref(pods[o]);
     free(pods);
 }
 
@@ -1608,11 +1609,11 @@ static void sync_ds(vk_controllers_t *k, const char *key, const char *ns, const 
     int on_delete = ut && !strcmp(ut, "OnDelete");
     /* node name -> array of its active daemon pods */
     json_t *by_node = json_object();
-    const char *pk;
+    vk_client_iter_t pit;
     json_t *p;
     long misscheduled = 0;
-    json_object_foreach(vk_client_informer_items(k->pods), pk, p) {
-        if (strcmp(mds(p, "namespace") ?: "", ns) || !owned_by(p, ds) || !pod_active(p)) continue;
+    vk_client_informer_foreach(k->pods, ns, pit, p) {
+        if (!owned_by(p, ds) || !pod_active(p)) continue;
         const char *node = ds_pod_node(p);
         if (!node) continue;
         json_t *arr = json_object_get(by_node, node);
@@ -1921,7 +1922,14 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     k->tick.data = k->resync.data = k;
     char *p = vk_client_path("", "v1", "pods", NULL, NULL, NULL);
     k->pods = vk_client_informer_new(k->cl, p, on_pod, on_synced, k);
-    vk_client_informer_keep(k->pods, (const char *const[]){"metadata", "spec.nodeName", "spec.affinity", "status.phase", "status.conditions", NULL});
+    /* One pod cache for these controllers and the endpoints controller: what
+     * both read (the endpoints' fields are a superset but for spec.affinity),
+     * as compact text (10,000 kept pods: ~4 MB instead of ~70 MB of jansson). */
+    vk_client_informer_keep(k->pods, (const char *const[]){
+        "metadata", "spec.nodeName", "spec.affinity", "spec.hostname", "spec.subdomain",
+        "spec.containers.name", "spec.containers.ports", "status.phase", "status.conditions",
+        "status.podIP", "status.podIPs", NULL});
+    vk_client_informer_set_compact(k->pods);
     free(p);
     p = vk_client_path("apps", "v1", "replicasets", NULL, NULL, NULL);
     k->rss = vk_client_informer_new(k->cl, p, on_rs, on_synced, k);
@@ -1951,7 +1959,7 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     k->revs = vk_client_informer_new(k->cl, p, on_rev, on_synced, k);
     free(p);
     uv_timer_start(&k->resync, on_resync, 2000, 2000);
-    k->endpoints = vk_controllers_endpoints_start(loop, handler, ctx);
+    k->endpoints = vk_controllers_endpoints_start(loop, handler, ctx, k->pods);
     k->quota = vk_controllers_quota_start(loop, handler, ctx);
     return k;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "proxy/client.h"
 #include "proxy/http.h"
 
 typedef struct vk_controllers vk_controllers_t;
@@ -80,10 +81,21 @@ long long vk_controllers_cron_next(const vk_controllers_cron_t *c, long long aft
 /* For every Service with a selector: an Endpoints object of the same name and
  * EndpointSlices "<svc>-xxxxx" (managed-by endpointslice-controller.k8s.io)
  * from the selected pods that have a status.podIP. Started and stopped by
- * vk_controllers_start/stop; its own client and informers. */
+ * vk_controllers_start/stop; its own client and informers, except pods: a
+ * pod informer to share (borrowed; keeping at least
+ * VK_CONTROLLERS_ENDPOINTS_POD_FIELDS; its client closed no later than this
+ * controller is stopped), or NULL for its own. */
 typedef struct vk_controllers_endpoints vk_controllers_endpoints_t;
 vk_controllers_endpoints_t *vk_controllers_endpoints_start(uv_loop_t *loop,
-                                                           vk_http_handler_cb handler, void *ctx);
+                                                           vk_http_handler_cb handler, void *ctx,
+                                                           vk_client_informer_t *pods);
+/* The pod fields the endpoints controller reads (vk_client_informer_keep). */
+#define VK_CONTROLLERS_ENDPOINTS_POD_FIELDS                                                        \
+    (const char *const[]) {                                                                        \
+        "metadata", "spec.nodeName", "spec.hostname", "spec.subdomain", "spec.containers.name",    \
+            "spec.containers.ports", "status.phase", "status.conditions", "status.podIP",          \
+            "status.podIPs", NULL                                                                  \
+    }
 /* Like vk_controllers_stop: done_cb(arg) once everything is freed. */
 void vk_controllers_endpoints_stop(vk_controllers_endpoints_t *e, void (*done_cb)(void *arg),
                                    void *arg);

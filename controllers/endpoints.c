@@ -26,7 +26,8 @@
 
 struct vk_controllers_endpoints {
     vk_client_t *cl;
-    vk_client_informer_t *svcs, *pods, *eps, *slices;
+    vk_client_informer_t *svcs, *eps, *slices;
+    vk_client_informer_t *pods; /* its own, or shared (then borrowed) */
     json_t *queue; /* "ns/name" -> true */
     uv_timer_t tick, resync;
     int closing, closed;
@@ -510,11 +511,10 @@ static void sync_service(ep_t *e, const char *key)
         return;
     }
     json_t *pods = json_array();
-    const char *k;
+    vk_client_iter_t it;
     json_t *p;
-    json_object_foreach(vk_client_informer_items(e->pods), k, p)
-        if (!strcmp(mds(p, "namespace") ?: "", ns) && vk_controllers_endpoints_selects(svc, p))
-            json_array_append(pods, p);
+    vk_client_informer_foreach(e->pods, ns, it, p)
+        if (vk_controllers_endpoints_selects(svc, p)) json_array_append(pods, p);
     json_t **v = NULL;
     size_t n = json_array_size(pods);
     if (n > 1) {
@@ -646,7 +646,8 @@ static void on_resync(uv_timer_t *t)
 }
 
 vk_controllers_endpoints_t *vk_controllers_endpoints_start(uv_loop_t *loop,
-                                                           vk_http_handler_cb handler, void *ctx)
+                                                           vk_http_handler_cb handler, void *ctx,
+                                                           vk_client_informer_t *pods)
 {
     ep_t *e = vk_xcalloc(1, sizeof *e);
     static const char *const groups[] = {"system:masters", NULL};
@@ -659,14 +660,17 @@ vk_controllers_endpoints_t *vk_controllers_endpoints_start(uv_loop_t *loop,
     char *p = vk_client_path("", "v1", "services", NULL, NULL, NULL);
     e->svcs = vk_client_informer_new(e->cl, p, on_svc, on_synced, e);
     free(p);
-    p = vk_client_path("", "v1", "pods", NULL, NULL, NULL);
-    e->pods = vk_client_informer_new(e->cl, p, on_pod, on_synced, e);
-    /* Only what an endpoint is made of: a cached pod is a few hundred bytes. */
-    vk_client_informer_keep(e->pods, (const char *const[]){
-        "metadata", "spec.nodeName", "spec.hostname", "spec.subdomain", "spec.containers.name",
-        "spec.containers.ports", "status.phase", "status.conditions", "status.podIP",
-        "status.podIPs", NULL});
-    free(p);
+    if (pods) {
+        /* Shared: one cache of the tenant's pods for every controller. */
+        e->pods = pods;
+        vk_client_informer_add_handler(pods, on_pod, on_synced, e);
+    } else {
+        p = vk_client_path("", "v1", "pods", NULL, NULL, NULL);
+        e->pods = vk_client_informer_new(e->cl, p, on_pod, on_synced, e);
+        vk_client_informer_keep(e->pods, VK_CONTROLLERS_ENDPOINTS_POD_FIELDS);
+        vk_client_informer_set_compact(e->pods);
+        free(p);
+    }
     p = vk_client_path("", "v1", "endpoints", NULL, NULL, NULL);
     e->eps = vk_client_informer_new(e->cl, p, on_ep, on_synced, e);
     free(p);

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +27,20 @@ struct op {
     op_t *next; /* completion queue */
 };
 
+/* A subscriber of an informer. */
+typedef struct handler {
+    vk_client_informer_cb on_change;
+    void (*on_synced)(void *arg); /* may be NULL */
+    void *arg;
+} handler_t;
+
 struct vk_client_informer {
     vk_client_t *c;
     char *path;
-    vk_client_informer_cb on_change;
-    void (*on_synced)(void *arg);
-    void *arg;
-    json_t *items;       /* "ns/name" -> object (transformed) */
+    handler_t *hs;       /* subscribers, the informer's own first (owned array) */
+    size_t nhs;
+    json_t *items;       /* plain: "ns/name" -> object (transformed); NULL if compact */
+    vk_client_cache_t *cc; /* compact: the objects as JSON text; NULL if plain */
     vk_client_transform_cb transform; /* NULL: keep objects whole */
     void *transform_arg;
     char **keep;         /* vk_client_informer_keep's fields (owned), or NULL */
@@ -44,6 +52,7 @@ struct vk_client_informer {
     char rv[32];         /* resourceVersion to watch from */
     int synced;
     int relists;
+    unsigned long gen;   /* plain: changes to items (vk_client_iter_next's check) */
     vk_http_req_t *watch; /* open watch stream, or NULL */
     char *line;          /* unparsed stream bytes */
     size_t line_len;
@@ -217,6 +226,181 @@ void vk_client_delete(vk_client_t *c, const char *path, const char *propagation,
     json_decref(b);
 }
 
+/* ------------------------------------------------------------ the cache */
+
+typedef struct centry centry_t;
+struct centry {
+    centry_t *hnext;       /* hash chain */
+    centry_t *prev, *next; /* insertion order */
+    char *text;            /* compact JSON, len bytes + NUL (owned) */
+    uint32_t len;
+    uint32_t hash;
+    char key[];            /* "ns/name" */
+};
+
+struct vk_client_cache {
+    centry_t **buckets;
+    size_t nbuckets;       /* a power of two */
+    size_t count;
+    size_t bytes;          /* allocated for entries and texts */
+    centry_t *head, *tail;
+    unsigned long gen;
+};
+
+/* Bytes a malloc'd block occupies (its usable size plus the chunk header). */
+static size_t block_bytes(const void *p)
+{
+    return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+}
+
+static uint32_t key_hash(const char *k)
+{
+    uint32_t h = 2166136261u;
+    for (; *k; k++) h = (h ^ (unsigned char)*k) * 16777619u;
+    return h;
+}
+
+vk_client_cache_t *vk_client_cache_new(void)
+{
+    vk_client_cache_t *cc = vk_xcalloc(1, sizeof *cc);
+    cc->nbuckets = 16;
+    cc->buckets = vk_xcalloc(cc->nbuckets, sizeof *cc->buckets);
+    return cc;
+}
+
+void vk_client_cache_free(vk_client_cache_t *cc)
+{
+    if (!cc) return;
+    centry_t *next;
+    for (centry_t *e = cc->head; e; e = next) {
+        next = e->next;
+        free(e->text);
+        free(e);
+    }
+    free(cc->buckets);
+    free(cc);
+}
+
+static centry_t *cache_find(const vk_client_cache_t *cc, const char *key, uint32_t h)
+{
+    for (centry_t *e = cc->buckets[h & (cc->nbuckets - 1)]; e; e = e->hnext)
+        if (e->hash == h && !strcmp(e->key, key)) return e;
+    return NULL;
+}
+
+static void cache_grow(vk_client_cache_t *cc)
+{
+    size_t n = cc->nbuckets * 2;
+    centry_t **b = vk_xcalloc(n, sizeof *b);
+    for (centry_t *e = cc->head; e; e = e->next) {
+        e->hnext = b[e->hash & (n - 1)];
+        b[e->hash & (n - 1)] = e;
+    }
+    free(cc->buckets);
+    cc->buckets = b;
+    cc->nbuckets = n;
+}
+
+int vk_client_cache_put(vk_client_cache_t *cc, const char *key, char *text, size_t len)
+{
+    assert(text && text[len] == 0 && len <= UINT32_MAX);
+    cc->gen++;
+    uint32_t h = key_hash(key);
+    centry_t *e = cache_find(cc, key, h);
+    if (e) {
+        cc->bytes -= block_bytes(e->text);
+        free(e->text);
+        e->text = text;
+        e->len = (uint32_t)len;
+        cc->bytes += block_bytes(text);
+        return 0;
+    }
+    size_t klen = strlen(key);
+    e = vk_xmalloc(sizeof *e + klen + 1);
+    memcpy(e->key, key, klen + 1);
+    e->text = text;
+    e->len = (uint32_t)len;
+    e->hash = h;
+    e->next = NULL;
+    e->prev = cc->tail;
+    if (cc->tail)
+        cc->tail->next = e;
+    else
+        cc->head = e;
+    cc->tail = e;
+    e->hnext = cc->buckets[h & (cc->nbuckets - 1)];
+    cc->buckets[h & (cc->nbuckets - 1)] = e;
+    cc->count++;
+    cc->bytes += block_bytes(e) + block_bytes(text);
+    if (cc->count > cc->nbuckets) cache_grow(cc);
+    return 1;
+}
+
+int vk_client_cache_del(vk_client_cache_t *cc, const char *key)
+{
+    uint32_t h = key_hash(key);
+    centry_t **pp = &cc->buckets[h & (cc->nbuckets - 1)];
+    while (*pp && !((*pp)->hash == h && !strcmp((*pp)->key, key))) pp = &(*pp)->hnext;
+    centry_t *e = *pp;
+    if (!e) return 0;
+    cc->gen++;
+    *pp = e->hnext;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        cc->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        cc->tail = e->prev;
+    cc->count--;
+    cc->bytes -= block_bytes(e) + block_bytes(e->text);
+    free(e->text);
+    free(e);
+    return 1;
+}
+
+const char *vk_client_cache_text(const vk_client_cache_t *cc, const char *key, size_t *len)
+{
+    centry_t *e = cache_find(cc, key, key_hash(key));
+    if (!e) return NULL;
+    if (len) *len = e->len;
+    return e->text;
+}
+
+size_t vk_client_cache_size(const vk_client_cache_t *cc)
+{
+    return cc->count;
+}
+
+size_t vk_client_cache_bytes(const vk_client_cache_t *cc)
+{
+    return cc->bytes + block_bytes(cc->buckets) + block_bytes(cc);
+}
+
+unsigned long vk_client_cache_gen(const vk_client_cache_t *cc)
+{
+    return cc->gen;
+}
+
+const void *vk_client_cache_first(const vk_client_cache_t *cc)
+{
+    return cc->head;
+}
+
+const void *vk_client_cache_next(const void *entry)
+{
+    return ((const centry_t *)entry)->next;
+}
+
+const char *vk_client_cache_entry(const void *entry, const char **text, size_t *len)
+{
+    const centry_t *e = entry;
+    if (text) *text = e->text;
+    if (len) *len = e->len;
+    return e->key;
+}
+
 /* ------------------------------------------------------------- informers */
 
 static void inf_list(vk_client_informer_t *inf);
@@ -251,17 +435,48 @@ static json_t *inf_transform(vk_client_informer_t *inf, json_t *obj)
     return t;
 }
 
-/* Applies one change; obj is already transformed (borrowed). */
-static void inf_apply(vk_client_informer_t *inf, int type, json_t *obj)
+/* Tells every subscriber (until the client is closed by one of them). */
+static void notify(vk_client_informer_t *inf, int type, json_t *obj)
+{
+    for (size_t i = 0; i < inf->nhs && !inf->c->closed; i++)
+        inf->hs[i].on_change(inf->hs[i].arg, type, obj);
+}
+
+/* The compact text of obj (malloc'd; caller frees). */
+static char *dump_text(json_t *obj, size_t *len)
+{
+    char *t = json_dumps(obj, JSON_COMPACT);
+    if (!t) abort(); /* jansson fails only when out of memory */
+    *len = strlen(t);
+    return t;
+}
+
+/* Applies one change; obj is already transformed (borrowed). text (owned, may
+ * be NULL) is its compact JSON when the caller has it (compact informers). */
+static void inf_apply(vk_client_informer_t *inf, int type, json_t *obj, char *text, size_t len)
 {
     char key[600];
     obj_key(obj, key, sizeof key);
+    if (inf->cc) {
+        if (type == VK_CLIENT_DELETED) {
+            free(text);
+            if (!vk_client_cache_del(inf->cc, key)) return;
+        } else {
+            if (!text) text = dump_text(obj, &len);
+            int added = vk_client_cache_put(inf->cc, key, text, len);
+            type = added ? VK_CLIENT_ADDED : VK_CLIENT_MODIFIED;
+        }
+        notify(inf, type, obj);
+        return;
+    }
+    free(text);
+    inf->gen++;
     if (type == VK_CLIENT_DELETED) {
         json_t *old = json_object_get(inf->items, key);
         if (!old) return;
         json_incref(old);
         json_object_del(inf->items, key);
-        inf->on_change(inf->arg, type, obj);
+        notify(inf, type, obj);
         json_decref(old);
         return;
     }
@@ -269,7 +484,7 @@ static void inf_apply(vk_client_informer_t *inf, int type, json_t *obj)
     if (old && type == VK_CLIENT_ADDED) type = VK_CLIENT_MODIFIED;
     if (!old && type == VK_CLIENT_MODIFIED) type = VK_CLIENT_ADDED;
     json_object_set(inf->items, key, obj);
-    inf->on_change(inf->arg, type, obj);
+    notify(inf, type, obj);
 }
 
 static void inf_retry_cb(uv_timer_t *t)
@@ -331,8 +546,19 @@ static void inf_list_done(void *arg, int status, json_t *list)
         obj_key(t, key, sizeof key);
         if (inf->seen) json_object_set_new(inf->seen, key, json_true());
         inf->listed++;
-        json_t *old = json_object_get(inf->items, key);
-        if (!old || !json_equal(old, t)) inf_apply(inf, VK_CLIENT_ADDED, t);
+        if (inf->cc) {
+            /* Unchanged objects (a relist) are not reported again. */
+            size_t len, clen;
+            char *text = dump_text(t, &len);
+            const char *cur = vk_client_cache_text(inf->cc, key, &clen);
+            if (cur && clen == len && !memcmp(cur, text, len))
+                free(text);
+            else
+                inf_apply(inf, VK_CLIENT_ADDED, t, text, len);
+        } else {
+            json_t *old = json_object_get(inf->items, key);
+            if (!old || !json_equal(old, t)) inf_apply(inf, VK_CLIENT_ADDED, t, NULL, 0);
+        }
         json_decref(t);
         if (inf->c->closed) return;
     }
@@ -353,25 +579,38 @@ static void inf_list_done(void *arg, int status, json_t *list)
         json_t *v;
         void *tmp;
         json_t *gone = json_array();
-        json_object_foreach_safe(inf->items, tmp, key, v) {
-            if (!json_object_get(inf->seen, key)) json_array_append(gone, v);
+        if (inf->cc) {
+            for (const void *e = vk_client_cache_first(inf->cc); e; e = vk_client_cache_next(e)) {
+                const char *text;
+                size_t len;
+                const char *k = vk_client_cache_entry(e, &text, &len);
+                if (!json_object_get(inf->seen, k))
+                    json_array_append_new(gone, json_loadb(text, len, 0, NULL));
+            }
+        } else {
+            json_object_foreach_safe(inf->items, tmp, key, v) {
+                if (!json_object_get(inf->seen, key)) json_array_append(gone, v);
+            }
         }
         json_array_foreach(gone, i, it) {
             if (inf->c->closed) break;
-            inf_apply(inf, VK_CLIENT_DELETED, it);
+            inf_apply(inf, VK_CLIENT_DELETED, it, NULL, 0);
         }
         json_decref(gone);
         if (inf->c->closed) return;
     }
     size_t listed = inf->listed;
     inf_list_reset(inf);
+    vk_log_debug("client: %s listed: %zu objects, %d pages so far, compact cache %zu bytes",
+                 inf->path, vk_client_informer_size(inf), inf->pages, vk_client_informer_bytes(inf));
     /* A large list leaves much freed heap behind (the pages' full objects):
      * give it back. */
     if (listed >= 1000) malloc_trim(0);
     inf->need_relist = 0;
     if (!inf->synced) {
         inf->synced = 1;
-        if (inf->on_synced) inf->on_synced(inf->arg);
+        for (size_t h = 0; h < inf->nhs && !inf->c->closed; h++)
+            if (inf->hs[h].on_synced) inf->hs[h].on_synced(inf->hs[h].arg);
         if (inf->c->closed) return;
     }
     inf_watch(inf);
@@ -432,7 +671,7 @@ static void inf_list(vk_client_informer_t *inf)
     inf->listing = 1;
     inf->listed = 0;
     /* A relist reports what went while it was not watching. */
-    if (json_object_size(inf->items)) inf->seen = json_object();
+    if (vk_client_informer_size(inf)) inf->seen = json_object();
     inf_list_page(inf);
 }
 
@@ -522,7 +761,7 @@ static void inf_process(vk_client_informer_t *inf)
                                                     : -1;
                 if (t >= 0) {
                     json_t *to = inf_transform(inf, obj);
-                    inf_apply(inf, t, to);
+                    inf_apply(inf, t, to, NULL, 0);
                     json_decref(to);
                 }
             }
@@ -577,9 +816,7 @@ vk_client_informer_t *vk_client_informer_new(vk_client_t *c, const char *collect
     vk_client_informer_t *inf = vk_xcalloc(1, sizeof *inf);
     inf->c = c;
     inf->path = vk_xstrdup(collection_path);
-    inf->on_change = on_change;
-    inf->on_synced = on_synced;
-    inf->arg = arg;
+    vk_client_informer_add_handler(inf, on_change, on_synced, arg);
     inf->items = json_object();
     inf->page = VK_CLIENT_PAGE;
     uv_timer_init(c->loop, &inf->retry);
@@ -598,6 +835,24 @@ void vk_client_informer_set_transform(vk_client_informer_t *inf, vk_client_trans
 {
     inf->transform = fn;
     inf->transform_arg = arg;
+}
+
+void vk_client_informer_add_handler(vk_client_informer_t *inf, vk_client_informer_cb on_change,
+                                    void (*on_synced)(void *arg), void *arg)
+{
+    assert(!inf->pages && !inf->listing && on_change);
+    inf->hs = vk_xrealloc(inf->hs, (inf->nhs + 1) * sizeof *inf->hs);
+    inf->hs[inf->nhs++] = (handler_t){on_change, on_synced, arg};
+}
+
+void vk_client_informer_set_compact(vk_client_informer_t *inf)
+{
+    /* Before the first list: the plain cache is still empty. */
+    assert(!inf->pages && !inf->listing && !json_object_size(inf->items));
+    if (inf->cc) return;
+    json_decref(inf->items);
+    inf->items = NULL;
+    inf->cc = vk_client_cache_new();
 }
 
 void vk_client_informer_set_page_size(vk_client_informer_t *inf, int limit)
@@ -715,6 +970,7 @@ int vk_client_informer_synced(const vk_client_informer_t *inf)
 
 json_t *vk_client_informer_get(const vk_client_informer_t *inf, const char *ns, const char *name)
 {
+    assert(!inf->cc);
     char key[600];
     snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name);
     return json_object_get(inf->items, key);
@@ -722,7 +978,74 @@ json_t *vk_client_informer_get(const vk_client_informer_t *inf, const char *ns, 
 
 json_t *vk_client_informer_items(const vk_client_informer_t *inf)
 {
+    assert(!inf->cc);
     return inf->items;
+}
+
+json_t *vk_client_informer_lookup(const vk_client_informer_t *inf, const char *ns,
+                                  const char *name)
+{
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name ? name : "");
+    if (!inf->cc) return json_incref(json_object_get(inf->items, key));
+    size_t len;
+    const char *text = vk_client_cache_text(inf->cc, key, &len);
+    return text ? json_loadb(text, len, 0, NULL) : NULL;
+}
+
+size_t vk_client_informer_size(const vk_client_informer_t *inf)
+{
+    return inf->cc ? vk_client_cache_size(inf->cc) : json_object_size(inf->items);
+}
+
+size_t vk_client_informer_bytes(const vk_client_informer_t *inf)
+{
+    return inf->cc ? vk_client_cache_bytes(inf->cc) : 0;
+}
+
+static unsigned long inf_gen(const vk_client_informer_t *inf)
+{
+    return inf->cc ? vk_client_cache_gen(inf->cc) : inf->gen;
+}
+
+void vk_client_iter_begin(vk_client_iter_t *it, const vk_client_informer_t *inf, const char *ns)
+{
+    it->inf = inf;
+    it->ns = ns;
+    it->ns_len = ns ? strlen(ns) : 0;
+    it->gen = inf_gen(inf);
+    it->pos = inf->cc ? (void *)vk_client_cache_first(inf->cc) : json_object_iter(inf->items);
+}
+
+/* 1 if key ("ns/name") is in the iteration's namespace. */
+static int iter_wants(const vk_client_iter_t *it, const char *key)
+{
+    return !it->ns || (!strncmp(key, it->ns, it->ns_len) && key[it->ns_len] == '/');
+}
+
+json_t *vk_client_iter_next(vk_client_iter_t *it)
+{
+    const vk_client_informer_t *inf = it->inf;
+    /* The cache must not change under an iteration (see client.h). */
+    assert(it->gen == inf_gen(inf));
+    while (it->pos) {
+        if (inf->cc) {
+            const void *e = it->pos;
+            it->pos = (void *)vk_client_cache_next(e);
+            const char *text;
+            size_t len;
+            if (iter_wants(it, vk_client_cache_entry(e, &text, &len))) {
+                json_t *o = json_loadb(text, len, 0, NULL);
+                if (o) return o;
+            }
+        } else {
+            void *cur = it->pos;
+            it->pos = json_object_iter_next(inf->items, cur);
+            if (iter_wants(it, json_object_iter_key(cur)))
+                return json_incref(json_object_iter_value(cur));
+        }
+    }
+    return NULL;
 }
 
 int vk_client_informer_relists(const vk_client_informer_t *inf)
@@ -742,9 +1065,11 @@ static void on_inf_closed(uv_handle_t *h)
     vk_client_informer_t *inf = h->data;
     vk_client_t *c = inf->c;
     json_decref(inf->items);
+    vk_client_cache_free(inf->cc);
     json_decref(inf->seen);
     free(inf->cont);
     free_keep(inf);
+    free(inf->hs);
     free(inf->line);
     free(inf->path);
     free(inf);

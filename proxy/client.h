@@ -85,6 +85,14 @@ vk_client_informer_t *vk_client_informer_new(vk_client_t *c, const char *collect
  * called right after vk_client_informer_new, apply to it. */
 enum { VK_CLIENT_PAGE = 100 };
 
+/* Another subscriber (as client-go's AddEventHandler): on_change and on_synced
+ * (may be NULL) are called like the informer's own, after it, with the same
+ * borrowed object. Call right after vk_client_informer_new (before the first
+ * list). The informer still belongs to its client: once that is closed no
+ * subscriber is called again. */
+void vk_client_informer_add_handler(vk_client_informer_t *inf, vk_client_informer_cb on_change,
+                                    void (*on_synced)(void *arg), void *arg);
+
 /* A transform (as client-go's SetTransform): called with every object before
  * it enters the cache, is compared with the cached one, or reaches on_change
  * (list items, watch events, the last state of deleted objects). obj is
@@ -110,12 +118,85 @@ void vk_client_informer_set_page_size(vk_client_informer_t *inf, int limit);
  * holding only those fields (fields NULL-terminated, borrowed). Caller frees with json_decref. */
 json_t *vk_client_keep_fields(json_t *obj, const char *const *fields);
 
+/* ---- Compact caches ----
+ * A jansson tree costs 40-60 bytes per value (a pod kept for the controllers:
+ * 3-5 KB); its compact JSON text is ~10x smaller. A compact informer keeps
+ * every object as that text in a vk_client_cache_t and decodes it on each
+ * read, so reads cost a parse (~4 us for a kept pod) instead of memory.
+ * Read every informer, compact or not, with vk_client_informer_lookup and
+ * vk_client_informer_foreach (vk_client_informer_get/_items are for plain
+ * informers only). */
+
+/* Makes the informer compact; call right after vk_client_informer_new. */
+void vk_client_informer_set_compact(vk_client_informer_t *inf);
+
+/* The cached object by namespace ("" for cluster-scoped) and name: a new
+ * reference (caller json_decref), or NULL if absent. Read-only: for a plain
+ * informer it is the cached object itself. */
+json_t *vk_client_informer_lookup(const vk_client_informer_t *inf, const char *ns,
+                                  const char *name);
+/* Number of cached objects. */
+size_t vk_client_informer_size(const vk_client_informer_t *inf);
+
+/* An iteration over the cached objects of one namespace (NULL: all), in the
+ * order they were first cached. The cache changes only on later loop turns
+ * (never inside a request call), so an iteration must end on the turn it
+ * started. Fields are private. */
+typedef struct vk_client_iter {
+    const vk_client_informer_t *inf;
+    const char *ns;     /* borrowed */
+    size_t ns_len;
+    void *pos;          /* next entry (compact) or jansson iterator */
+    unsigned long gen;  /* the cache's change count when it started */
+} vk_client_iter_t;
+void vk_client_iter_begin(vk_client_iter_t *it, const vk_client_informer_t *inf, const char *ns);
+/* The next object, a new reference (caller json_decref; read-only as for
+ * lookup), or NULL at the end. */
+json_t *vk_client_iter_next(vk_client_iter_t *it);
+/* for (each obj of namespace ns in inf): obj is released at the end of each
+ * round (continue is fine); after a break, obj is still the caller's to
+ * json_decref. */
+#define vk_client_informer_foreach(inf, ns, it, obj)                                              \
+    for (vk_client_iter_begin(&(it), (inf), (ns)); ((obj) = vk_client_iter_next(&(it)));          \
+         json_decref(obj))
+/* Bytes the informer's cache holds (entries, keys and texts as allocated);
+ * 0 for a plain informer (not counted). */
+size_t vk_client_informer_bytes(const vk_client_informer_t *inf);
+
+/* The cache itself: "ns/name" keys -> compact JSON texts, insertion-ordered
+ * (replacing a value keeps its place). Used by compact informers; public for
+ * tests/client. */
+typedef struct vk_client_cache vk_client_cache_t;
+/* Caller frees with vk_client_cache_free. */
+vk_client_cache_t *vk_client_cache_new(void);
+void vk_client_cache_free(vk_client_cache_t *cc);
+/* Stores text (len bytes, a JSON object; takes ownership of the malloc'd
+ * buffer, which must hold text[len] == 0) under key (copied). Returns 1 if the
+ * key was new, 0 if it replaced a value. */
+int vk_client_cache_put(vk_client_cache_t *cc, const char *key, char *text, size_t len);
+/* Removes key; 1 if it was there. */
+int vk_client_cache_del(vk_client_cache_t *cc, const char *key);
+/* The text under key (borrowed, valid until the key changes), *len set; NULL
+ * if absent. */
+const char *vk_client_cache_text(const vk_client_cache_t *cc, const char *key, size_t *len);
+size_t vk_client_cache_size(const vk_client_cache_t *cc);
+size_t vk_client_cache_bytes(const vk_client_cache_t *cc);
+/* Incremented by every put and del. */
+unsigned long vk_client_cache_gen(const vk_client_cache_t *cc);
+/* Insertion-order walk: the first entry (NULL: empty), the next one; key and
+ * text of an entry (borrowed). An entry pointer stays valid until its key is
+ * deleted. */
+const void *vk_client_cache_first(const vk_client_cache_t *cc);
+const void *vk_client_cache_next(const void *entry);
+const char *vk_client_cache_entry(const void *entry, const char **text, size_t *len);
+
 /* 1 once the first list has been loaded. */
 int vk_client_informer_synced(const vk_client_informer_t *inf);
 /* Cached object by namespace ("" for cluster-scoped) and name, borrowed; NULL if
- * absent. */
+ * absent. Plain informers only (see vk_client_informer_lookup). */
 json_t *vk_client_informer_get(const vk_client_informer_t *inf, const char *ns, const char *name);
-/* The cache: a JSON object "ns/name" -> object (borrowed; do not modify). */
+/* The cache: a JSON object "ns/name" -> object (borrowed; do not modify).
+ * Plain informers only (see vk_client_informer_foreach). */
 json_t *vk_client_informer_items(const vk_client_informer_t *inf);
 /* Number of times the informer relisted after its first list (410, broken watch). */
 int vk_client_informer_relists(const vk_client_informer_t *inf);
