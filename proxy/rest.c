@@ -198,6 +198,21 @@ static void reply_bytes(vk_rest_call_t *c, int code, const char *s, size_t len)
     vk_http_respond(req, code, "application/json", s, len);
 }
 
+/* Answers with a stored object of a built-in resource as it is stored, with
+ * its resourceVersion spliced in (fastjson): no decoding, no encoding. Falls
+ * back to decoding when the bytes do not have the expected layout. (Custom
+ * resources are converted on read: not for them.) */
+static void reply_stored(vk_rest_call_t *c, int code, const vk_kv_t *kv)
+{
+    vk_fastjson_buf_t b = {0};
+    vk_fastjson_buf_reserve(&b, kv->len + 64);
+    if (!vk_fastjson_put_with_rv(&b, (const char *)kv->val, kv->len, kv->mod_rev))
+        reply_bytes(c, code, b.p, b.len);
+    else
+        vk_rest_reply(c, code, vk_rest_decode(kv));
+    vk_fastjson_buf_free(&b);
+}
+
 void vk_rest_reply_status(vk_rest_call_t *c, json_t *status)
 {
     vk_rest_reply(c, vk_status_code(status), status);
@@ -829,41 +844,22 @@ static int check_name(vk_rest_call_t *c, const char *name)
 
 static void after_namespace_create(vk_rest_ctx_t *ctx, const char *ns);
 
-/* What create_object hands to create_done: the stored bytes (owned), and for
- * custom resources, answered at the request's version, the object (owned,
- * else NULL). */
-typedef struct created {
-    char *data;
-    size_t len;
-    json_t *obj;
-} created_t;
-
 static void create_done(void *arg, int status, const vk_kv_t *kv)
 {
     vk_rest_call_t *c = arg;
-    created_t *cr = c->op;
-    c->op = NULL;
+    json_t *o = c->created; /* custom resources: answered at the request's version */
+    c->created = NULL;
     if (status) {
-        json_decref(cr->obj);
-        free(cr->data);
+        json_decref(o);
         vk_rest_reply_err(c, status, NULL);
         return;
     }
     if (!strcmp(c->res->plural, "namespaces") && !c->res->group[0])
         after_namespace_create(c->ctx, c->name);
-    if (!(c->res->flags & VK_RES_CUSTOM)) {
-        /* The stored bytes with the resourceVersion spliced in. */
-        vk_fastjson_buf_t b = {0};
-        vk_fastjson_buf_reserve(&b, cr->len + 64);
-        int rc = vk_fastjson_put_with_rv(&b, cr->data, cr->len, kv->mod_rev);
-        free(cr->data);
-        if (!rc) reply_bytes(c, 201, b.p, b.len);
-        else vk_rest_reply(c, 201, vk_rest_decode(kv));
-        vk_fastjson_buf_free(&b);
+    if (!o) {
+        reply_stored(c, 201, kv);
         return;
     }
-    json_t *o = cr->obj;
-    free(cr->data);
     char rv[32];
     snprintf(rv, sizeof rv, "%lld", (long long)kv->mod_rev);
     json_object_set_new(meta_of(o), "resourceVersion", json_string(rv));
@@ -955,18 +951,18 @@ static void create_object(vk_rest_call_t *c, json_t *obj)
         vk_rest_reply(c, 201, obj);
         return;
     }
-    created_t *cr = vk_pool_alloc(c->req->pool, sizeof *cr);
-    cr->data = encode(obj, &cr->len);
-    if (c->res->flags & VK_RES_CUSTOM) cr->obj = obj;
+    size_t len;
+    char *data = encode(obj, &len);
+    /* create_done answers with the stored bytes; custom resources from obj */
+    if (c->res->flags & VK_RES_CUSTOM) c->created = obj;
     else json_decref(obj);
-    c->op = cr; /* create_done answers from it: no decoding of what was stored */
     char *key = vk_resources_key(c->res, c->ns, c->name);
-    int rc = vk_store_create(c->ctx->store, key, cr->data, cr->len, create_done, c);
+    int rc = vk_store_create(c->ctx->store, key, data, len, create_done, c);
     free(key);
+    free(data);
     if (rc) {
-        c->op = NULL;
-        json_decref(cr->obj);
-        free(cr->data);
+        json_decref(c->created);
+        c->created = NULL;
         vk_rest_reply_err(c, rc, NULL);
     }
 }
@@ -1039,12 +1035,9 @@ static void do_get(vk_rest_call_t *c)
             vk_rest_reply_err(c, rc, NULL);
             return;
         }
-        vk_fastjson_buf_t b = {0};
-        rc = vk_fastjson_put_with_rv(&b, (const char *)kv->val, kv->len, kv->mod_rev);
-        if (!rc) reply_bytes(c, 200, b.p, b.len);
-        vk_fastjson_buf_free(&b);
+        reply_stored(c, 200, kv);
         vk_kv_unref(kv);
-        if (!rc) return;
+        return;
     }
     if (load_current(c, &o, NULL)) return;
     if (c->sub && !strcmp(c->sub, "scale")) {
@@ -1632,6 +1625,10 @@ static void rmw_written(void *arg, int status, const vk_kv_t *kv)
     vk_rest_call_t *c = arg;
     rmw_t *op = c->op;
     if (retried_or_failed(c, status, rmw_run)) return;
+    if (!op->scale && !(c->res->flags & VK_RES_CUSTOM)) {
+        reply_stored(c, 200, kv);
+        return;
+    }
     json_t *o = vk_rest_decode(kv);
     if (op->scale) {
         json_t *s = scale_of(c, o);
@@ -1647,6 +1644,10 @@ static void rmw_deleted(void *arg, int status, const vk_kv_t *kv)
 {
     vk_rest_call_t *c = arg;
     if (retried_or_failed(c, status, rmw_run)) return;
+    if (!(c->res->flags & VK_RES_CUSTOM)) {
+        reply_stored(c, 200, kv);
+        return;
+    }
     json_t *o = vk_rest_decode(kv);
     if (o) vk_crdserve_read(c->ctx->crds, c->res, o);
     vk_rest_reply(c, 200, o);

@@ -58,6 +58,7 @@ typedef struct vk_rest_call {
     int precondition;            /* the client gave a resourceVersion precondition */
     int applied;                 /* server-side apply set managedFields already */
     void *op;                    /* per-operation state */
+    json_t *created;             /* a custom object being created (create_done), owned */
 } vk_rest_call_t;
 
 /* Runs the request (answers it, now or after a store write). */
