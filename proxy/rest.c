@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <assert.h>
 #include <malloc.h>
+#include <openssl/rand.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -56,8 +57,11 @@ static void time_after(char *buf, size_t n, long seconds)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* OpenSSL's DRBG (seeded from the kernel, reseeded on its own): no system
+ * call per uid, as getrandom was on every create. */
 static void random_bytes(unsigned char *b, size_t n)
 {
+    if (RAND_bytes(b, (int)n) == 1) return;
     size_t got = 0;
     while (got < n) {
         ssize_t r = getrandom(b + got, n - got, 0);
