@@ -660,17 +660,19 @@ static char *value_of(vk_store_t *s, const char *key)
     return v;
 }
 
+/* A write's callback that reads the store (read(s, what)) from inside it. */
 typedef struct seen {
     vk_store_t *s;
-    const char *key;
-    char *value; /* what vk_store_get said inside the write's callback */
+    const char *what;
+    char *(*read)(vk_store_t *s, const char *what);
+    char *value; /* what read said inside the write's callback */
     int done;
 } seen_t;
 
 static void seen_cb(void *arg, int status, const vk_kv_t *kv)
 {
     seen_t *w = arg;
-    w->value = value_of(w->s, w->key);
+    w->value = w->read(w->s, w->what);
     w->done = 1;
 }
 
@@ -695,7 +697,7 @@ TEST(cached_prefix_reads_see_every_committed_write)
      * and to every later read */
     const char *vals[] = {"v1", "v2", "v3"};
     for (int i = 0; i < 3; i++) {
-        seen_t w = {.s = e.s, .key = k};
+        seen_t w = {.s = e.s, .what = k, .read = value_of};
         int rc = i == 0 ? vk_store_create(e.s, k, vals[i], 2, seen_cb, &w)
                         : vk_store_update(e.s, k, vals[i], 2, 0, seen_cb, &w);
         CHECK_EQ_INT(rc, 0);
@@ -711,7 +713,7 @@ TEST(cached_prefix_reads_see_every_committed_write)
     CHECK_EQ_INT(put_new(&e, k, "dup", NULL), VK_EEXIST);
     CHECK_EQ_STR(v = value_of(e.s, k), "v3");
     free(v);
-    seen_t w = {.s = e.s, .key = k};
+    seen_t w = {.s = e.s, .what = k, .read = value_of};
     CHECK_EQ_INT(vk_store_delete(e.s, k, 0, seen_cb, &w), 0);
     run_until(&e.loop, &w.done);
     CHECK_EQ_STR(w.value, "<absent>");
@@ -757,20 +759,6 @@ static char *list_of(vk_store_t *s, const char *prefix)
     return out;
 }
 
-typedef struct listed {
-    vk_store_t *s;
-    const char *prefix;
-    char *value; /* the list as seen inside the write's callback */
-    int done;
-} listed_t;
-
-static void listed_cb(void *arg, int status, const vk_kv_t *kv)
-{
-    listed_t *w = arg;
-    w->value = list_of(w->s, w->prefix);
-    w->done = 1;
-}
-
 TEST(cached_lists_see_every_committed_write)
 {
     env_t e;
@@ -793,10 +781,10 @@ TEST(cached_lists_see_every_committed_write)
         /* both lists are cached before each write */
         free(list_of(e.s, p));
         free(list_of(e.s, all));
-        listed_t w = {.s = e.s, .prefix = p};
-        int rc = steps[i].op == 0 ? vk_store_create(e.s, steps[i].key, steps[i].val, 1, listed_cb, &w)
-                 : steps[i].op == 1 ? vk_store_update(e.s, steps[i].key, steps[i].val, 1, 0, listed_cb, &w)
-                                    : vk_store_delete(e.s, steps[i].key, 0, listed_cb, &w);
+        seen_t w = {.s = e.s, .what = p, .read = list_of};
+        int rc = steps[i].op == 0 ? vk_store_create(e.s, steps[i].key, steps[i].val, 1, seen_cb, &w)
+                 : steps[i].op == 1 ? vk_store_update(e.s, steps[i].key, steps[i].val, 1, 0, seen_cb, &w)
+                                    : vk_store_delete(e.s, steps[i].key, 0, seen_cb, &w);
         CHECK_EQ_INT(rc, 0);
         run_until(&e.loop, &w.done);
         CHECK_EQ_STR(w.value, steps[i].want);
