@@ -92,9 +92,10 @@ vk_controllers_endpoints_t *vk_controllers_endpoints_start(uv_loop_t *loop,
 /* The pod fields the endpoints controller reads (vk_client_informer_keep). */
 #define VK_CONTROLLERS_ENDPOINTS_POD_FIELDS                                                        \
     (const char *const[]) {                                                                        \
-        "metadata", "spec.nodeName", "spec.hostname", "spec.subdomain", "spec.containers.name",    \
-            "spec.containers.ports", "status.phase", "status.conditions", "status.podIP",          \
-            "status.podIPs", NULL                                                                  \
+        "metadata.name", "metadata.namespace", "metadata.uid", "metadata.deletionTimestamp",       \
+            "metadata.labels", "spec.nodeName", "spec.hostname", "spec.subdomain",                 \
+            "spec.containers.name", "spec.containers.ports", "status.phase", "status.conditions",  \
+            "status.podIP", "status.podIPs", NULL                                                  \
     }
 /* Like vk_controllers_stop: done_cb(arg) once everything is freed. */
 void vk_controllers_endpoints_stop(vk_controllers_endpoints_t *e, void (*done_cb)(void *arg),

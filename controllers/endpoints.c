@@ -491,6 +491,31 @@ static int has_selector(const json_t *svc)
     return json_is_object(sel) && json_object_size(sel) && !(type && !strcmp(type, "ExternalName"));
 }
 
+/* 1 if s is written as is inside a JSON string (nothing escaped). */
+static int plain_json(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20) return 0;
+    return 1;
+}
+
+/* Pre-test of the pods a selector (arg) may select: their compact text holds
+ * every "key":"value" pair of it, as labels are written. */
+static int selected_text(void *arg, const char *text, size_t len)
+{
+    json_t *sel = arg;
+    const char *k;
+    json_t *v;
+    char pair[600];
+    json_object_foreach(sel, k, v) {
+        const char *s = json_string_value(v);
+        if (!s || !plain_json(k) || !plain_json(s)) continue; /* not tested */
+        int n = snprintf(pair, sizeof pair, "\"%s\":\"%s\"", k, s);
+        if (n > 0 && (size_t)n < sizeof pair && !memmem(text, len, pair, (size_t)n)) return 0;
+    }
+    return 1;
+}
+
 static void sync_service(ep_t *e, const char *key)
 {
     char ns[300];
@@ -513,7 +538,8 @@ static void sync_service(ep_t *e, const char *key)
     json_t *pods = json_array();
     vk_client_iter_t it;
     json_t *p;
-    vk_client_informer_foreach(e->pods, ns, it, p)
+    json_t *sel = json_object_get(json_object_get(svc, "spec"), "selector");
+    vk_client_informer_foreach_where(e->pods, ns, selected_text, sel, it, p)
         if (vk_controllers_endpoints_selects(svc, p)) json_array_append(pods, p);
     json_t **v = NULL;
     size_t n = json_array_size(pods);

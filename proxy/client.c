@@ -1015,6 +1015,20 @@ void vk_client_iter_begin(vk_client_iter_t *it, const vk_client_informer_t *inf,
     it->ns_len = ns ? strlen(ns) : 0;
     it->gen = inf_gen(inf);
     it->pos = inf->cc ? (void *)vk_client_cache_first(inf->cc) : json_object_iter(inf->items);
+    it->filter = NULL;
+    it->filter_arg = NULL;
+}
+
+void vk_client_iter_filter(vk_client_iter_t *it, vk_client_text_filter_cb fn, void *arg)
+{
+    it->filter = fn;
+    it->filter_arg = arg;
+}
+
+int vk_client_text_has(void *uid, const char *text, size_t len)
+{
+    const char *s = uid;
+    return memmem(text, len, s, strlen(s)) != NULL;
 }
 
 /* 1 if key ("ns/name") is in the iteration's namespace. */
@@ -1034,7 +1048,8 @@ json_t *vk_client_iter_next(vk_client_iter_t *it)
             it->pos = (void *)vk_client_cache_next(e);
             const char *text;
             size_t len;
-            if (iter_wants(it, vk_client_cache_entry(e, &text, &len))) {
+            if (iter_wants(it, vk_client_cache_entry(e, &text, &len)) &&
+                (!it->filter || it->filter(it->filter_arg, text, len))) {
                 json_t *o = json_loadb(text, len, 0, NULL);
                 if (o) return o;
             }

@@ -142,14 +142,24 @@ size_t vk_client_informer_size(const vk_client_informer_t *inf);
  * order they were first cached. The cache changes only on later loop turns
  * (never inside a request call), so an iteration must end on the turn it
  * started. Fields are private. */
+/* A cheap pre-test on an object's compact text: 0 when the object certainly
+ * does not matter to the caller (it is then skipped without being decoded),
+ * else 1. */
+typedef int (*vk_client_text_filter_cb)(void *arg, const char *text, size_t len);
 typedef struct vk_client_iter {
     const vk_client_informer_t *inf;
     const char *ns;     /* borrowed */
     size_t ns_len;
     void *pos;          /* next entry (compact) or jansson iterator */
     unsigned long gen;  /* the cache's change count when it started */
+    vk_client_text_filter_cb filter; /* NULL: none */
+    void *filter_arg;
 } vk_client_iter_t;
 void vk_client_iter_begin(vk_client_iter_t *it, const vk_client_informer_t *inf, const char *ns);
+/* Adds a pre-test to an iteration just begun (compact informers; a plain
+ * informer's objects are already decoded and all come). Callers still check
+ * every object they get. */
+void vk_client_iter_filter(vk_client_iter_t *it, vk_client_text_filter_cb fn, void *arg);
 /* The next object, a new reference (caller json_decref; read-only as for
  * lookup), or NULL at the end. */
 json_t *vk_client_iter_next(vk_client_iter_t *it);
@@ -159,6 +169,14 @@ json_t *vk_client_iter_next(vk_client_iter_t *it);
 #define vk_client_informer_foreach(inf, ns, it, obj)                                              \
     for (vk_client_iter_begin(&(it), (inf), (ns)); ((obj) = vk_client_iter_next(&(it)));          \
          json_decref(obj))
+/* The same, with a pre-test (vk_client_iter_filter). */
+#define vk_client_informer_foreach_where(inf, ns, fn, arg, it, obj)                               \
+    for (vk_client_iter_begin(&(it), (inf), (ns)), vk_client_iter_filter(&(it), (fn), (arg));      \
+         ((obj) = vk_client_iter_next(&(it))); json_decref(obj))
+/* A pre-test for owners: the object's text names uid (arg, a NUL-terminated
+ * string), e.g. in a controller ownerReference. */
+int vk_client_text_has(void *uid, const char *text, size_t len);
+
 /* Bytes the informer's cache holds (entries, keys and texts as allocated);
  * 0 for a plain informer (not counted). */
 size_t vk_client_informer_bytes(const vk_client_informer_t *inf);
