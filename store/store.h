@@ -39,7 +39,7 @@ typedef struct vk_store_options {
     int (*fault_cb)(void *arg);
     void *fault_arg;
     size_t ring_bytes_max;     /* value bytes the ring may hold; older events are then read
-                                  from the log (0: 64 MiB) */
+                                  from the log (0: 4 MiB) */
 } vk_store_options_t;
 
 /* A stored key-value at one revision. Reference-counted and immutable; every
