@@ -558,6 +558,8 @@ static void flush_wbio(conn_t *c)
     }
 }
 
+enum { SEND_CHUNK = 64 * 1024 };
+
 /* Sends plaintext bytes to the client (encrypted). */
 static void send_plain(conn_t *c, const void *data, size_t len)
 {
@@ -566,9 +568,13 @@ static void send_plain(conn_t *c, const void *data, size_t len)
         buf_add(c->memout, data, len);
         return;
     }
+    /* In pieces of 64 KiB, each handed to the socket at once: one SSL_write
+     * of a large body (a list of 1,000 pods is ~2 MB) grew the memory BIO by
+     * repeated reallocations, each copying and wiping the old buffer (half
+     * of a list's CPU). */
     const char *p = data;
     while (len) {
-        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+        int chunk = len > SEND_CHUNK ? SEND_CHUNK : (int)len;
         int n = SSL_write(c->ssl, p, chunk);
         if (n <= 0) {
             close_conn(c);
@@ -576,8 +582,9 @@ static void send_plain(conn_t *c, const void *data, size_t len)
         }
         p += n;
         len -= (size_t)n;
+        flush_wbio(c);
+        if (c->closing) return;
     }
-    flush_wbio(c);
 }
 
 /* ------------------------------------------------------- connection close */
@@ -1590,10 +1597,14 @@ void vk_http_respond(vk_http_req_t *req, int status, const char *content_type, c
             buf_adds(&out, cl);
         }
         buf_adds(&out, "\r\n");
-        if (!nobody && !r->head && len) buf_add(&out, body, len);
+        int with_body = !nobody && !r->head && len;
+        /* A small body goes out with the head (one TLS record); a large one
+         * is sent from where it is rather than copied behind the head. */
+        if (with_body && len <= SEND_CHUNK) buf_add(&out, body, len);
         r->bytes_out = nobody ? 0 : len;
         send_plain(c, out.p, out.len);
         buf_free(&out);
+        if (with_body && len > SEND_CHUNK) send_plain(c, body, len);
     }
     if (r->state == R_HANDLER) finish_req(r);
 }
