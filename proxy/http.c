@@ -1309,6 +1309,13 @@ static int make_ctx(vk_http_server_t *srv, const vk_http_config_t *cfg, char *er
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* No session resumption. kubectl, client-go and the Python client never
+     * resume a session, while each TLS 1.3 ticket costs a copy of the session
+     * (the client certificate decoded again) before the first response, and a
+     * server-side cache of TLS 1.2 sessions grows with clients. */
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (!cfg->cert_file || !cfg->key_file) {
         snprintf(err, errlen, "cert_file and key_file are required");
         return VK_EINVALID;
@@ -1322,8 +1329,19 @@ static int make_ctx(vk_http_server_t *srv, const vk_http_config_t *cfg, char *er
     if (cfg->client_ca_file) {
         if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca_file, NULL) != 1)
             return ssl_error(err, errlen, "loading client CA", cfg->client_ca_file);
-        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_ca_file);
-        if (!names) return ssl_error(err, errlen, "reading client CA names", cfg->client_ca_file);
+        /* The CA names sent in the CertificateRequest, from the certificates
+         * just loaded rather than by decoding the file a second time. */
+        STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+        for (int i = 0; names && i < sk_X509_OBJECT_num(objs); i++) {
+            X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+            X509_NAME *n = x ? X509_NAME_dup(X509_get_subject_name(x)) : NULL;
+            if (n && !sk_X509_NAME_push(names, n)) X509_NAME_free(n);
+        }
+        if (!names || !sk_X509_NAME_num(names)) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            return ssl_error(err, errlen, "reading client CA names", cfg->client_ca_file);
+        }
         SSL_CTX_set_client_CA_list(ctx, names);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_accept);
     }
