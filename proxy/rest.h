@@ -42,6 +42,8 @@ typedef struct vk_rest_ctx {
     struct vk_quota *quota;     /* quota admission state (proxy/quota.h), lazily made */
     json_t *ns_objs;            /* namespace name -> [mod_rev, object]: parsed namespaces
                                    (rest.c namespace_object), freed by vk_rest_ctx_close */
+    unsigned char rnd[256];     /* random bytes for uids and names (rest.c random_bytes) */
+    size_t rnd_left;            /* unused bytes at the end of rnd */
 } vk_rest_ctx_t;
 
 /* One request routed to a resource. Allocated from the request pool. */
