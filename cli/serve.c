@@ -40,8 +40,8 @@ typedef struct serve {
     uv_timer_t ctrl_timer; /* starts the controllers once the API is ready */
     uv_timer_t trim_timer; /* gives free heap back once the loop is quiet */
     uv_check_t turn_check; /* counts loop turns for trim_timer */
-    unsigned long turns;   /* loop turns since trim_timer last ran */
-    int trimmed;           /* trimmed since the last busy period */
+    unsigned long turns;   /* loop turns since trim_timer last ran, or since turns_since */
+    uint64_t turns_since;  /* while trim_timer is stopped: start of the turns counted */
     int stopping;
     /* The syncer (when a host is configured). */
     vk_tenantdir_t *dir;
@@ -233,16 +233,30 @@ static void on_ctrl_timer(uv_timer_t *t)
  * apply's OpenAPI document, a large list) in its arenas, as resident memory,
  * and only trims the top of the heap. Once a whole period passes with the loop
  * nearly still (the timer's own turn plus a few timers of the controllers) and
- * enough is free, malloc_trim(0) returns the free pages inside the arenas too;
- * then not again until the loop has been busy. */
+ * enough is free, malloc_trim(0) returns the free pages inside the arenas too.
+ * Then the timer stops, so an idle tenant is not woken for it, until the loop
+ * turns again. */
 #define TRIM_PERIOD_MS 1000
 #define TRIM_QUIET_TURNS 8          /* at most this many loop turns in a quiet period */
 #define TRIM_MIN_FREE (256u * 1024) /* free bytes in the arenas worth a trim */
 
+static void on_trim_timer(uv_timer_t *t);
+
+/* Counts loop turns; with the timer stopped, more than TRIM_QUIET_TURNS within
+ * one period start it again. */
 static void on_turn(uv_check_t *h)
 {
     serve_t *s = h->data;
     s->turns++;
+    if (s->stopping || uv_is_active((uv_handle_t *)&s->trim_timer)) return;
+    uint64_t now = uv_now(&s->loop);
+    if (now - s->turns_since >= TRIM_PERIOD_MS) {
+        s->turns_since = now;
+        s->turns = 1;
+    } else if (s->turns > TRIM_QUIET_TURNS) {
+        s->turns = 0;
+        uv_timer_start(&s->trim_timer, on_trim_timer, TRIM_PERIOD_MS, TRIM_PERIOD_MS);
+    }
 }
 
 static void on_trim_timer(uv_timer_t *t)
@@ -250,12 +264,8 @@ static void on_trim_timer(uv_timer_t *t)
     serve_t *s = t->data;
     unsigned long turns = s->turns;
     s->turns = 0;
-    if (turns > TRIM_QUIET_TURNS) {
-        s->trimmed = 0;
-        return;
-    }
-    if (s->trimmed) return;
-    s->trimmed = 1;
+    if (turns > TRIM_QUIET_TURNS) return; /* busy: look again next period */
+    uv_timer_stop(t);
     struct mallinfo2 mi = mallinfo2();
     if (mi.fordblks < TRIM_MIN_FREE) return;
     malloc_trim(0);
