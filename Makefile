@@ -52,8 +52,8 @@ deps:
 # `make VKUBE_LINK=dynamic` links as the tests do (for valgrind, heaptrack).
 VKUBE_LINK ?= static
 VKUBE_OBJS := $(REL_OBJS) $(CLI_SRCS:%.c=build/rel/%.o)
-vkube_static = $(CC) -static -Wl,-T,$(1) $(2) -o $@ $(VKUBE_OBJS) \
-	-luv_a -lssl -lcrypto -ljansson -lsqlite3 -lyaml -lllhttp -lpthread -ldl -lm
+# The libraries of PKG_LIBS, as archives (Debian names libuv's libuv_a.a).
+vkube_static = $(CC) -static -Wl,-T,$(1) $(2) -o $@ $(VKUBE_OBJS) $(patsubst -luv,-luv_a,$(PKG_LIBS))
 ifeq ($(VKUBE_LINK),static)
 bin/vkube: $(VKUBE_OBJS) cli/hotpath.ld
 	@mkdir -p $(@D)
