@@ -23,6 +23,13 @@
 
 #define EXPECT_TIMEOUT_S 30
 #define BURST 500
+/* Pacing: a sync that took long (an owner of many pods, each decoded from the
+ * compact pod cache) is not run again for PACE_FACTOR times as long, at most
+ * PACE_MAX_MS; the events meanwhile wait in the queue and one sync handles
+ * them all. A sync shorter than PACE_MIN_MS is never delayed. */
+#define PACE_MIN_MS 2
+#define PACE_FACTOR 4
+#define PACE_MAX_MS 250
 
 struct vk_controllers {
     uv_loop_t *loop;
@@ -31,6 +38,9 @@ struct vk_controllers {
     vk_client_informer_t *revs; /* controllerrevisions */
     json_t *queue;  /* key -> true */
     json_t *expect; /* key -> [pending, since] */
+    json_t *pace;   /* key -> earliest time (ms, uv_hrtime) of its next sync */
+    json_t *ns_gen; /* namespace -> pod changes seen in it */
+    json_t *rs_in;  /* ReplicaSet key -> "rv|ns_gen" its last complete sync saw (resync skip) */
     uv_timer_t tick, resync;
     int closing;
     int closed; /* handles and the client that finished closing */
@@ -231,6 +241,7 @@ static void on_write(void *arg, int status, json_t *obj)
             vk_log_warn("controllers: %s for %s: %d %s", w->what, w->key, status,
                         json_string_value(json_object_get(obj, "message")) ?: "");
         if (w->expects) expect_observed(k, w->key);
+        json_object_del(k->rs_in, w->key); /* the resync tries it again */
         /* A conflict means the cache was behind: try again at once. Any other
          * failure (e.g. 403 in a terminating namespace, 422, 5xx) waits for
          * the 2 s resync, so a write the server keeps refusing never turns
@@ -339,8 +350,17 @@ static int rs_pod_text(void *uid, const char *text, size_t len)
     return vk_client_text_has(uid, text, len) || !memmem(text, len, "\"controller\":true", 17);
 }
 
+/* What a ReplicaSet's sync depends on, besides time and expectations: its
+ * object and the pods of its namespace. */
+static void rs_inputs(vk_controllers_t *k, json_t *rs, char *out, size_t n)
+{
+    snprintf(out, n, "%s|%lld", mds(rs, "resourceVersion") ?: "",
+             (long long)json_integer_value(json_object_get(k->ns_gen, mds(rs, "namespace") ?: "")));
+}
+
 static void sync_rs(vk_controllers_t *k, const char *key, const char *ns, const char *name)
 {
+    json_object_del(k->rs_in, key);
     json_t *rs = vk_client_informer_get(k->rss, ns, name);
     if (!rs) {
         json_object_del(k->expect, key);
@@ -356,7 +376,7 @@ static void sync_rs(vk_controllers_t *k, const char *key, const char *ns, const 
     json_t *active = json_array();
     vk_client_iter_t pit;
     json_t *p;
-    long fully = 0, ready = 0, avail = 0;
+    long fully = 0, ready = 0, avail = 0, ready_not_avail = 0;
     char *uid = (char *)(mds(rs, "uid") ?: "");
     vk_client_informer_foreach_where(k->pods, ns, rs_pod_text, uid, pit, p) {
         json_t *labels = json_object_get(md(p), "labels");
@@ -396,10 +416,21 @@ static void sync_rs(vk_controllers_t *k, const char *key, const char *ns, const 
                                : json_pack("{s:{}}", "matchLabels");
         if (selector_match(tsel, labels)) fully++;
         json_decref(tsel);
-        if (pod_ready(p, NULL)) ready++;
-        if (pod_available(p, min_ready, now)) avail++;
+        int r = pod_ready(p, NULL), a = pod_available(p, min_ready, now);
+        ready += r;
+        avail += a;
+        ready_not_avail += r && !a;
     }
     long have = (long)json_array_size(active);
+    /* Unless time will change the answer (a ready pod not yet available after
+     * minReadySeconds), the same inputs make the same decisions: the 2 s
+     * resync may skip this set until its object or a pod of its namespace
+     * changes, or a write of this sync fails. */
+    if (!ready_not_avail) {
+        char in[128];
+        rs_inputs(k, rs, in, sizeof in);
+        json_object_set_new(k->rs_in, key, json_string(in));
+    }
     if (!terminating(rs)) {
         if (have < want) {
             long n = want - have;
@@ -1734,6 +1765,13 @@ static void sync_ds(vk_controllers_t *k, const char *key, const char *ns, const 
 
 /* ------------------------------------------------------------ plumbing */
 
+static json_int_t now_ms(void)
+{
+    return (json_int_t)(uv_hrtime() / 1000000);
+}
+
+static void schedule(vk_controllers_t *k);
+
 static void on_tick(uv_timer_t *t)
 {
     vk_controllers_t *k = t->data;
@@ -1750,6 +1788,13 @@ static void on_tick(uv_timer_t *t)
     json_t *v;
     json_object_foreach(q, key, v) {
         if (k->closing) break;
+        json_t *due = json_object_get(k->pace, key);
+        if (due && json_integer_value(due) > now_ms()) {
+            json_object_set_new(k->queue, key, json_true()); /* later: schedule() */
+            continue;
+        }
+        if (due) json_object_del(k->pace, key);
+        uint64_t t0 = uv_hrtime();
         char kind[16], ns[300], name[300];
         const char *s1 = strchr(key, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
         if (!s2 || (size_t)(s1 - key) >= sizeof kind) continue;
@@ -1768,13 +1813,36 @@ static void on_tick(uv_timer_t *t)
             sync_sts(k, key, ns, name);
         else if (!strcmp(kind, "ds"))
             sync_ds(k, key, ns, name);
+        long ms = (long)((uv_hrtime() - t0) / 1000000);
+        if (ms >= PACE_MIN_MS && !k->closing)
+            json_object_set_new(k->pace, key,
+                                json_integer(now_ms() + (ms * PACE_FACTOR < PACE_MAX_MS
+                                                             ? ms * PACE_FACTOR
+                                                             : PACE_MAX_MS)));
     }
     json_decref(q);
+    schedule(k);
+}
+
+/* Runs the queue at once, or when its first paced key is due. */
+static void schedule(vk_controllers_t *k)
+{
+    if (k->closing || !json_object_size(k->queue)) return;
+    json_int_t now = now_ms(), wait = -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(k->queue, key, v) {
+        json_t *due = json_object_get(k->pace, key);
+        json_int_t d = due && json_integer_value(due) > now ? json_integer_value(due) - now : 0;
+        if (wait < 0 || d < wait) wait = d;
+        if (!wait) break;
+    }
+    uv_timer_start(&k->tick, on_tick, (uint64_t)wait, 0);
 }
 
 static void kick(vk_controllers_t *k)
 {
-    if (!k->closing && json_object_size(k->queue)) uv_timer_start(&k->tick, on_tick, 0, 0);
+    schedule(k);
 }
 
 static void enqueue_owner(vk_controllers_t *k, json_t *obj)
@@ -1801,6 +1869,9 @@ static void enqueue_owner(vk_controllers_t *k, json_t *obj)
 static void on_pod(void *arg, int type, json_t *p)
 {
     vk_controllers_t *k = arg;
+    const char *pns = mds(p, "namespace") ?: "";
+    json_object_set_new(k->ns_gen, pns,
+                        json_integer(json_integer_value(json_object_get(k->ns_gen, pns)) + 1));
     json_t *ref = controller_ref(p);
     if (ref && (type == VK_CLIENT_ADDED || type == VK_CLIENT_DELETED)) {
         const char *kind = json_string_value(json_object_get(ref, "kind"));
@@ -1905,6 +1976,14 @@ static void on_synced(void *arg)
 static void on_resync(uv_timer_t *t)
 {
     vk_controllers_t *k = t->data;
+    /* Pacing entries that are past (keys not synced since). */
+    json_int_t now = now_ms();
+    void *tmp;
+    const char *pk;
+    json_t *pv;
+    json_object_foreach_safe(k->pace, tmp, pk, pv) {
+        if (json_integer_value(pv) <= now) json_object_del(k->pace, pk);
+    }
     struct {
         vk_client_informer_t *inf;
         const char *kind;
@@ -1914,8 +1993,17 @@ static void on_resync(uv_timer_t *t)
         if (!vk_client_informer_synced(all[i].inf)) continue;
         const char *key;
         json_t *o;
-        json_object_foreach(vk_client_informer_items(all[i].inf), key, o)
+        json_object_foreach(vk_client_informer_items(all[i].inf), key, o) {
+            if (all[i].inf == k->rss) {
+                /* Skipped when nothing it depends on changed (sync_rs). */
+                char rk[600], in[128];
+                snprintf(rk, sizeof rk, "rs/%s/%s", mds(o, "namespace") ?: "", mds(o, "name") ?: "");
+                const char *was = json_string_value(json_object_get(k->rs_in, rk));
+                rs_inputs(k, o, in, sizeof in);
+                if (was && !strcmp(was, in)) continue;
+            }
             enqueue(k, all[i].kind, mds(o, "namespace"), mds(o, "name"));
+        }
     }
     kick(k);
 }
@@ -1928,6 +2016,9 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     k->cl = vk_client_new(loop, handler, ctx, "system:kube-controller-manager", groups);
     k->queue = json_object();
     k->expect = json_object();
+    k->pace = json_object();
+    k->ns_gen = json_object();
+    k->rs_in = json_object();
     uv_timer_init(loop, &k->tick);
     uv_timer_init(loop, &k->resync);
     k->tick.data = k->resync.data = k;
@@ -1986,6 +2077,9 @@ static void on_closed(uv_handle_t *h)
         void *arg = k->done_arg;
         json_decref(k->queue);
         json_decref(k->expect);
+        json_decref(k->pace);
+        json_decref(k->ns_gen);
+        json_decref(k->rs_in);
         free(k);
         if (done) done(arg);
     }

@@ -23,12 +23,20 @@
 #define MANAGED_BY "endpointslice-controller.k8s.io"
 #define MIRRORED_BY "syncer.vkube.io" /* slices older syncers mirrored from the host */
 #define SLICE_MAX 100 /* endpoints per slice, as upstream's default */
+#define BATCH_MS 10   /* changes gathered before a service is looked at */
+/* Pacing, as in controllers.c: a service whose sync took long (many pods, each
+ * decoded from the compact pod cache, and large writes) waits PACE_FACTOR
+ * times as long, at most PACE_MAX_MS, before its next one. */
+#define PACE_MIN_MS 2
+#define PACE_FACTOR 4
+#define PACE_MAX_MS 250
 
 struct vk_controllers_endpoints {
     vk_client_t *cl;
     vk_client_informer_t *svcs, *eps, *slices;
     vk_client_informer_t *pods; /* its own, or shared (then borrowed) */
     json_t *queue; /* "ns/name" -> true */
+    json_t *pace;  /* "ns/name" -> earliest time (ms, uv_hrtime) of its next sync */
     uv_timer_t tick, resync;
     int closing, closed;
     void (*done_cb)(void *arg);
@@ -556,6 +564,11 @@ static void sync_service(ep_t *e, const char *key)
     json_decref(pods);
 }
 
+static json_int_t now_ms(void)
+{
+    return (json_int_t)(uv_hrtime() / 1000000);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     ep_t *e = t->data;
@@ -568,14 +581,39 @@ static void on_tick(uv_timer_t *t)
     json_t *v;
     json_object_foreach(q, key, v) {
         if (e->closing) break;
+        json_t *due = json_object_get(e->pace, key);
+        if (due && json_integer_value(due) > now_ms()) {
+            json_object_set_new(e->queue, key, json_true()); /* later: kick() */
+            continue;
+        }
+        if (due) json_object_del(e->pace, key);
+        uint64_t t0 = uv_hrtime();
         sync_service(e, key);
+        long ms = (long)((uv_hrtime() - t0) / 1000000);
+        if (ms >= PACE_MIN_MS && !e->closing)
+            json_object_set_new(e->pace, key,
+                                json_integer(now_ms() + (ms * PACE_FACTOR < PACE_MAX_MS
+                                                             ? ms * PACE_FACTOR
+                                                             : PACE_MAX_MS)));
     }
     json_decref(q);
+    kick(e);
 }
 
+/* Runs the queue after BATCH_MS, or when its first paced key is due. */
 static void kick(ep_t *e)
 {
-    if (!e->closing && json_object_size(e->queue)) uv_timer_start(&e->tick, on_tick, 10, 0);
+    if (e->closing || !json_object_size(e->queue)) return;
+    json_int_t now = now_ms(), wait = -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(e->queue, key, v) {
+        json_t *due = json_object_get(e->pace, key);
+        json_int_t d = due && json_integer_value(due) > now ? json_integer_value(due) - now : 0;
+        if (wait < 0 || d < wait) wait = d;
+        if (!wait) break;
+    }
+    uv_timer_start(&e->tick, on_tick, (uint64_t)(wait < BATCH_MS ? BATCH_MS : wait), 0);
 }
 
 static void enqueue(ep_t *e, const char *ns, const char *name)
@@ -668,7 +706,16 @@ static void on_synced(void *arg)
 
 static void on_resync(uv_timer_t *t)
 {
-    on_synced(t->data);
+    ep_t *e = t->data;
+    /* Pacing entries that are past (services not synced since). */
+    json_int_t now = now_ms();
+    void *tmp;
+    const char *k;
+    json_t *v;
+    json_object_foreach_safe(e->pace, tmp, k, v) {
+        if (json_integer_value(v) <= now) json_object_del(e->pace, k);
+    }
+    on_synced(e);
 }
 
 vk_controllers_endpoints_t *vk_controllers_endpoints_start(uv_loop_t *loop,
@@ -680,6 +727,7 @@ vk_controllers_endpoints_t *vk_controllers_endpoints_start(uv_loop_t *loop,
     e->cl = vk_client_new(loop, handler, ctx, "system:serviceaccount:kube-system:endpoint-controller",
                           groups);
     e->queue = json_object();
+    e->pace = json_object();
     uv_timer_init(loop, &e->tick);
     uv_timer_init(loop, &e->resync);
     e->tick.data = e->resync.data = e;
@@ -714,6 +762,7 @@ static void on_closed(uv_handle_t *h)
         void (*done)(void *) = e->done_cb;
         void *arg = e->done_arg;
         json_decref(e->queue);
+        json_decref(e->pace);
         free(e);
         if (done) done(arg);
     }

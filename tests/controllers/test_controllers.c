@@ -1,10 +1,12 @@
 /* The controllers on a real API layer over a temporary store, under the
  * sanitizers: a Deployment gets a ReplicaSet and pods, status follows pods
- * marked Ready through the API, a scale-down deletes pods, a Job completes,
+ * marked Ready through the API, a scale-down deletes pods, minReadySeconds
+ * turns pods available as time passes, a Job completes,
  * and stopping everything leaves no handle or allocation behind. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "controllers/controllers.h"
@@ -135,8 +137,9 @@ static size_t wait_pods(env_t *e, const char *sel, size_t want)
     return n;
 }
 
-/* The test plays the kubelet: every pod matching sel gets phase (and Ready). */
-static void mark_pods(env_t *e, const char *sel, const char *phase)
+/* The test plays the kubelet: every pod matching sel gets phase (and Ready
+ * since ltt). */
+static void mark_pods_at(env_t *e, const char *sel, const char *phase, const char *ltt)
 {
     json_t *l = list_pods(e, sel);
     size_t i;
@@ -147,11 +150,16 @@ static void mark_pods(env_t *e, const char *sel, const char *phase)
         snprintf(path, sizeof path, "/api/v1/namespaces/default/pods/%s/status", name);
         json_t *patch = json_pack("{s:{s:s,s:[{s:s,s:s,s:s}]}}", "status", "phase", phase,
                                   "conditions", "type", "Ready", "status", "True",
-                                  "lastTransitionTime", "2026-01-01T00:00:00Z");
+                                  "lastTransitionTime", ltt);
         CHECK_EQ_INT(call(e, "PATCH", path, "application/merge-patch+json", patch, NULL), 200);
         json_decref(patch);
     }
     json_decref(l);
+}
+
+static void mark_pods(env_t *e, const char *sel, const char *phase)
+{
+    mark_pods_at(e, sel, phase, "2026-01-01T00:00:00Z");
 }
 
 static json_t *get(env_t *e, const char *path)
@@ -199,6 +207,71 @@ TEST(deployment_rs_pods_status)
     json_decref(p);
     CHECK_EQ_INT((int)wait_pods(&e, "labelSelector=app%3Dweb", 1), 1);
     json_decref(d);
+    env_close(&e);
+}
+
+/* A ReplicaSet with minReadySeconds: its pods turn available with no event,
+ * only time passing, so its periodic resync must not be skipped while a
+ * ready pod waits (the resync skips sets whose inputs did not change). */
+TEST(replicaset_min_ready_seconds)
+{
+    env_t e;
+    env_open(&e);
+    json_t *rs = json_loads(
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"mr\"},"
+        "\"spec\":{\"replicas\":2,\"minReadySeconds\":5,\"selector\":{\"matchLabels\":{\"app\":"
+        "\"mr\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"mr\"}},\"spec\":{"
+        "\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}]}}}}",
+        0, NULL);
+    CHECK_EQ_INT(call(&e, "POST", "/apis/apps/v1/namespaces/default/replicasets", NULL, rs, NULL),
+                 201);
+    CHECK_EQ_INT((int)wait_pods(&e, "labelSelector=app%3Dmr", 2), 2);
+    char now[32];
+    time_t t = time(NULL);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    mark_pods_at(&e, "labelSelector=app%3Dmr", "Running", now);
+    json_t *got = NULL;
+    long ready = 0, avail = 0;
+    for (int i = 0; i < 400 && avail != 2; i++) {
+        run_ms(&e, 50);
+        json_decref(got);
+        got = get(&e, "/apis/apps/v1/namespaces/default/replicasets/mr");
+        ready = (long)json_integer_value(json_object_get(json_object_get(got, "status"), "readyReplicas"));
+        avail = (long)json_integer_value(
+            json_object_get(json_object_get(got, "status"), "availableReplicas"));
+    }
+    CHECK_EQ_INT((int)ready, 2);
+    CHECK_EQ_INT((int)avail, 2);
+    json_decref(got);
+    /* Settled (the resync now skips it): a pod deleted behind its back is
+     * still replaced, through the pod's event. */
+    json_t *l = list_pods(&e, "labelSelector=app%3Dmr");
+    const char *victim = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(l, "items"), 0), "metadata"), "name"));
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/namespaces/default/pods/%s", victim ?: "none");
+    json_decref(l);
+    run_ms(&e, 2500);
+    json_t *opts = json_pack("{s:i}", "gracePeriodSeconds", 0);
+    CHECK_EQ_INT(call(&e, "DELETE", path, NULL, opts, NULL), 200);
+    json_decref(opts);
+    int replaced = 0;
+    for (int i = 0; i < 100 && !replaced; i++) {
+        run_ms(&e, 50);
+        json_t *now_l = list_pods(&e, "labelSelector=app%3Dmr");
+        size_t k;
+        json_t *p;
+        int n = 0, has_victim = 0;
+        json_array_foreach(json_object_get(now_l, "items"), k, p) {
+            n++;
+            const char *nm = json_string_value(json_object_get(json_object_get(p, "metadata"), "name"));
+            if (nm && !strcmp(nm, path + strlen("/api/v1/namespaces/default/pods/"))) has_victim = 1;
+        }
+        replaced = n == 2 && !has_victim;
+        json_decref(now_l);
+    }
+    CHECK(replaced);
+    json_decref(rs);
     env_close(&e);
 }
 
@@ -312,6 +385,7 @@ TEST(upstream_names)
 int main(void)
 {
     RUN(deployment_rs_pods_status);
+    RUN(replicaset_min_ready_seconds);
     RUN(job_completes);
     RUN(upstream_names);
     TEST_EXIT();
