@@ -2024,15 +2024,19 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     k->tick.data = k->resync.data = k;
     char *p = vk_client_path("", "v1", "pods", NULL, NULL, NULL);
     k->pods = vk_client_informer_new(k->cl, p, on_pod, on_synced, k);
-    /* One pod cache for these controllers and the endpoints controller, of
-     * what both read (VK_CONTROLLERS_ENDPOINTS_POD_FIELDS plus spec.affinity and
-     * the metadata these read: no annotations, often the largest part), as
-     * compact text: 10,000 kept pods ~4.6 MB instead of ~70 MB of jansson. */
+    /* One pod cache for these controllers, the endpoints and the quota
+     * controllers, of what they read (VK_CONTROLLERS_ENDPOINTS_POD_FIELDS,
+     * VK_CONTROLLERS_QUOTA_POD_FIELDS and the metadata these read: no
+     * annotations, often the largest part), as compact text: 10,000 kept pods
+     * ~5 MB instead of ~70 MB of jansson. */
     vk_client_informer_keep(k->pods, (const char *const[]){
         "metadata.name", "metadata.namespace", "metadata.uid", "metadata.resourceVersion",
-        "metadata.creationTimestamp", "metadata.deletionTimestamp", "metadata.labels",
-        "metadata.ownerReferences", "spec.nodeName", "spec.affinity", "spec.hostname",
-        "spec.subdomain", "spec.containers.name", "spec.containers.ports", "status.phase",
+        "metadata.creationTimestamp", "metadata.deletionTimestamp",
+        "metadata.deletionGracePeriodSeconds", "metadata.labels", "metadata.ownerReferences",
+        "spec.nodeName", "spec.affinity", "spec.hostname", "spec.subdomain",
+        "spec.containers.name", "spec.containers.ports", "spec.containers.resources",
+        "spec.initContainers.resources", "spec.initContainers.restartPolicy", "spec.overhead",
+        "spec.activeDeadlineSeconds", "spec.priorityClassName", "status.phase",
         "status.conditions", "status.podIP", "status.podIPs", NULL});
     vk_client_informer_set_compact(k->pods);
     free(p);
@@ -2065,7 +2069,7 @@ vk_controllers_t *vk_controllers_start(uv_loop_t *loop, vk_http_handler_cb handl
     free(p);
     uv_timer_start(&k->resync, on_resync, 2000, 2000);
     k->endpoints = vk_controllers_endpoints_start(loop, handler, ctx, k->pods);
-    k->quota = vk_controllers_quota_start(loop, handler, ctx);
+    k->quota = vk_controllers_quota_start(loop, handler, ctx, k->pods);
     return k;
 }
 

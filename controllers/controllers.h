@@ -116,10 +116,22 @@ json_t *vk_controllers_endpoints_slice_endpoints(const json_t *svc, const json_t
 
 /* ---- ResourceQuota status (controllers/quota.c) ---- */
 /* Keeps status.hard and status.used of every ResourceQuota (the tenant-wide
- * quota of proxy/quota.h counts every namespace). */
+ * quota of proxy/quota.h counts every namespace). pods: a pod informer to
+ * count pods from (borrowed; keeping at least VK_CONTROLLERS_QUOTA_POD_FIELDS;
+ * its client closed no later than this controller is stopped), or NULL to
+ * list them at every recount. */
 typedef struct vk_controllers_quota vk_controllers_quota_t;
 vk_controllers_quota_t *vk_controllers_quota_start(uv_loop_t *loop, vk_http_handler_cb handler,
-                                                   void *ctx);
+                                                   void *ctx, vk_client_informer_t *pods);
+/* The pod fields vk_quota_object_usage and vk_quota_scopes_match read. */
+#define VK_CONTROLLERS_QUOTA_POD_FIELDS                                                            \
+    (const char *const[]) {                                                                        \
+        "metadata.name", "metadata.namespace", "metadata.deletionTimestamp",                       \
+            "metadata.deletionGracePeriodSeconds", "spec.containers.resources",                    \
+            "spec.initContainers.resources", "spec.initContainers.restartPolicy", "spec.overhead", \
+            "spec.activeDeadlineSeconds", "spec.priorityClassName", "spec.affinity",               \
+            "status.phase", NULL                                                                   \
+    }
 void vk_controllers_quota_stop(vk_controllers_quota_t *q, void (*done_cb)(void *arg), void *arg);
 
 #endif

@@ -226,6 +226,48 @@ void vk_client_delete(vk_client_t *c, const char *path, const char *propagation,
     json_decref(b);
 }
 
+/* Percent-encodes s for a query value into out (cap bytes). */
+static void query_escape(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (; *s && n + 4 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            out[n++] = (char)ch;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 15];
+        }
+    }
+    out[n] = 0;
+}
+
+/* The query of a list page: "limit=N&continue=C" (either may be absent).
+ * Caller frees. */
+static char *page_query(int limit, const char *cont)
+{
+    size_t cap = (cont ? strlen(cont) * 3 : 0) + 64;
+    char *q = vk_xmalloc(cap);
+    int n = limit > 0 ? snprintf(q, cap, "limit=%d", limit) : 0;
+    q[n] = 0;
+    if (cont) {
+        n += snprintf(q + n, cap - (size_t)n, "%scontinue=", n ? "&" : "");
+        query_escape(cont, q + n, cap - (size_t)n);
+    }
+    return q;
+}
+
+void vk_client_list(vk_client_t *c, const char *collection_path, int limit, const char *cont,
+                    vk_client_cb cb, void *arg)
+{
+    char *q = page_query(limit, cont);
+    vk_client_request(c, "GET", collection_path, *q ? q : NULL, NULL, NULL, cb, arg);
+    free(q);
+}
+
 /* ------------------------------------------------------------ the cache */
 
 typedef struct centry centry_t;
@@ -616,25 +658,6 @@ static void inf_list_done(void *arg, int status, json_t *list)
     inf_watch(inf);
 }
 
-/* Percent-encodes s for a query value into out (cap bytes). */
-static void query_escape(const char *s, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = 0;
-    for (; *s && n + 4 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-            out[n++] = (char)ch;
-        } else {
-            out[n++] = '%';
-            out[n++] = hex[ch >> 4];
-            out[n++] = hex[ch & 15];
-        }
-    }
-    out[n] = 0;
-}
-
 /* Requests the next page (the first one when inf->cont is NULL). */
 static void inf_list_page(vk_client_informer_t *inf)
 {
@@ -644,16 +667,7 @@ static void inf_list_page(vk_client_informer_t *inf)
     o->arg = inf;
     o->internal = 1;
     inf->c->refs++;
-    char *q = NULL;
-    if (inf->page > 0) {
-        size_t cap = (inf->cont ? strlen(inf->cont) * 3 : 0) + 64;
-        q = vk_xmalloc(cap);
-        int n = snprintf(q, cap, "limit=%d", inf->page);
-        if (inf->cont) {
-            memcpy(q + n, "&continue=", 10);
-            query_escape(inf->cont, q + n + 10, cap - (size_t)n - 10);
-        }
-    }
+    char *q = inf->page > 0 ? page_query(inf->page, inf->cont) : NULL;
     run_local(inf->c, "GET", inf->path, q, NULL, NULL, o);
     free(q);
 }

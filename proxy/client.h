@@ -63,6 +63,12 @@ void vk_client_patch(vk_client_t *c, const char *path, const char *type, json_t 
 void vk_client_delete(vk_client_t *c, const char *path, const char *propagation,
                       vk_client_cb cb, void *arg);
 
+/* One page of a list: GET collection_path?limit=limit (0: no limit) and, if
+ * cont is not NULL, &continue=cont (escaped here). The answer's
+ * metadata.continue, when not empty, asks for the next page. */
+void vk_client_list(vk_client_t *c, const char *collection_path, int limit, const char *cont,
+                    vk_client_cb cb, void *arg);
+
 /* ---- Informers ---- */
 enum { VK_CLIENT_ADDED, VK_CLIENT_MODIFIED, VK_CLIENT_DELETED };
 /* One change: obj is the new object (for DELETED the last known one), borrowed. */

@@ -336,10 +336,58 @@ TEST(informer_pages_and_keeps_fields)
     env_close(&e);
 }
 
+/* vk_client_list: pages of 2 followed through their continue tokens. */
+TEST(list_in_pages)
+{
+    env_t e;
+    env_open(&e);
+    char *coll = vk_client_path("", "v1", "configmaps", "default", NULL, NULL);
+    res_t r = {0};
+    for (int i = 0; i < 5; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "l%d", i);
+        json_t *o = cm(name, "v");
+        r.done = 0;
+        vk_client_create(e.cl, coll, o, on_res, &r);
+        wait_res(&e, &r);
+        CHECK_EQ_INT(r.status, 201);
+        json_decref(o);
+    }
+    r.done = 0;
+    vk_client_list(e.cl, coll, 0, NULL, on_res, &r); /* no limit: all at once */
+    wait_res(&e, &r);
+    CHECK_EQ_INT(r.status, 200);
+    size_t all = json_array_size(json_object_get(r.obj, "items"));
+    CHECK(all >= 5);
+    size_t seen = 0;
+    int pages = 0;
+    char *cont = NULL;
+    do {
+        r.done = 0;
+        vk_client_list(e.cl, coll, 2, cont, on_res, &r);
+        wait_res(&e, &r);
+        CHECK_EQ_INT(r.status, 200);
+        size_t n = json_array_size(json_object_get(r.obj, "items"));
+        CHECK(n >= 1 && n <= 2);
+        seen += n;
+        pages++;
+        free(cont);
+        const char *c = json_string_value(json_object_get(json_object_get(r.obj, "metadata"), "continue"));
+        cont = c && *c ? strdup(c) : NULL;
+    } while (cont && r.status == 200 && pages < 10);
+    CHECK_EQ_INT(seen, all);
+    CHECK_EQ_INT(pages, (int)((all + 1) / 2));
+    free(cont);
+    json_decref(r.obj);
+    free(coll);
+    env_close(&e);
+}
+
 int main(void)
 {
     RUN(create_get_update_conflict_delete);
     RUN(informer_sees_changes);
     RUN(informer_pages_and_keeps_fields);
+    RUN(list_in_pages);
     TEST_EXIT();
 }

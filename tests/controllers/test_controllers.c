@@ -275,6 +275,60 @@ TEST(replicaset_min_ready_seconds)
     env_close(&e);
 }
 
+/* status.used.pods of quota default/q (-1 if absent). */
+static long quota_pods(env_t *e)
+{
+    json_t *q = get(e, "/api/v1/namespaces/default/resourcequotas/q");
+    json_t *v = json_object_get(json_object_get(json_object_get(q, "status"), "used"), "pods");
+    long n = json_is_string(v) ? atol(json_string_value(v)) : -1;
+    json_decref(q);
+    return n;
+}
+
+/* The quota controller counts pods from the shared pod cache; a quota whose
+ * pods did not change is not recounted by the resync, except while a counted
+ * pod is being deleted: its charge ends when its grace period does, with no
+ * event. */
+TEST(quota_counts_cached_pods)
+{
+    env_t e;
+    env_open(&e);
+    json_t *q = json_pack("{s:s,s:s,s:{s:s},s:{s:{s:s}}}", "apiVersion", "v1", "kind",
+                          "ResourceQuota", "metadata", "name", "q", "spec", "hard", "pods", "5");
+    CHECK_EQ_INT(call(&e, "POST", "/api/v1/namespaces/default/resourcequotas", NULL, q, NULL), 201);
+    json_decref(q);
+    /* Two pods on a node (deleting one then takes its grace period). */
+    for (int i = 0; i < 2; i++) {
+        json_t *p = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind",
+                              "Pod", "metadata", "name", i ? "qp1" : "qp0", "spec", "nodeName",
+                              "n1", "containers", "name", "c", "image", "nginx");
+        CHECK_EQ_INT(call(&e, "POST", "/api/v1/namespaces/default/pods", NULL, p, NULL), 201);
+        json_decref(p);
+    }
+    long used = -1;
+    for (int i = 0; i < 200 && used != 2; i++) {
+        run_ms(&e, 50);
+        used = quota_pods(&e);
+    }
+    CHECK_EQ_INT(used, 2);
+    /* Settled over a few resyncs, then one pod deleted with a 3 s grace: it
+     * stays (terminating) and is charged until its grace ends. */
+    run_ms(&e, 4500);
+    CHECK_EQ_INT(quota_pods(&e), 2);
+    json_t *opts = json_pack("{s:i}", "gracePeriodSeconds", 3);
+    CHECK_EQ_INT(call(&e, "DELETE", "/api/v1/namespaces/default/pods/qp0", NULL, opts, NULL), 200);
+    json_decref(opts);
+    for (int i = 0; i < 300 && used != 1; i++) {
+        run_ms(&e, 50);
+        used = quota_pods(&e);
+    }
+    CHECK_EQ_INT(used, 1);
+    json_t *still = get(&e, "/api/v1/namespaces/default/pods/qp0");
+    CHECK(json_object_get(json_object_get(still, "metadata"), "deletionTimestamp") != NULL);
+    json_decref(still);
+    env_close(&e);
+}
+
 TEST(job_completes)
 {
     env_t e;
@@ -386,6 +440,7 @@ int main(void)
 {
     RUN(deployment_rs_pods_status);
     RUN(replicaset_min_ready_seconds);
+    RUN(quota_counts_cached_pods);
     RUN(job_completes);
     RUN(upstream_names);
     TEST_EXIT();
