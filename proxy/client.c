@@ -268,6 +268,98 @@ void vk_client_list(vk_client_t *c, const char *collection_path, int limit, cons
     free(q);
 }
 
+/* ------------------------------------------------------------ the codec */
+
+/* Code i + 1 stands for TOKENS[i]; longest first, so that the first match is
+ * the longest. */
+#define T(s) {s, sizeof(s) - 1}
+static const struct token {
+    const char *s;
+    size_t len;
+} TOKENS[] = {
+    T("\",\"status\":\"False\",\"lastProbeTime\":null,\"lastTransitionTime\":\""),
+    T("\",\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\""),
+    T("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\""),
+    T("\",\"controller\":true,\"blockOwnerDeletion\":true}]"),
+    T("\"ownerReferences\":[{\"apiVersion\":\""),
+    T("\",\"ports\":[{\"containerPort\":"),
+    T("\",\"conditions\":[{\"type\":\""),
+    T("\",\"creationTimestamp\":\""),
+    T("\"containers\":[{\"name\":\""),
+    T("\",\"resourceVersion\":\""),
+    T("\"deletionTimestamp\":\""),
+    T("\"pod-template-hash\":\""),
+    T(",\"protocol\":\"TCP\"}]"),
+    T("\"status\":{\"phase\":\""),
+    T("\",\"podIPs\":[{\"ip\":\""),
+    T("\",\"namespace\":\""),
+    T("\",\"labels\":{\""),
+    T("\"resources\":{"),
+    T("\"requests\":{"),
+    T("\",\"memory\":\""),
+    T("\"},{\"type\":\""),
+    T("\"nodeName\":\""),
+    T("\",\"kind\":\""),
+    T("\",\"name\":\""),
+    T("\"limits\":{"),
+    T("\",\"uid\":\""),
+    T("\"podIP\":\""),
+    T("\"spec\":{"),
+    T("\"cpu\":\""),
+    T("Running"),
+    T("Pending"),
+};
+#undef T
+enum { NTOKENS = sizeof TOKENS / sizeof TOKENS[0] };
+_Static_assert(NTOKENS < 0x20, "codes are the bytes 0x01-0x1f");
+
+/* Bytes some token starts with. */
+static const unsigned char STARTS[256] = {['"'] = 1, [','] = 1, ['{'] = 1, ['R'] = 1, ['P'] = 1};
+
+void vk_client_text_pack(char *s, size_t *len)
+{
+    size_t r = 0, w = 0, n = *len;
+    /* w <= r throughout: the bytes still to read are never overwritten. */
+    while (r < n) {
+        unsigned char c = (unsigned char)s[r];
+        assert(c >= 0x20);
+        int code = 0;
+        if (STARTS[c])
+            for (int i = 0; i < NTOKENS; i++)
+                if (TOKENS[i].s[0] == (char)c && TOKENS[i].len <= n - r &&
+                    !memcmp(s + r, TOKENS[i].s, TOKENS[i].len)) {
+                    code = i + 1;
+                    break;
+                }
+        if (code) {
+            s[w++] = (char)code;
+            r += TOKENS[code - 1].len;
+        } else {
+            s[w++] = s[r++];
+        }
+    }
+    s[w] = 0;
+    *len = w;
+}
+
+size_t vk_client_text_unpack(const char *p, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        const char *src = (const char *)&p[i];
+        size_t k = 1;
+        if (c && c <= NTOKENS) {
+            src = TOKENS[c - 1].s;
+            k = TOKENS[c - 1].len;
+        }
+        if (n + k < cap) memcpy(out + n, src, k);
+        n += k;
+    }
+    if (n < cap) out[n] = 0;
+    return n;
+}
+
 /* ------------------------------------------------------------ the cache */
 
 typedef struct centry centry_t;
@@ -484,13 +576,31 @@ static void notify(vk_client_informer_t *inf, int type, json_t *obj)
         inf->hs[i].on_change(inf->hs[i].arg, type, obj);
 }
 
-/* The compact text of obj (malloc'd; caller frees). */
+/* The packed compact text of obj (malloc'd; caller frees). */
 static char *dump_text(json_t *obj, size_t *len)
 {
     char *t = json_dumps(obj, JSON_COMPACT);
     if (!t) abort(); /* jansson fails only when out of memory */
-    *len = strlen(t);
-    return t;
+    size_t n = strlen(t), full = n;
+    vk_client_text_pack(t, &n);
+    *len = n;
+    return n < full ? vk_xrealloc(t, n + 1) : t;
+}
+
+/* The object of a packed text, a new reference; NULL if filter (may be NULL)
+ * refuses its text. */
+static json_t *decode_packed(const char *p, size_t len, vk_client_text_filter_cb filter, void *arg)
+{
+    char buf[4096];
+    char *t = buf;
+    size_t n = vk_client_text_unpack(p, len, buf, sizeof buf);
+    if (n >= sizeof buf) {
+        t = vk_xmalloc(n + 1);
+        vk_client_text_unpack(p, len, t, n + 1);
+    }
+    json_t *o = !filter || filter(arg, t, n) ? json_loadb(t, n, 0, NULL) : NULL;
+    if (t != buf) free(t);
+    return o;
 }
 
 /* Applies one change; obj is already transformed (borrowed). text (owned, may
@@ -627,7 +737,7 @@ static void inf_list_done(void *arg, int status, json_t *list)
                 size_t len;
                 const char *k = vk_client_cache_entry(e, &text, &len);
                 if (!json_object_get(inf->seen, k))
-                    json_array_append_new(gone, json_loadb(text, len, 0, NULL));
+                    json_array_append_new(gone, decode_packed(text, len, NULL, NULL));
             }
         } else {
             json_object_foreach_safe(inf->items, tmp, key, v) {
@@ -1004,7 +1114,7 @@ json_t *vk_client_informer_lookup(const vk_client_informer_t *inf, const char *n
     if (!inf->cc) return json_incref(json_object_get(inf->items, key));
     size_t len;
     const char *text = vk_client_cache_text(inf->cc, key, &len);
-    return text ? json_loadb(text, len, 0, NULL) : NULL;
+    return text ? decode_packed(text, len, NULL, NULL) : NULL;
 }
 
 size_t vk_client_informer_size(const vk_client_informer_t *inf)
@@ -1062,9 +1172,8 @@ json_t *vk_client_iter_next(vk_client_iter_t *it)
             it->pos = (void *)vk_client_cache_next(e);
             const char *text;
             size_t len;
-            if (iter_wants(it, vk_client_cache_entry(e, &text, &len)) &&
-                (!it->filter || it->filter(it->filter_arg, text, len))) {
-                json_t *o = json_loadb(text, len, 0, NULL);
+            if (iter_wants(it, vk_client_cache_entry(e, &text, &len))) {
+                json_t *o = decode_packed(text, len, it->filter, it->filter_arg);
                 if (o) return o;
             }
         } else {

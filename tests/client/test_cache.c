@@ -126,6 +126,65 @@ TEST(cache_many_keys)
     vk_client_cache_free(cc);
 }
 
+/* pack then unpack gives text back; returns the packed length. */
+static size_t round_trip(const char *text)
+{
+    size_t len = strlen(text);
+    char *p = strdup(text);
+    vk_client_text_pack(p, &len);
+    CHECK(len <= strlen(text));
+    CHECK(p[len] == 0);
+    char small[8];
+    size_t n = vk_client_text_unpack(p, len, small, sizeof small);
+    CHECK_EQ_INT(n, strlen(text));
+    char *out = malloc(n + 1);
+    CHECK_EQ_INT(vk_client_text_unpack(p, len, out, n + 1), n);
+    CHECK_EQ_STR(out, text);
+    free(out);
+    free(p);
+    return len;
+}
+
+TEST(codec_round_trips)
+{
+    const char *running =
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-7d4b9c8f6d-x2k4p\","
+        "\"namespace\":\"default\",\"uid\":\"0b6f2c1e-8a39-4d2b-9d4e-6c1f0a7b3e21\","
+        "\"resourceVersion\":\"123456\",\"creationTimestamp\":\"2026-11-26T03:29:41Z\",\"labels\":"
+        "{\"app\":\"web\",\"pod-template-hash\":\"7d4b9c8f6d\"},\"ownerReferences\":[{\"apiVersion\":"
+        "\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"web-7d4b9c8f6d\",\"uid\":"
+        "\"5e1c7a2b-3f4d-4e6a-8b9c-0d1e2f3a4b5c\",\"controller\":true,\"blockOwnerDeletion\":true}]},"
+        "\"spec\":{\"nodeName\":\"vm-node-1\",\"containers\":[{\"name\":\"c\",\"resources\":{}}]},"
+        "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Initialized\",\"status\":"
+        "\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-11-26T03:29:41Z\"},{\"type\":"
+        "\"Ready\",\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":"
+        "\"2026-11-26T03:29:45Z\"},{\"type\":\"PodScheduled\",\"status\":\"False\",\"lastProbeTime\":"
+        "null,\"lastTransitionTime\":\"2026-11-26T03:29:41Z\"}],\"podIP\":\"10.244.1.17\",\"podIPs\":"
+        "[{\"ip\":\"10.244.1.17\"}]}}";
+    size_t packed = round_trip(running);
+    CHECK(packed * 100 < strlen(running) * 45); /* the point of it */
+    round_trip("");
+    round_trip("{}");
+    round_trip("RunningPendingRunning");                 /* tokens back to back */
+    round_trip("\"spec\":{\"spec\":\"spec\":{");           /* a token's prefix left over */
+    round_trip("{\"a\":\"\\u0001\\n\\\"Pending\\\"\"}");   /* escapes stay as they are */
+    round_trip("\xc3\xa9t\xc3\xa9 \xe2\x82\xac");                /* UTF-8 bytes >= 0x80 */
+    /* Every fragment glued to every other, and cut anywhere. */
+    const char *frag[] = {"\"cpu\":\"", "\"spec\":{", "Pending", "\",\"name\":\"", "x", ",", "\"", "{"};
+    int nf = (int)(sizeof frag / sizeof *frag);
+    char buf[256];
+    for (int a = 0; a < nf; a++)
+        for (int b = 0; b < nf; b++)
+            for (int c = 0; c < nf; c++) {
+                snprintf(buf, sizeof buf, "%s%s%s", frag[a], frag[b], frag[c]);
+                for (size_t cut = 0; cut <= strlen(buf); cut++) {
+                    char t[256];
+                    memcpy(t, buf + cut, strlen(buf) - cut + 1);
+                    round_trip(t);
+                }
+            }
+}
+
 /* ---- informers over a real API layer ---- */
 
 typedef struct env {
@@ -387,6 +446,7 @@ int main(void)
 {
     RUN(cache_put_replace_del_order);
     RUN(cache_many_keys);
+    RUN(codec_round_trips);
     RUN(compact_informer_matches_plain);
     TEST_EXIT();
 }
