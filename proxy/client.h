@@ -126,12 +126,12 @@ json_t *vk_client_keep_fields(json_t *obj, const char *const *fields);
 
 /* ---- Compact caches ----
  * A jansson tree costs 40-60 bytes per value (a pod kept for the controllers:
- * 3-5 KB); its compact JSON text is ~10x smaller. A compact informer keeps
- * every object as that text in a vk_client_cache_t and decodes it on each
- * read, so reads cost a parse (~4 us for a kept pod) instead of memory.
- * Read every informer, compact or not, with vk_client_informer_lookup and
- * vk_client_informer_foreach (vk_client_informer_get/_items are for plain
- * informers only). */
+ * 3-5 KB); its compact JSON text, packed (vk_client_text_pack), is 10-20x
+ * smaller. A compact informer keeps every object as that text in a
+ * vk_client_cache_t and decodes it on each read, so reads cost a parse (4-10 us
+ * for a kept pod) instead of memory. Read every informer, compact or not,
+ * with vk_client_informer_lookup and vk_client_informer_foreach
+ * (vk_client_informer_get/_items are for plain informers only). */
 
 /* Makes the informer compact (texts packed, see vk_client_text_pack); call
  * right after vk_client_informer_new. */
@@ -145,14 +145,14 @@ json_t *vk_client_informer_lookup(const vk_client_informer_t *inf, const char *n
 /* Number of cached objects. */
 size_t vk_client_informer_size(const vk_client_informer_t *inf);
 
+/* A cheap pre-test on an object's compact JSON text (unpacked): 0 when the
+ * object certainly does not matter to the caller (it is then skipped without
+ * being decoded), else 1. */
+typedef int (*vk_client_text_filter_cb)(void *arg, const char *text, size_t len);
 /* An iteration over the cached objects of one namespace (NULL: all), in the
  * order they were first cached. The cache changes only on later loop turns
  * (never inside a request call), so an iteration must end on the turn it
  * started. Fields are private. */
-/* A cheap pre-test on an object's compact text: 0 when the object certainly
- * does not matter to the caller (it is then skipped without being decoded),
- * else 1. */
-typedef int (*vk_client_text_filter_cb)(void *arg, const char *text, size_t len);
 typedef struct vk_client_iter {
     const vk_client_informer_t *inf;
     const char *ns;     /* borrowed */
@@ -199,16 +199,16 @@ size_t vk_client_informer_bytes(const vk_client_informer_t *inf);
 void vk_client_text_pack(char *text, size_t *len);
 size_t vk_client_text_unpack(const char *packed, size_t len, char *out, size_t cap);
 
-/* The cache itself: "ns/name" keys -> compact JSON texts, insertion-ordered
- * (replacing a value keeps its place). Used by compact informers; public for
- * tests/client. */
+/* The cache itself: "ns/name" keys -> texts (a compact informer's: packed
+ * compact JSON), insertion-ordered (replacing a value keeps its place). Used
+ * by compact informers; public for tests/client. */
 typedef struct vk_client_cache vk_client_cache_t;
 /* Caller frees with vk_client_cache_free. */
 vk_client_cache_t *vk_client_cache_new(void);
 void vk_client_cache_free(vk_client_cache_t *cc);
-/* Stores text (len bytes, a JSON object; takes ownership of the malloc'd
- * buffer, which must hold text[len] == 0) under key (copied). Returns 1 if the
- * key was new, 0 if it replaced a value. */
+/* Stores text (len bytes; takes ownership of the malloc'd buffer, which must
+ * hold text[len] == 0) under key (copied). Returns 1 if the key was new, 0 if
+ * it replaced a value. */
 int vk_client_cache_put(vk_client_cache_t *cc, const char *key, char *text, size_t len);
 /* Removes key; 1 if it was there. */
 int vk_client_cache_del(vk_client_cache_t *cc, const char *key);
