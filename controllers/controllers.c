@@ -8,7 +8,13 @@
  * or deleted, so a stale cache never makes extra pods. Every other write is an
  * update with the cached resourceVersion (a stale cache gets 409 and a requeue)
  * or a create by name (409 AlreadyExists). A resync every 2 s requeues every
- * owner (minReadySeconds, TTLs, lost events). */
+ * owner (minReadySeconds, TTLs, lost events), but a ReplicaSet whose object
+ * and namespace's pods did not change since a sync that time cannot alter.
+ *
+ * Pods come from one compact informer shared with the endpoints and quota
+ * controllers (proxy/client.h: objects kept as packed text, decoded on each
+ * read): iterations pre-test the text (an owner's uid) before decoding, and
+ * a key whose sync took long is paced (PACE_*). */
 #include "controllers/controllers.h"
 
 #include <stdio.h>
