@@ -1186,6 +1186,21 @@ json_t *vk_client_iter_next(vk_client_iter_t *it)
     return NULL;
 }
 
+void vk_client_informer_relist(vk_client_informer_t *inf, int delay_ms)
+{
+    if (inf->c->closed || !inf->synced || inf->listing) return;
+    if (inf->watch) {
+        vk_http_req_t *w = inf->watch;
+        inf->watch = NULL;
+        vk_http_local_cancel(w); /* no stream callback runs after this */
+    }
+    /* Events not applied yet are dropped: the list reports their outcome. */
+    inf->line_len = 0;
+    inf->stream_ended = 0;
+    inf->need_relist = 1;
+    uv_timer_start(&inf->retry, inf_retry_cb, delay_ms > 0 ? (uint64_t)delay_ms : 0, 0);
+}
+
 int vk_client_informer_relists(const vk_client_informer_t *inf)
 {
     return inf->relists;

@@ -234,6 +234,11 @@ json_t *vk_client_informer_get(const vk_client_informer_t *inf, const char *ns, 
 /* The cache: a JSON object "ns/name" -> object (borrowed; do not modify).
  * Plain informers only (see vk_client_informer_foreach). */
 json_t *vk_client_informer_items(const vk_client_informer_t *inf);
+/* Stops watching and lists again after delay_ms, as a 410 Gone does (at
+ * once): on_change then reports what changed meanwhile (objects gone as
+ * DELETED, with their last cached state) and nothing for unchanged objects.
+ * No-op before the first list is in or while a list runs. */
+void vk_client_informer_relist(vk_client_informer_t *inf, int delay_ms);
 /* Number of times the informer relisted after its first list (410, broken watch). */
 int vk_client_informer_relists(const vk_client_informer_t *inf);
 /* Pages (list requests) the informer has loaded so far, all lists included. */

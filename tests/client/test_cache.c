@@ -218,6 +218,27 @@ static void set_done(void *arg)
     *(int *)arg = 1;
 }
 
+static void stop_loop(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* Runs the loop for about ms milliseconds (it may block in between: every
+ * wait below is bounded by this, not by a count of turns). */
+static void run_ms(env_t *e, int ms)
+{
+    uv_timer_t t;
+    uv_timer_init(&e->loop, &t);
+    uv_timer_start(&t, stop_loop, (uint64_t)ms, 0);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+}
+
+/* Runs the loop until cond holds, at most ~10 s. */
+#define WAIT_FOR(e, cond)                                                                          \
+    for (int w_ = 0; w_ < 500 && !(cond); w_++) run_ms((e), 20)
+
 static void env_close(env_t *e)
 {
     int done = 0;
@@ -341,7 +362,7 @@ TEST(compact_informer_matches_plain)
     vk_client_informer_set_page_size(compact, 2);
     /* A second subscriber of the compact one. */
     vk_client_informer_add_handler(compact, on_change, on_synced, &s2);
-    for (int i = 0; i < 1000 && !(sp.synced && sc.synced); i++) uv_run(&e.loop, UV_RUN_ONCE);
+    WAIT_FOR(&e, sp.synced && sc.synced);
     CHECK_EQ_INT(sp.synced, 1);
     CHECK_EQ_INT(sc.synced, 1);
     CHECK_EQ_INT(s2.synced, 1);
@@ -359,8 +380,8 @@ TEST(compact_informer_matches_plain)
     CHECK_EQ_INT(call(&e, "DELETE", "/api/v1/namespaces/a/pods/p2",
                       json_pack("{s:i}", "gracePeriodSeconds", 0)),
                  200);
-    for (int i = 0; i < 1000 && (sc.deleted < 1 || sp.deleted < 1); i++) uv_run(&e.loop, UV_RUN_ONCE);
-    for (int i = 0; i < 20; i++) uv_run(&e.loop, UV_RUN_NOWAIT);
+    WAIT_FOR(&e, sc.deleted >= 1 && sp.deleted >= 1);
+    run_ms(&e, 100);
     /* The same events as the plain informer, to both subscribers. */
     CHECK_EQ_INT(sc.added, sp.added);
     CHECK_EQ_INT(sc.modified, sp.modified);
@@ -442,11 +463,68 @@ TEST(compact_informer_matches_plain)
     env_close(&e);
 }
 
+/* A relist of a compact informer reports only what changed while it was not
+ * watching: nothing for unchanged objects, DELETED for objects gone (from
+ * their cached text), ADDED and MODIFIED for the others. */
+TEST(compact_informer_relists)
+{
+    env_t e;
+    env_open(&e);
+    make_ns(&e, "a");
+    const char *names[] = {"r1", "r2", "r3"};
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(call(&e, "POST", "/api/v1/namespaces/a/pods", pod(names[i], "x")), 201);
+    seen_t sc = {0}, sp = {0};
+    vk_client_informer_t *compact = vk_client_informer_new(e.cl, "/api/v1/namespaces/a/pods",
+                                                           on_change, on_synced, &sc);
+    vk_client_informer_keep(compact, FIELDS);
+    vk_client_informer_set_compact(compact);
+    vk_client_informer_t *plain = vk_client_informer_new(e.cl, "/api/v1/namespaces/a/pods",
+                                                         on_change, on_synced, &sp);
+    vk_client_informer_keep(plain, FIELDS);
+    WAIT_FOR(&e, sc.synced && sp.synced);
+    CHECK_EQ_INT(sc.added, 3);
+    /* Nothing changed: a relist reports nothing. */
+    int pages = vk_client_informer_pages(compact);
+    vk_client_informer_relist(compact, 0);
+    WAIT_FOR(&e, vk_client_informer_relists(compact) >= 1 &&
+                     vk_client_informer_pages(compact) > pages);
+    run_ms(&e, 100);
+    CHECK_EQ_INT(vk_client_informer_relists(compact), 1);
+    CHECK_EQ_INT(sc.added, 3);
+    CHECK_EQ_INT(sc.modified, 0);
+    CHECK_EQ_INT(sc.deleted, 0);
+    /* Not watching for 500 ms, while one pod goes, one changes, one comes
+     * (each request waited for: done well within that time). */
+    vk_client_informer_relist(compact, 500);
+    CHECK_EQ_INT(call(&e, "DELETE", "/api/v1/namespaces/a/pods/r2",
+                      json_pack("{s:i}", "gracePeriodSeconds", 0)),
+                 200);
+    CHECK_EQ_INT(call(&e, "PATCH", "/api/v1/namespaces/a/pods/r3",
+                      json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "changed")),
+                 200);
+    CHECK_EQ_INT(call(&e, "POST", "/api/v1/namespaces/a/pods", pod("r4", "x")), 201);
+    WAIT_FOR(&e, vk_client_informer_relists(compact) >= 2);
+    WAIT_FOR(&e, sc.deleted >= 1 && sc.added >= 4 && sp.added >= 4);
+    run_ms(&e, 100);
+    CHECK_EQ_INT(sc.deleted, 1);
+    CHECK_EQ_INT(sc.added, 4);
+    CHECK_EQ_INT(sc.modified, 1);
+    /* The same cache as the informer that watched all along. */
+    json_t *x = all_of(plain, NULL), *y = all_of(compact, NULL);
+    CHECK(json_equal(x, y));
+    CHECK(names_are(y, "r1,r3,r4"));
+    json_decref(x);
+    json_decref(y);
+    env_close(&e);
+}
+
 int main(void)
 {
     RUN(cache_put_replace_del_order);
     RUN(cache_many_keys);
     RUN(codec_round_trips);
     RUN(compact_informer_matches_plain);
+    RUN(compact_informer_relists);
     TEST_EXIT();
 }
