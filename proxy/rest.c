@@ -2462,6 +2462,25 @@ static int cmp_cstr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* "k1 <verb> N1 resource instances, k2 ..." over counts (key -> integer), keys
+ * sorted (jansson iterates in insertion order). Caller frees. */
+static char *sorted_counts(const json_t *counts, const char *verb)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    const char *keys[256], *k;
+    size_t nk = 0;
+    json_t *v;
+    json_object_foreach((json_t *)counts, k, v) if (nk < 256) keys[nk++] = k;
+    qsort(keys, nk, sizeof keys[0], cmp_cstr);
+    for (size_t i = 0; i < nk; i++)
+        fprintf(f, "%s%s %s %lld resource instances", i ? ", " : "", keys[i], verb,
+                (long long)json_integer_value(json_object_get(counts, keys[i])));
+    fclose(f);
+    return out;
+}
+
 /* The namespace controller's conditions on a terminating namespace, as
  * upstream sets them: remaining (group resource -> count) and finalizers
  * (finalizer -> count of objects holding it), both JSON objects. Returns a new
@@ -2471,30 +2490,7 @@ static json_t *ns_conditions(const json_t *old, const json_t *remaining, const j
 {
     char now[40];
     vk_rest_now(now, sizeof now);
-    char *rem = NULL, *fin = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&rem, &len);
-    const char *k;
-    json_t *v;
-    int first = 1;
-    /* jansson objects iterate in insertion order: sort the keys. */
-    const char *keys[256];
-    size_t nk = 0;
-    json_object_foreach((json_t *)remaining, k, v) if (nk < 256) keys[nk++] = k;
-    qsort(keys, nk, sizeof keys[0], cmp_cstr);
-    for (size_t i = 0; i < nk; i++, first = 0)
-        fprintf(f, "%s%s has %lld resource instances", first ? "" : ", ", keys[i],
-                (long long)json_integer_value(json_object_get(remaining, keys[i])));
-    fclose(f);
-    f = open_memstream(&fin, &len);
-    nk = 0;
-    first = 1;
-    json_object_foreach((json_t *)finalizers, k, v) if (nk < 256) keys[nk++] = k;
-    qsort(keys, nk, sizeof keys[0], cmp_cstr);
-    for (size_t i = 0; i < nk; i++, first = 0)
-        fprintf(f, "%s%s in %lld resource instances", first ? "" : ", ", keys[i],
-                (long long)json_integer_value(json_object_get(finalizers, keys[i])));
-    fclose(f);
+    char *rem = sorted_counts(remaining, "has"), *fin = sorted_counts(finalizers, "in");
     char *remmsg = vk_xasprintf("Some resources are remaining: %s", rem);
     char *finmsg = vk_xasprintf("Some content in the namespace has finalizers remaining: %s", fin);
     int has_rem = json_object_size(remaining) > 0, has_fin = json_object_size(finalizers) > 0;
